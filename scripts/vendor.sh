@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the front-end libraries and the Vazirmatn font from npm and copies
+# what the pages and the PDF renderer need into static/vendor/, with licences.
+# static/vendor/ and node_modules/ are git-ignored: nothing third-party is committed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+stamp=static/vendor/.stamp
+if [ -f "$stamp" ] && [ "$stamp" -nt package.json ]; then exit 0; fi
+npm install --no-audit --no-fund --loglevel=error >/dev/null
+v=static/vendor
+rm -rf "$v"; mkdir -p "$v/socket.io" "$v/pdfjs" "$v/vazirmatn/fonts"
+cp node_modules/socket.io-client/dist/socket.io.min.js "$v/socket.io/"
+cp node_modules/socket.io-client/LICENSE "$v/socket.io/LICENSE"
+cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs "$v/pdfjs/"
+cp node_modules/pdfjs-dist/LICENSE "$v/pdfjs/LICENSE"
+cp node_modules/vazirmatn/fonts/ttf/Vazirmatn-Regular.ttf node_modules/vazirmatn/fonts/ttf/Vazirmatn-Bold.ttf "$v/vazirmatn/fonts/"
+cp node_modules/vazirmatn/fonts/webfonts/Vazirmatn-Regular.woff2 node_modules/vazirmatn/fonts/webfonts/Vazirmatn-Bold.woff2 "$v/vazirmatn/fonts/"
+cp node_modules/vazirmatn/OFL.txt "$v/vazirmatn/OFL.txt"
+touch "$stamp"
