@@ -1,0 +1,101 @@
+"""/api/v1 for programs: sign-in with password and code in one call, who am I, sign-out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, request
+from quart_schema import validate_request
+
+from hearing_server.accounts import services
+from hearing_server.accounts.models import LoginSession, Role, User
+from hearing_server.errors import Forbidden, Invalid, Unauthenticated
+from hearing_server.web.context import (
+    SESSION_COOKIE,
+    client_ip,
+    current_login,
+    db_session,
+    login_required,
+    mark_persist,
+    require_user,
+    runtime,
+    set_cookie,
+)
+
+blueprint = Blueprint("api_accounts", __name__, url_prefix="/api/v1")
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+    otp: str = Field(min_length=1, max_length=32, description="TOTP code or a recovery code")
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "full_name": user.full_name,
+        "role": user.role.value,
+        "locale": user.locale,
+        "national_id": user.national_id,
+        "mobile": user.mobile,
+        "email": user.email,
+    }
+
+
+@blueprint.post("/auth/login")
+@validate_request(LoginRequest)
+async def api_login(data: LoginRequest) -> Any:
+    """Password and code in one call. 200 with the session cookie, or 401 with the error shape."""
+    session = await db_session()
+    settings = runtime().settings
+    try:
+        new = await services.do_password_login(
+            session, settings, username=data.username, password=data.password, ip=client_ip(),
+            user_agent=request.headers.get("User-Agent"),
+        )
+        row: LoginSession = new.login_session
+        if row.stage != "password":
+            raise Forbidden("Set up your authenticator in the browser first.", code="totp_not_enrolled")
+        code = data.otp.strip()
+        if "-" in code or len(code) == 12:
+            await services.do_second_factor(session, settings, row, recovery_code=code)
+        else:
+            await services.do_second_factor(session, settings, row, code=code)
+    except Invalid as exc:
+        # A wrong code is an authentication failure to a program, like a wrong password.
+        mark_persist(exc)
+        raise Unauthenticated(exc.message, code=exc.code, persist=exc.persist, **exc.params) from exc
+    body = {"user": user_json(row.user), "csrf_token": row.csrf_token}
+    return body, 200, {"Set-Cookie": _cookie_header(new.token)}
+
+
+def _cookie_header(token: str) -> str:
+    secure = "; Secure" if runtime().settings.secure_cookies else ""
+    return f"{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+
+
+@blueprint.get("/me")
+@login_required()
+async def me() -> Any:
+    user = require_user()
+    login = current_login()
+    return {**user_json(user), "csrf_token": login.csrf_token if login else None}
+
+
+@blueprint.post("/auth/logout")
+@login_required()
+async def api_logout() -> Any:
+    login = current_login()
+    if login is not None:
+        await services.do_logout(await db_session(), login)
+    return {"ok": True}, 200, {"Set-Cookie": f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"}
+
+
+@blueprint.post("/admin/users/<int:user_id>/sessions/revoke")
+@login_required(Role.ADMIN)
+async def api_revoke(user_id: int) -> Any:
+    count = await services.do_revoke_sessions(await db_session(), actor=require_user(), user_id=user_id)
+    return {"revoked": count}

@@ -1,0 +1,123 @@
+"""``create_app(settings)``: the Quart app wrapped by the Socket.IO ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import socketio
+from quart import Quart
+from quart_schema import QuartSchema
+
+from hearing_server import i18n
+from hearing_server.config import PROJECT_ROOT, Settings
+from hearing_server.db import Database
+from hearing_server.runtime import Runtime
+from hearing_server.web import context, errors
+
+log = logging.getLogger(__name__)
+
+
+def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
+    settings = settings.with_generated_secrets()
+    app = Quart(
+        "hearing_server",
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
+        TESTING=settings.testing,
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+    )
+    QuartSchema(
+        app,
+        openapi_path="/openapi.json",
+        swagger_ui_path=None,
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        info={"title": "Heyat API", "version": "1"},  # type: ignore[arg-type]  # quart-schema accepts a dict
+        convert_casing=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian stays readable in JSON
+    db = Database(settings.database_url)
+    manager: Any = None
+    if settings.redis_url:
+        manager = socketio.AsyncRedisManager(settings.redis_url)
+    # Origin check: the default (None) accepts only the server's own origin; we add the
+    # configured public URL for deployments behind a proxy. Never [] or "*".
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        client_manager=manager,
+        cors_allowed_origins=[settings.base_url],
+        max_http_buffer_size=64 * 1024,
+        transports=["websocket", "polling"],
+    )
+    rt = Runtime(settings=settings, db=db, sio=sio)
+    app.extensions["heyat"] = rt
+
+    app.before_request(context.before_request)
+    app.after_request(context.after_request)
+    app.teardown_request(context.teardown_request)
+    errors.register(app)
+    _register_template_helpers(app)
+    _register_blueprints(app)
+    _register_realtime(rt)
+
+    @app.after_serving
+    async def shutdown() -> None:
+        for task in rt.background:
+            task.cancel()
+        await db.dispose()
+
+    return app, rt
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """The ASGI application. Reads the environment only when ``settings`` is None."""
+    app, rt = build_quart(settings or Settings.from_env())
+    asgi = socketio.ASGIApp(rt.sio, other_asgi_app=app, socketio_path="socket.io")
+    asgi.quart_app = app
+    asgi.runtime = rt
+    return asgi
+
+
+def _register_template_helpers(app: Quart) -> None:
+    from rulings.persian import jalali_date, jalali_datetime
+
+    @app.context_processor
+    async def inject() -> dict[str, Any]:
+        locale = i18n.get_locale()
+        return {
+            "locale": locale,
+            "dir": i18n.text_direction(locale),
+            "current_user": context.current_user(),
+        }
+
+    from hearing_server.web import nav
+
+    nav.add("accounts.admin_users", "Users", "admin")
+    app.jinja_env.globals.update(
+        _=i18n.gettext, digits=i18n.digits, nav_items=nav.nav_items, csrf_token=context.csrf_token
+    )
+    app.jinja_env.filters["jdate"] = lambda value: jalali_date(value, locale=i18n.get_locale()) if value else ""
+    app.jinja_env.filters["jdatetime"] = (
+        lambda value: jalali_datetime(value, locale=i18n.get_locale()) if value else ""
+    )
+    app.jinja_env.filters["digits"] = i18n.digits
+
+
+def _register_blueprints(app: Quart) -> None:
+    from hearing_server.accounts import api as accounts_api
+    from hearing_server.accounts import views as accounts_views
+    from hearing_server.web import health
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(accounts_views.blueprint)
+    app.register_blueprint(accounts_api.blueprint)
+
+
+def _register_realtime(rt: Runtime) -> None:
+    """Socket.IO namespaces are registered here as the rooms part grows."""

@@ -1,0 +1,114 @@
+"""The audit hash chain.
+
+``do_record`` appends in the caller's transaction, so the record commits or
+rolls back with the change it describes. Appends are serialised: on SQLite the
+write transaction already holds the database's write lock (BEGIN IMMEDIATE);
+on PostgreSQL a transaction-scoped advisory lock is taken. ``seq`` is unique,
+so a fork of the chain cannot be committed even if the lock were bypassed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.audit.models import AuditEvent
+from hearing_server.clock import utcnow
+
+GENESIS = "0" * 64
+_PG_LOCK_KEY = 0x48455941  # "HEYA"
+
+
+def canonical(event: AuditEvent) -> bytes:
+    body = {
+        "seq": event.seq,
+        "at": event.at.isoformat(timespec="microseconds"),
+        "actor_id": event.actor_id,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "payload": event.payload,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical(event)).hexdigest()
+
+
+async def do_record(
+    session: AsyncSession,
+    *,
+    actor_id: int | None,
+    action: str,
+    subject_type: str | None = None,
+    subject_id: object = None,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    last = (
+        await session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    ).first()
+    event = AuditEvent(
+        seq=(last.seq + 1) if last else 1,
+        at=utcnow(),
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=None if subject_id is None else str(subject_id),
+        payload=payload or {},
+        prev_hash=last.hash if last else GENESIS,
+    )
+    event.hash = compute_hash(event)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def get_chain_head(session: AsyncSession) -> str:
+    head = await session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+    return head or GENESIS
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
+    """Walk the chain in order; report the first row whose links or hash do not hold."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    checked = 0
+    last_seq = 0
+    while True:
+        rows = (
+            await session.scalars(
+                select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
+            )
+        ).all()
+        if not rows:
+            return ChainReport(ok=True, checked=checked)
+        for event in rows:
+            if event.seq != expected_seq:
+                return ChainReport(False, checked, event.seq, event.id, f"expected seq {expected_seq}")
+            if event.prev_hash != prev_hash:
+                return ChainReport(False, checked, event.seq, event.id, "prev_hash does not link")
+            if compute_hash(event) != event.hash:
+                return ChainReport(False, checked, event.seq, event.id, "content does not match hash")
+            prev_hash = event.hash
+            expected_seq += 1
+            checked += 1
+            last_seq = event.seq

@@ -1,0 +1,169 @@
+"""The ``heyat`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from hearing_server.config import Settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings.from_env().with_generated_secrets()
+
+
+def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
+    settings = _settings()
+    return asyncio.run(work(settings))
+
+
+async def _in_transaction(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
+    from hearing_server.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            return await work(session, settings)
+    finally:
+        await db.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Heyat: virtual hearings and remote voting for labour dispute boards."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the app (HTTP and Socket.IO) with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("hearing_server.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations up to REVISION (default: the newest)."""
+    from hearing_server.migrate import upgrade
+
+    upgrade(_settings().database_url, revision)
+    click.echo("database is up to date")
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--full-name", required=True)
+@click.option("--role", type=click.Choice(["admin", "secretary", "member", "clerk", "party"]), required=True)
+@click.option("--national-id")
+@click.option("--mobile")
+@click.option("--email")
+@click.option("--locale", default="fa", type=click.Choice(["fa", "en"]))
+@click.password_option()
+def user_create(**options: Any) -> None:
+    """Create a user; they set up their authenticator at first sign-in."""
+    from hearing_server.accounts.models import Role
+    from hearing_server.accounts.services import do_create_user
+    from hearing_server.errors import ValidationErrors
+    from hearing_server.i18n import gettext
+
+    async def work(session: Any, _settings: Settings) -> int:
+        created = await do_create_user(session, **{**options, "role": Role(options["role"])})
+        return created.id
+
+    try:
+        user_id = _run(lambda s: _in_transaction(s, work))
+    except ValidationErrors as exc:
+        for name, (message, params) in exc.errors.items():
+            click.echo(f"{name}: {gettext(message, options['locale'], **params)}", err=True)
+        sys.exit(2)
+    click.echo(f"user {user_id} created")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the demo people and their TOTP secrets as JSON.")
+def demo(as_json: bool) -> None:
+    """Create (once) the demo labour office, boards, people and cases."""
+    from hearing_server.demo import do_seed_demo
+    from hearing_server.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    summary = asyncio.run(_in_transaction(settings, do_seed_demo))
+    if as_json:
+        click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(f"demo ready at {summary['base_url']} — `heyat demo --json` lists the people")
+
+
+@main.group()
+def audit() -> None:
+    """The audit hash chain."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Exit 0 when the chain is intact; otherwise name the first broken row and exit 1."""
+    from hearing_server.audit.services import verify_chain
+
+    report = _run(lambda s: _in_transaction(s, lambda session, _s: verify_chain(session)))
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} events")
+        return
+    click.echo(
+        f"audit chain BROKEN at seq {report.broken_seq} (row id {report.broken_id}): {report.reason}", err=True
+    )
+    sys.exit(1)
+
+
+@main.group()
+def pki() -> None:
+    """Signing certificates."""
+
+
+@pki.command("init")
+@click.option("--force", is_flag=True, help="Replace an existing CA and board certificate.")
+def pki_init(force: bool) -> None:
+    """Make a local CA (var/pki/ca.pem) and the board signing certificate."""
+    from rulings.pki import init_pki
+
+    settings = _settings()
+    init_pki(settings.pki_dir, force=force)
+    click.echo(f"PKI ready in {settings.pki_dir}")
+
+
+@pki.command("import")
+@click.argument("pkcs12", type=click.Path(exists=True, dir_okay=False))
+@click.option("--password", prompt=True, hide_input=True, default="", show_default=False)
+def pki_import(pkcs12: str, password: str) -> None:
+    """Use an organisation's own PKCS#12 for signing rulings."""
+    from pathlib import Path
+
+    from rulings.pki import import_pkcs12
+
+    settings = _settings()
+    import_pkcs12(Path(pkcs12), password or None, settings.pki_dir)
+    click.echo(f"imported into {settings.pki_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""``heyat demo``: a labour office with both boards fully seated and the people of a
+Monday morning. Idempotent: a second run finds what the first made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts import services as accounts
+from hearing_server.accounts.models import Role, TotpCredential, User
+from hearing_server.accounts.security import SecretBox
+from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice, Seat, SeatTerm
+from hearing_server.clock import utcnow
+from hearing_server.config import Settings
+from hearing_server.text import make_national_id
+from hearing_server.voting.rules import BoardType, SeatGroup, default_rules
+
+DEMO_PASSWORD = "heyat-demo-1405"  # noqa: S105  # published demo password, printed by `heyat demo --json`
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    username: str
+    full_name: str
+    role: Role
+    nid_prefix: str | None = None
+    mobile: str | None = None
+
+
+PEOPLE = [
+    DemoPerson("admin", "مدیر سامانه", Role.ADMIN),
+    DemoPerson("secretary", "مریم احمدی", Role.SECRETARY, "001234567", "09121000001"),
+    DemoPerson("clerk", "رضا کریمی", Role.CLERK, "001234568", "09121000002"),
+    DemoPerson("worker", "علی رضایی", Role.PARTY, "001234569", "09121000003"),
+    DemoPerson("employer", "شرکت صنایع نمونه (حسن مرادی)", Role.PARTY, "001234570", "09121000004"),
+]
+# Diagnosis board: chair (government), worker rep, employer rep.
+DIAGNOSIS_MEMBERS = [
+    ("member.gov1", "دکتر فاطمه حسینی", SeatGroup.GOVERNMENT, True),
+    ("member.wrk1", "محمد صادقی", SeatGroup.WORKER, False),
+    ("member.emp1", "زهرا نوری", SeatGroup.EMPLOYER, False),
+]
+SETTLEMENT_MEMBERS = [
+    ("member.gov2", "حمید رحیمی", SeatGroup.GOVERNMENT, True),
+    ("member.gov3", "لیلا مرادی", SeatGroup.GOVERNMENT, False),
+    ("member.gov4", "سعید کاظمی", SeatGroup.GOVERNMENT, False),
+    ("member.wrk2", "اکبر جعفری", SeatGroup.WORKER, False),
+    ("member.wrk3", "نرگس عباسی", SeatGroup.WORKER, False),
+    ("member.wrk4", "جواد قاسمی", SeatGroup.WORKER, False),
+    ("member.emp2", "پروین یوسفی", SeatGroup.EMPLOYER, False),
+    ("member.emp3", "مهدی شریفی", SeatGroup.EMPLOYER, False),
+    ("member.emp4", "سارا حیدری", SeatGroup.EMPLOYER, False),
+]
+
+
+async def _ensure_user(
+    session: AsyncSession, settings: Settings, username: str, full_name: str, role: Role,
+    national_id: str | None, mobile: str | None,
+) -> User:
+    user = await accounts.get_user_by_username(session, username)
+    if user is None:
+        user = await accounts.do_create_user(
+            session, username=username, full_name=full_name, password=DEMO_PASSWORD, role=role,
+            national_id=national_id, mobile=mobile,
+        )
+    cred = await session.get(TotpCredential, user.id)
+    if cred is None:
+        box = SecretBox(settings.totp_keys)
+        session.add(
+            TotpCredential(user_id=user.id, secret_encrypted=box.seal(pyotp.random_base32()), activated_at=utcnow())
+        )
+        await session.flush()
+    return user
+
+
+async def ensure_rules(session: AsyncSession) -> None:
+    for board_type in BoardType:
+        exists = await session.scalar(
+            select(BoardRulesVersion.id).where(BoardRulesVersion.board_type == board_type)
+        )
+        if exists is None:
+            session.add(
+                BoardRulesVersion(board_type=board_type, version=1, rules_json=default_rules(board_type).to_dict())
+            )
+    await session.flush()
+
+
+async def _ensure_board(
+    session: AsyncSession, settings: Settings, office: LabourOffice, board_type: BoardType,
+    name_fa: str, name_en: str, members: list[tuple[str, str, SeatGroup, bool]], nid_base: int,
+) -> Board:
+    board = await session.scalar(select(Board).where(Board.office_id == office.id, Board.type == board_type))
+    if board is None:
+        board = Board(office_id=office.id, type=board_type, name_fa=name_fa, name_en=name_en)
+        session.add(board)
+        await session.flush()
+    positions: dict[SeatGroup, int] = {}
+    for i, (username, full_name, group, chair) in enumerate(members):
+        positions[group] = positions.get(group, 0) + 1
+        user = await _ensure_user(
+            session, settings, username, full_name, Role.MEMBER,
+            make_national_id(f"{nid_base + i:09d}"), f"0912200{nid_base % 100:02d}{i:02d}",
+        )
+        seat = await session.scalar(
+            select(Seat).where(Seat.board_id == board.id, Seat.group == group, Seat.position == positions[group])
+        )
+        if seat is None:
+            seat = Seat(board_id=board.id, group=group, position=positions[group], is_chair=chair)
+            session.add(seat)
+            await session.flush()
+            session.add(SeatTerm(seat_id=seat.id, member_id=user.id, starts_on=date(2025, 3, 21)))
+    await session.flush()
+    return board
+
+
+async def do_seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    await ensure_rules(session)
+    office = await session.scalar(select(LabourOffice).where(LabourOffice.code == "THR"))
+    if office is None:
+        office = LabourOffice(
+            code="THR", name_fa="اداره تعاون، کار و رفاه اجتماعی شهرستان تهران",
+            name_en="Tehran Labour Office",
+        )
+        session.add(office)
+        await session.flush()
+    for person in PEOPLE:
+        await _ensure_user(
+            session, settings, person.username, person.full_name, person.role,
+            make_national_id(person.nid_prefix) if person.nid_prefix else None, person.mobile,
+        )
+    await _ensure_board(
+        session, settings, office, BoardType.DIAGNOSIS, "هیأت تشخیص شماره ۱ تهران",
+        "Tehran Diagnosis Board No. 1", DIAGNOSIS_MEMBERS, 1200100,
+    )
+    await _ensure_board(
+        session, settings, office, BoardType.SETTLEMENT, "هیأت حل اختلاف تهران",
+        "Tehran Dispute Settlement Board", SETTLEMENT_MEMBERS, 1200200,
+    )
+    return await demo_summary(session, settings)
+
+
+async def demo_summary(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    box = SecretBox(settings.totp_keys)
+    usernames = [p.username for p in PEOPLE] + [m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS]
+    users = []
+    for username in usernames:
+        user = await accounts.get_user_by_username(session, username)
+        if user is None:
+            continue
+        cred = await session.get(TotpCredential, user.id)
+        users.append(
+            {
+                "username": user.username,
+                "password": DEMO_PASSWORD,
+                "role": user.role.value,
+                "full_name": user.full_name,
+                "national_id": user.national_id,
+                "totp_secret": box.open(cred.secret_encrypted) if cred else None,
+            }
+        )
+    return {"base_url": settings.base_url, "users": users}

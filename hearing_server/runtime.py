@@ -1,0 +1,20 @@
+"""What one running app holds: settings, the database and the Socket.IO server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hearing_server.config import Settings
+from hearing_server.db import Database
+
+if TYPE_CHECKING:
+    import socketio
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    sio: socketio.AsyncServer
+    background: list[Any] = field(default_factory=list)

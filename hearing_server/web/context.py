@@ -1,0 +1,208 @@
+"""The HTTP boundary: the request's transaction, its user, locale and CSRF check.
+
+Each request gets one database session, opened on first use. Unsafe methods
+(POST, PUT, PATCH, DELETE) and views marked with :func:`writes` get a write
+transaction (BEGIN IMMEDIATE on SQLite). ``after_request`` commits when the
+response is a success, or when the error raised asked for its bookkeeping to
+persist; otherwise the work is rolled back, so nothing half-written stays.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar, cast
+
+from quart import Response, current_app, g, redirect, request, url_for
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server import i18n
+from hearing_server.accounts import services as accounts
+from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts.security import keyed_hash
+from hearing_server.db import commit, rollback
+from hearing_server.errors import DomainError, Forbidden, Unauthenticated
+from hearing_server.runtime import Runtime
+
+SESSION_COOKIE = "heyat_session"
+ANON_COOKIE = "heyat_anon"
+LANG_COOKIE = "heyat_lang"
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions["heyat"])
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+async def db_session() -> AsyncSession:
+    """The request's session, opened on first use."""
+    session: AsyncSession | None = g.get("db")
+    if session is None:
+        write = request.method in UNSAFE or bool(g.get("writes"))
+        session = runtime().db.session(write=write)
+        g.db = session
+    return session
+
+
+def writes(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark a GET view that writes (a download recorded, a notification started)."""
+
+    @wraps(view)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.writes = True
+        return await view(*args, **kwargs)
+
+    return wrapper
+
+
+def current_user() -> User | None:
+    return cast(User | None, g.get("user"))
+
+
+def current_login() -> LoginSession | None:
+    return cast(LoginSession | None, g.get("login_session"))
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        raise Unauthenticated("Please sign in.")
+    return user
+
+
+def login_required(*roles: Role) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Response]]]:
+    """Allow only fully signed-in users, and of ``roles`` when given. Pages redirect to sign-in."""
+
+    def decorate(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Response]]:
+        @wraps(view)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | Response:
+            user = current_user()
+            if user is None:
+                if is_api_request():
+                    raise Unauthenticated("Please sign in.")
+                return cast(Response, redirect(url_for("accounts.login", next=request.path)))
+            if roles and user.role not in roles:
+                raise Forbidden("You do not have access to this page.")
+            return await view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def csrf_token() -> str:
+    login = current_login()
+    if login is not None:
+        return login.csrf_token
+    anon = g.get("anon_id")
+    if anon is None:
+        anon = request.cookies.get(ANON_COOKIE) or secrets.token_urlsafe(24)
+        g.anon_id = anon
+        g.set_anon_cookie = anon != request.cookies.get(ANON_COOKIE)
+    return keyed_hash(runtime().settings.secret_key, f"anon-csrf:{anon}")[:48]
+
+
+CSRF_EXEMPT = {"api_accounts.api_login"}
+
+
+async def _check_csrf() -> None:
+    if request.method not in UNSAFE or request.endpoint in CSRF_EXEMPT:
+        return
+    sent = request.headers.get("X-CSRF-Token")
+    if sent is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sent = (await request.form).get("csrf_token")
+    expected = csrf_token()
+    if not sent or not hmac.compare_digest(sent, expected):
+        raise Forbidden(
+            "The form has expired or did not come from this site. Reload the page and try again.",
+            code="csrf_failed",
+        )
+
+
+async def before_request() -> None:
+    rt = runtime()
+    token = request.cookies.get(SESSION_COOKIE)
+    g.user = None
+    g.login_session = None
+    g.pending_login = None
+    if token:
+        async with rt.db.transaction(write=False) as session:
+            row = await accounts.get_login_session(session, rt.settings, token)
+        if row is not None:
+            if row.stage == SessionStage.FULL:
+                g.user = row.user
+                g.login_session = row
+            else:
+                g.pending_login = row
+            if accounts.needs_touch(row):
+                async with rt.db.transaction() as session:
+                    await accounts.do_touch_session(session, row.id)
+    locale = None
+    if g.user is not None:
+        locale = g.user.locale
+    locale = locale or request.cookies.get(LANG_COOKIE) or rt.settings.default_locale
+    i18n.set_locale(locale)
+    g.locale = i18n.get_locale()
+    await _check_csrf()
+
+
+async def after_request(response: Response) -> Response:
+    session: AsyncSession | None = g.pop("db", None)
+    if session is not None:
+        try:
+            if response.status_code < 400 or g.get("persist_on_error"):
+                await commit(session)
+            else:
+                await rollback(session)
+        finally:
+            await session.close()
+    if g.get("set_anon_cookie"):
+        set_cookie(response, ANON_COOKIE, g.anon_id, max_age=7 * 24 * 3600)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+async def teardown_request(_exc: BaseException | None) -> None:
+    session: AsyncSession | None = g.pop("db", None)
+    if session is not None:
+        await rollback(session)
+        await session.close()
+
+
+def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, httponly=True, samesite="Lax",
+        secure=runtime().settings.secure_cookies, path="/",
+    )
+
+
+def mark_persist(exc: DomainError) -> None:
+    if exc.persist:
+        g.persist_on_error = True
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response
+
+
+def json_error(code: str, message: str, status: int, **extra: Any) -> tuple[dict[str, Any], int]:
+    body: dict[str, Any] = {"code": code, "message": message}
+    body.update(extra)
+    return {"error": body}, status
