@@ -56,7 +56,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="heads")
 def db_upgrade(revision: str) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from hearing_server.migrate import upgrade

@@ -27,17 +27,19 @@ _current_locale: ContextVar[str] = ContextVar("heyat_locale", default="fa")
 
 @cache
 def catalogue(locale: str) -> NullTranslations:
-    po = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po.exists():
+    """All ``*.po`` files of ``locale`` merged (one file per part of the app)."""
+    files = sorted((TRANSLATIONS_DIR / locale / "LC_MESSAGES").glob("*.po"))
+    if not files:
         return NullTranslations()
-    with po.open("rb") as handle:
-        cat = read_po(handle, locale=locale)
     translations = Translations()
-    for message in cat:
-        if message.id and message.string and not message.fuzzy:
-            key = message.id if isinstance(message.id, str) else message.id[0]
-            value = message.string if isinstance(message.string, str) else message.string[0]
-            translations._catalog[key] = value
+    for po in files:
+        with po.open("rb") as handle:
+            cat = read_po(handle, locale=locale)
+        for message in cat:
+            if message.id and message.string and not message.fuzzy:
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                value = message.string if isinstance(message.string, str) else message.string[0]
+                translations._catalog[key] = value
     return translations
 
 

@@ -18,7 +18,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Blocking; from inside a running loop use :func:`upgrade_async`."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -27,6 +27,6 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_async(url: str, revision: str = "head") -> None:
+async def upgrade_async(url: str, revision: str = "heads") -> None:
     # Alembic's env.py calls asyncio.run, which cannot nest: run it in a thread.
     await asyncio.to_thread(upgrade, url, revision)

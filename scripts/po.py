@@ -39,9 +39,12 @@ def used_msgids() -> set[str]:
 
 
 def translated() -> set[str]:
-    with PO.open("rb") as handle:
-        cat = read_po(handle, locale="fa")
-    return {str(m.id) for m in cat if m.id and m.string}
+    done: set[str] = set()
+    for po in sorted(PO.parent.glob("*.po")):
+        with po.open("rb") as handle:
+            cat = read_po(handle, locale="fa")
+        done |= {str(m.id) for m in cat if m.id and m.string}
+    return done
 
 
 def missing() -> list[str]:

@@ -149,7 +149,13 @@ async def before_request() -> None:
     locale = None
     if g.user is not None:
         locale = g.user.locale
-    locale = locale or request.cookies.get(LANG_COOKIE) or rt.settings.default_locale
+    locale = (
+        locale
+        or request.cookies.get(LANG_COOKIE)
+        # Programs may ask by header; browsers often say "en" on Persian desks, so pages default to fa.
+        or (request.accept_languages.best_match(i18n.LOCALES) if is_api_request() else None)
+        or rt.settings.default_locale
+    )
     i18n.set_locale(locale)
     g.locale = i18n.get_locale()
     await _check_csrf()

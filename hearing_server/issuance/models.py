@@ -1,0 +1,97 @@
+"""Issued rulings and minutes, approvals, notification (ابلاغ) and objections (DESIGN.md §7).
+
+The PDF library is ``rulings/``; this package keeps the records about them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hearing_server.clock import utcnow
+from hearing_server.db import Base, UTCDateTime, enum_values
+
+
+class RulingState(StrEnum):
+    DRAFT = "draft"  # composed, waiting for approvals
+    ISSUED = "issued"  # signed and issued
+    FINAL = "final"
+    APPEALED = "appealed"
+    SUPERSEDED = "superseded"
+
+
+class Ruling(Base):
+    __tablename__ = "rulings"
+    __table_args__ = (UniqueConstraint("case_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    verification_code: Mapped[str] = mapped_column(String(32), unique=True)
+    state: Mapped[RulingState] = mapped_column(
+        Enum(RulingState, native_enum=False, length=16, values_callable=enum_values), default=RulingState.DRAFT
+    )
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the composed snapshot, re-renderable
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    objection_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("ruling_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    approved: Mapped[bool] = mapped_column(default=True)  # False: refused to sign, recorded
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notification(Base):
+    """A party's first download of the issued ruling: ابلاغ, which starts the objection clock."""
+
+    __tablename__ = "ruling_notifications"
+    __table_args__ = (UniqueConstraint("ruling_id", "party_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Objection(Base):
+    __tablename__ = "objections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"), index=True)
+    party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    appeal_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+
+
+class Minutes(Base):
+    """صورتجلسه of one session, signed like a ruling."""
+
+    __tablename__ = "minutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), unique=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    verification_code: Mapped[str] = mapped_column(String(32), unique=True)
+    signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,80 @@
+"""Putting messages in the outbox. Delivery (senders, the background loop) lives beside it.
+
+``do_enqueue`` writes in the caller's transaction, so a message exists exactly when
+the change it reports was committed. ``dedupe_key`` makes enqueueing idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts.models import User
+from hearing_server.notifications.models import OutboxMessage
+
+SMS_LIMIT = 335  # five concatenated Persian (UCS-2) SMS segments of 67 characters
+
+
+async def do_enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    address: str,
+    subject: str,
+    body: str,
+    recipient: User | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage | None:
+    """Queue one message; returns None when ``dedupe_key`` was already queued."""
+    if channel not in ("email", "sms"):
+        raise ValueError(f"unknown channel {channel!r}")
+    if channel == "sms" and len(body) > SMS_LIMIT:
+        raise ValueError(f"SMS body of {len(body)} characters exceeds {SMS_LIMIT}")
+    if dedupe_key is not None:
+        existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+        if existing is not None:
+            return None
+    message = OutboxMessage(
+        channel=channel,
+        address=address,
+        subject=subject[:200],
+        body=body,
+        recipient_user_id=recipient.id if recipient else None,
+        attachments=attachments or [],
+        dedupe_key=dedupe_key,
+    )
+    session.add(message)
+    await session.flush()
+    return message
+
+
+async def do_notify_user(
+    session: AsyncSession,
+    user: User,
+    *,
+    subject: str,
+    body: str,
+    sms: str | None = None,
+    attachments: list[dict[str, Any]] | None = None,
+    dedupe_key: str | None = None,
+) -> list[OutboxMessage]:
+    """Email (when the user has an address) and SMS (when they have a mobile) to one person."""
+    queued: list[OutboxMessage] = []
+    if user.email:
+        message = await do_enqueue(
+            session, channel="email", address=user.email, subject=subject, body=body, recipient=user,
+            attachments=attachments, dedupe_key=f"{dedupe_key}:email" if dedupe_key else None,
+        )
+        if message:
+            queued.append(message)
+    if user.mobile:
+        message = await do_enqueue(
+            session, channel="sms", address=user.mobile, subject=subject, body=sms or subject, recipient=user,
+            dedupe_key=f"{dedupe_key}:sms" if dedupe_key else None,
+        )
+        if message:
+            queued.append(message)
+    return queued
