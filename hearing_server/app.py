@@ -38,10 +38,10 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         swagger_ui_path=None,
         redoc_ui_path=None,
         scalar_ui_path=None,
-        info={"title": "Heyat API", "version": "1"},  # type: ignore[arg-type]  # quart-schema accepts a dict
+        info={"title": "Heyat API", "version": "1"},
         convert_casing=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian stays readable in JSON
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: keep Persian readable
     db = Database(settings.database_url)
     manager: Any = None
     if settings.redis_url:
@@ -102,9 +102,11 @@ def _register_template_helpers(app: Quart) -> None:
     app.jinja_env.globals.update(
         _=i18n.gettext, digits=i18n.digits, nav_items=nav.nav_items, csrf_token=context.csrf_token
     )
-    app.jinja_env.filters["jdate"] = lambda value: jalali_date(value, locale=i18n.get_locale()) if value else ""
-    app.jinja_env.filters["jdatetime"] = (
-        lambda value: jalali_datetime(value, locale=i18n.get_locale()) if value else ""
+    app.jinja_env.filters["jdate"] = lambda value: (
+        jalali_date(value, locale=i18n.as_locale()) if value else ""
+    )
+    app.jinja_env.filters["jdatetime"] = lambda value: (
+        jalali_datetime(value, locale=i18n.as_locale()) if value else ""
     )
     app.jinja_env.filters["digits"] = i18n.digits
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 import click
@@ -19,7 +19,7 @@ def _settings() -> Settings:
     return Settings.from_env().with_generated_secrets()
 
 
-def _run(work: Callable[[Settings], Awaitable[T]]) -> T:
+def _run(work: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     settings = _settings()
     return asyncio.run(work(settings))
 
@@ -47,7 +47,9 @@ def serve(host: str, port: int) -> None:
     """Serve the app (HTTP and Socket.IO) with uvicorn."""
     import uvicorn
 
-    uvicorn.run("hearing_server.app:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(
+        "hearing_server.app:create_app", factory=True, host=host, port=port, log_level="info"
+    )
 
 
 @main.group()
@@ -73,7 +75,9 @@ def user() -> None:
 @user.command("create")
 @click.option("--username", required=True)
 @click.option("--full-name", required=True)
-@click.option("--role", type=click.Choice(["admin", "secretary", "member", "clerk", "party"]), required=True)
+@click.option(
+    "--role", type=click.Choice(["admin", "secretary", "member", "clerk", "party"]), required=True
+)
 @click.option("--national-id")
 @click.option("--mobile")
 @click.option("--email")
@@ -100,7 +104,9 @@ def user_create(**options: Any) -> None:
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the demo people and their TOTP secrets as JSON.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the demo people and their TOTP secrets as JSON."
+)
 def demo(as_json: bool) -> None:
     """Create (once) the demo labour office, boards, people and cases."""
     from hearing_server.demo import do_seed_demo
@@ -130,7 +136,9 @@ def audit_verify() -> None:
         click.echo(f"audit chain intact: {report.checked} events")
         return
     click.echo(
-        f"audit chain BROKEN at seq {report.broken_seq} (row id {report.broken_id}): {report.reason}", err=True
+        f"audit chain BROKEN at seq {report.broken_seq} (row id {report.broken_id}): "
+        f"{report.reason}",
+        err=True,
     )
     sys.exit(1)
 

@@ -54,7 +54,9 @@ class Settings:
         var_dir = Path(env.get("HEYAT_VAR_DIR", str(PROJECT_ROOT / "var")))
         settings = cls(
             var_dir=var_dir,
-            database_url=env.get("HEYAT_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'heyat.db'}"),
+            database_url=env.get(
+                "HEYAT_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'heyat.db'}"
+            ),
             redis_url=env.get("HEYAT_REDIS_URL") or None,
             secret_key=env.get("HEYAT_SECRET_KEY", ""),
             files_dir=Path(env.get("HEYAT_FILES_DIR", str(var_dir / "files"))),

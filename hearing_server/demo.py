@@ -59,20 +59,34 @@ SETTLEMENT_MEMBERS = [
 
 
 async def _ensure_user(
-    session: AsyncSession, settings: Settings, username: str, full_name: str, role: Role,
-    national_id: str | None, mobile: str | None,
+    session: AsyncSession,
+    settings: Settings,
+    username: str,
+    full_name: str,
+    role: Role,
+    national_id: str | None,
+    mobile: str | None,
 ) -> User:
     user = await accounts.get_user_by_username(session, username)
     if user is None:
         user = await accounts.do_create_user(
-            session, username=username, full_name=full_name, password=DEMO_PASSWORD, role=role,
-            national_id=national_id, mobile=mobile,
+            session,
+            username=username,
+            full_name=full_name,
+            password=DEMO_PASSWORD,
+            role=role,
+            national_id=national_id,
+            mobile=mobile,
         )
     cred = await session.get(TotpCredential, user.id)
     if cred is None:
         box = SecretBox(settings.totp_keys)
         session.add(
-            TotpCredential(user_id=user.id, secret_encrypted=box.seal(pyotp.random_base32()), activated_at=utcnow())
+            TotpCredential(
+                user_id=user.id,
+                secret_encrypted=box.seal(pyotp.random_base32()),
+                activated_at=utcnow(),
+            )
         )
         await session.flush()
     return user
@@ -85,16 +99,26 @@ async def ensure_rules(session: AsyncSession) -> None:
         )
         if exists is None:
             session.add(
-                BoardRulesVersion(board_type=board_type, version=1, rules_json=default_rules(board_type).to_dict())
+                BoardRulesVersion(
+                    board_type=board_type, version=1, rules_json=default_rules(board_type).to_dict()
+                )
             )
     await session.flush()
 
 
 async def _ensure_board(
-    session: AsyncSession, settings: Settings, office: LabourOffice, board_type: BoardType,
-    name_fa: str, name_en: str, members: list[tuple[str, str, SeatGroup, bool]], nid_base: int,
+    session: AsyncSession,
+    settings: Settings,
+    office: LabourOffice,
+    board_type: BoardType,
+    name_fa: str,
+    name_en: str,
+    members: list[tuple[str, str, SeatGroup, bool]],
+    nid_base: int,
 ) -> Board:
-    board = await session.scalar(select(Board).where(Board.office_id == office.id, Board.type == board_type))
+    board = await session.scalar(
+        select(Board).where(Board.office_id == office.id, Board.type == board_type)
+    )
     if board is None:
         board = Board(office_id=office.id, type=board_type, name_fa=name_fa, name_en=name_en)
         session.add(board)
@@ -103,11 +127,18 @@ async def _ensure_board(
     for i, (username, full_name, group, chair) in enumerate(members):
         positions[group] = positions.get(group, 0) + 1
         user = await _ensure_user(
-            session, settings, username, full_name, Role.MEMBER,
-            make_national_id(f"{nid_base + i:09d}"), f"0912200{nid_base % 100:02d}{i:02d}",
+            session,
+            settings,
+            username,
+            full_name,
+            Role.MEMBER,
+            make_national_id(f"{nid_base + i:09d}"),
+            f"0912200{nid_base % 100:02d}{i:02d}",
         )
         seat = await session.scalar(
-            select(Seat).where(Seat.board_id == board.id, Seat.group == group, Seat.position == positions[group])
+            select(Seat).where(
+                Seat.board_id == board.id, Seat.group == group, Seat.position == positions[group]
+            )
         )
         if seat is None:
             seat = Seat(board_id=board.id, group=group, position=positions[group], is_chair=chair)
@@ -123,30 +154,50 @@ async def do_seed_demo(session: AsyncSession, settings: Settings) -> dict[str, A
     office = await session.scalar(select(LabourOffice).where(LabourOffice.code == "THR"))
     if office is None:
         office = LabourOffice(
-            code="THR", name_fa="اداره تعاون، کار و رفاه اجتماعی شهرستان تهران",
+            code="THR",
+            name_fa="اداره تعاون، کار و رفاه اجتماعی شهرستان تهران",
             name_en="Tehran Labour Office",
         )
         session.add(office)
         await session.flush()
     for person in PEOPLE:
         await _ensure_user(
-            session, settings, person.username, person.full_name, person.role,
-            make_national_id(person.nid_prefix) if person.nid_prefix else None, person.mobile,
+            session,
+            settings,
+            person.username,
+            person.full_name,
+            person.role,
+            make_national_id(person.nid_prefix) if person.nid_prefix else None,
+            person.mobile,
         )
     await _ensure_board(
-        session, settings, office, BoardType.DIAGNOSIS, "هیأت تشخیص شماره ۱ تهران",
-        "Tehran Diagnosis Board No. 1", DIAGNOSIS_MEMBERS, 1200100,
+        session,
+        settings,
+        office,
+        BoardType.DIAGNOSIS,
+        "هیأت تشخیص شماره ۱ تهران",
+        "Tehran Diagnosis Board No. 1",
+        DIAGNOSIS_MEMBERS,
+        1200100,
     )
     await _ensure_board(
-        session, settings, office, BoardType.SETTLEMENT, "هیأت حل اختلاف تهران",
-        "Tehran Dispute Settlement Board", SETTLEMENT_MEMBERS, 1200200,
+        session,
+        settings,
+        office,
+        BoardType.SETTLEMENT,
+        "هیأت حل اختلاف تهران",
+        "Tehran Dispute Settlement Board",
+        SETTLEMENT_MEMBERS,
+        1200200,
     )
     return await demo_summary(session, settings)
 
 
 async def demo_summary(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     box = SecretBox(settings.totp_keys)
-    usernames = [p.username for p in PEOPLE] + [m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS]
+    usernames = [p.username for p in PEOPLE] + [
+        m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS
+    ]
     users = []
     for username in usernames:
         user = await accounts.get_user_by_username(session, username)

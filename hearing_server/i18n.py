@@ -12,12 +12,12 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from rulings.persian import fa_digits, jalali_date, jalali_datetime
+from rulings.persian import Locale, fa_digits, jalali_date, jalali_datetime
 
 LOCALES = ("fa", "en")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
@@ -66,8 +66,13 @@ def lazy(message: str) -> str:
     return message
 
 
+def as_locale(locale: str | None = None) -> Locale:
+    value = locale or get_locale()
+    return cast(Locale, value if value in LOCALES else "fa")
+
+
 def localize_value(value: Any, locale: str | None = None) -> str:
-    locale = locale or get_locale()
+    locale = as_locale(locale)
     if isinstance(value, datetime):
         return jalali_datetime(value, locale=locale)
     if isinstance(value, date):

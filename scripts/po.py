@@ -27,7 +27,9 @@ PATTERNS = [
 
 def used_msgids() -> set[str]:
     found: set[str] = set()
-    files = list((ROOT / "hearing_server").rglob("*.py")) + list((ROOT / "templates").rglob("*.html"))
+    files = list((ROOT / "hearing_server").rglob("*.py")) + list(
+        (ROOT / "templates").rglob("*.html")
+    )
     for path in files:
         if "rulings" in path.parts and "templates" in path.parts:
             continue

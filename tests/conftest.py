@@ -27,7 +27,9 @@ from hearing_server import clock
 from hearing_server.config import Settings
 
 CI = os.environ.get("CI") == "true"
-PG_ADMIN_URL = os.environ.get("HEYAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = os.environ.get(
+    "HEYAT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("HEYAT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_TOTP_KEY = Fernet.generate_key().decode()
 TEST_SECRET_KEY = "test-secret-key-" + uuid.uuid4().hex
@@ -64,7 +66,10 @@ def otp_at(secret: str, moment: datetime) -> str:
     """The code `oathtool` computes for ``secret`` at ``moment``."""
     stamp = moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     out = subprocess.run(
-        [tool("oathtool"), "--totp", "-b", "-N", stamp, secret], capture_output=True, text=True, check=True
+        [tool("oathtool"), "--totp", "-b", "-N", stamp, secret],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return out.stdout.strip()
 
@@ -150,7 +155,9 @@ async def backend(name: str, tmp_root: Path) -> Backend:
         made = Backend("sqlite", str(path))
     else:
         template = f"heyat_tpl_{os.getpid()}"
-        await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {template}", f"CREATE DATABASE {template}")
+        await _pg_exec(
+            PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {template}", f"CREATE DATABASE {template}"
+        )
         await _seed(_pg_url(PG_ADMIN_URL, template), tmp_root)
         made = Backend("postgres", template, pg_admin=PG_ADMIN_URL)
     _backends[name] = made
@@ -172,10 +179,16 @@ async def _drop_pg_databases() -> AsyncIterator[None]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_root: Path, tmp_path: Path) -> AsyncIterator[str]:
+async def db_url(
+    request: pytest.FixtureRequest, tmp_root: Path, tmp_path: Path
+) -> AsyncIterator[str]:
     """A fresh copy of the seeded demo database for this test, on each backend."""
     if request.param == "postgres":
-        require_or_skip(_pg_reachable(), "PostgreSQL is not reachable on 127.0.0.1:5432", env="HEYAT_REQUIRE_POSTGRES")
+        require_or_skip(
+            _pg_reachable(),
+            "PostgreSQL is not reachable on 127.0.0.1:5432",
+            env="HEYAT_REQUIRE_POSTGRES",
+        )
     made = await backend(request.param, tmp_root)
     if made.name == "sqlite":
         target = tmp_path / "heyat.db"
@@ -261,7 +274,12 @@ async def people(db: Any, settings: Settings) -> dict[str, Person]:
             user = await get_user_by_username(session, item["username"])
             assert user is not None
             result[item["username"]] = Person(
-                user.id, item["username"], item["password"], item["role"], item["full_name"], item["totp_secret"]
+                user.id,
+                item["username"],
+                item["password"],
+                item["role"],
+                item["full_name"],
+                item["totp_secret"],
             )
     return result
 
@@ -270,7 +288,11 @@ async def api_login(client: Any, person: Person, otp: OtpSource) -> str:
     """Sign ``person`` in through the JSON API; return their CSRF token."""
     response = await client.post(
         "/api/v1/auth/login",
-        json={"username": person.username, "password": person.password, "otp": otp.code(person.totp_secret)},
+        json={
+            "username": person.username,
+            "password": person.password,
+            "otp": otp.code(person.totp_secret),
+        },
     )
     body = await response.get_json()
     assert response.status_code == 200, body
@@ -306,7 +328,9 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     live_settings = dataclasses.replace(settings, base_url=url)
     app = create_app(live_settings)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     for _ in range(200):

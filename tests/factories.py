@@ -27,7 +27,9 @@ _counter = iter(range(1, 10**9))
 
 async def board_of(session: AsyncSession, board_type: BoardType = BoardType.DIAGNOSIS) -> Board:
     board = await session.scalar(
-        select(Board).options(selectinload(Board.seats).selectinload(Seat.terms)).where(Board.type == board_type)
+        select(Board)
+        .options(selectinload(Board.seats).selectinload(Seat.terms))
+        .where(Board.type == board_type)
     )
     assert board is not None, "the demo seeds both boards"
     return board
@@ -65,16 +67,30 @@ async def make_case(
     session.add(case)
     await session.flush()
     session.add(
-        CaseParty(case_id=case.id, role=PartyRole.CLAIMANT, user_id=worker.id, full_name=worker.full_name,
-                  national_id=worker.national_id, mobile=worker.mobile)
+        CaseParty(
+            case_id=case.id,
+            role=PartyRole.CLAIMANT,
+            user_id=worker.id,
+            full_name=worker.full_name,
+            national_id=worker.national_id,
+            mobile=worker.mobile,
+        )
     )
     if respondent:
         employer = await user_named(session, respondent)
         session.add(
-            CaseParty(case_id=case.id, role=PartyRole.RESPONDENT, user_id=employer.id, full_name=employer.full_name,
-                      national_id=employer.national_id, mobile=employer.mobile)
+            CaseParty(
+                case_id=case.id,
+                role=PartyRole.RESPONDENT,
+                user_id=employer.id,
+                full_name=employer.full_name,
+                national_id=employer.national_id,
+                mobile=employer.mobile,
+            )
         )
-    for position, (kind, amount) in enumerate(claims or [(ClaimKind.UNPAID_WAGES, 450_000_000)], start=1):
+    for position, (kind, amount) in enumerate(
+        claims or [(ClaimKind.UNPAID_WAGES, 450_000_000)], start=1
+    ):
         session.add(Claim(case_id=case.id, position=position, kind=kind, amount=amount))
     await session.flush()
     return case
@@ -94,35 +110,59 @@ async def make_hearing(
     summonses for every party of its cases."""
     board = await board_of(session, board_type)
     rules = await session.scalar(
-        select(BoardRulesVersion).where(BoardRulesVersion.board_type == board_type)
-        .order_by(BoardRulesVersion.version.desc()).limit(1)
+        select(BoardRulesVersion)
+        .where(BoardRulesVersion.board_type == board_type)
+        .order_by(BoardRulesVersion.version.desc())
+        .limit(1)
     )
     assert rules is not None
     secretary = await user_named(session, "secretary")
     start = starts_at or (utcnow() + timedelta(days=2))
     hearing = Hearing(
-        board_id=board.id, starts_at=start, duration_minutes=minutes, rules_version_id=rules.id,
-        created_by_id=secretary.id, **fields,
+        board_id=board.id,
+        starts_at=start,
+        duration_minutes=minutes,
+        rules_version_id=rules.id,
+        created_by_id=secretary.id,
+        **fields,
     )
     session.add(hearing)
     await session.flush()
     slot = minutes // max(1, len(cases))
     for position, case in enumerate(cases, start=1):
         session.add(
-            AgendaItem(hearing_id=hearing.id, case_id=case.id, position=position,
-                       starts_at=start + timedelta(minutes=slot * (position - 1)), minutes=slot)
+            AgendaItem(
+                hearing_id=hearing.id,
+                case_id=case.id,
+                position=position,
+                starts_at=start + timedelta(minutes=slot * (position - 1)),
+                minutes=slot,
+            )
         )
         case.status = CaseStatus.SCHEDULED
         parties = await session.scalars(select(CaseParty).where(CaseParty.case_id == case.id))
         for party in parties:
-            session.add(Summons(hearing_id=hearing.id, case_id=case.id, user_id=party.user_id,
-                                party_id=party.id, role=party.role.value, sent_at=utcnow()))
+            session.add(
+                Summons(
+                    hearing_id=hearing.id,
+                    case_id=case.id,
+                    user_id=party.user_id,
+                    party_id=party.id,
+                    role=party.role.value,
+                    sent_at=utcnow(),
+                )
+            )
     seats = board.seats[: panel_size or len(board.seats)]
     for seat in seats:
         term: SeatTerm = seat.terms[0]
         session.add(
-            PanelSeat(hearing_id=hearing.id, seat_id=seat.id, member_id=term.member_id, group=seat.group,
-                      is_chair=seat.is_chair)
+            PanelSeat(
+                hearing_id=hearing.id,
+                seat_id=seat.id,
+                member_id=term.member_id,
+                group=seat.group,
+                is_chair=seat.is_chair,
+            )
         )
     await session.flush()
     return hearing

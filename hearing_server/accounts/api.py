@@ -20,7 +20,6 @@ from hearing_server.web.context import (
     mark_persist,
     require_user,
     runtime,
-    set_cookie,
 )
 
 blueprint = Blueprint("api_accounts", __name__, url_prefix="/api/v1")
@@ -53,12 +52,18 @@ async def api_login(data: LoginRequest) -> Any:
     settings = runtime().settings
     try:
         new = await services.do_password_login(
-            session, settings, username=data.username, password=data.password, ip=client_ip(),
+            session,
+            settings,
+            username=data.username,
+            password=data.password,
+            ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
         )
         row: LoginSession = new.login_session
         if row.stage != "password":
-            raise Forbidden("Set up your authenticator in the browser first.", code="totp_not_enrolled")
+            raise Forbidden(
+                "Set up your authenticator in the browser first.", code="totp_not_enrolled"
+            )
         code = data.otp.strip()
         if "-" in code or len(code) == 12:
             await services.do_second_factor(session, settings, row, recovery_code=code)
@@ -67,7 +72,9 @@ async def api_login(data: LoginRequest) -> Any:
     except Invalid as exc:
         # A wrong code is an authentication failure to a program, like a wrong password.
         mark_persist(exc)
-        raise Unauthenticated(exc.message, code=exc.code, persist=exc.persist, **exc.params) from exc
+        raise Unauthenticated(
+            exc.message, code=exc.code, persist=exc.persist, **exc.params
+        ) from exc
     body = {"user": user_json(row.user), "csrf_token": row.csrf_token}
     return body, 200, {"Set-Cookie": _cookie_header(new.token)}
 
@@ -91,7 +98,11 @@ async def api_logout() -> Any:
     login = current_login()
     if login is not None:
         await services.do_logout(await db_session(), login)
-    return {"ok": True}, 200, {"Set-Cookie": f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"}
+    return (
+        {"ok": True},
+        200,
+        {"Set-Cookie": f"{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"},
+    )
 
 
 class CreateUserRequest(BaseModel):
@@ -119,5 +130,7 @@ async def api_create_user(data: CreateUserRequest) -> Any:
 @blueprint.post("/admin/users/<int:user_id>/sessions/revoke")
 @login_required(Role.ADMIN)
 async def api_revoke(user_id: int) -> Any:
-    count = await services.do_revoke_sessions(await db_session(), actor=require_user(), user_id=user_id)
+    count = await services.do_revoke_sessions(
+        await db_session(), actor=require_user(), user_id=user_id
+    )
     return {"revoked": count}

@@ -46,7 +46,9 @@ class TotpCredential(Base):
 
     __tablename__ = "totp_credentials"
 
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     secret_encrypted: Mapped[str] = mapped_column(Text)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The newest time-step accepted: a code is accepted only for a later step.
@@ -67,7 +69,7 @@ class RecoveryCode(Base):
 
 
 class SessionStage(StrEnum):
-    PASSWORD = "password"  # password checked, second factor pending
+    PASSWORD = "password"  # noqa: S105  # a stage name, not a secret: second factor pending
     ENROL = "enrol"  # password checked, no authenticator yet: may only enrol
     FULL = "full"
 

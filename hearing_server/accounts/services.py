@@ -47,7 +47,12 @@ from hearing_server.errors import (
     Unauthenticated,
     ValidationErrors,
 )
-from hearing_server.text import normalize_mobile, normalize_national_id, normalize_otp, normalize_persian
+from hearing_server.text import (
+    normalize_mobile,
+    normalize_national_id,
+    normalize_otp,
+    normalize_persian,
+)
 
 MAX_OTP_FAILURES = 5
 OTP_LOCK = timedelta(minutes=5)
@@ -130,7 +135,11 @@ async def do_create_user(
     session.add(user)
     await session.flush()
     await do_record(
-        session, actor_id=actor_id, action="user.created", subject_type="user", subject_id=user.id,
+        session,
+        actor_id=actor_id,
+        action="user.created",
+        subject_type="user",
+        subject_id=user.id,
         payload={"role": role.value, "username": username},
     )
     return user
@@ -153,7 +162,9 @@ async def check_throttle(
     since = utcnow() - window
     for key in keys:
         count = await session.scalar(
-            select(func.count()).select_from(ThrottleHit).where(ThrottleHit.key == key, ThrottleHit.at >= since)
+            select(func.count())
+            .select_from(ThrottleHit)
+            .where(ThrottleHit.key == key, ThrottleHit.at >= since)
         )
         if (count or 0) >= limit:
             raise TooManyRequests("Too many attempts. Please wait a few minutes and try again.")
@@ -177,7 +188,12 @@ class NewSession:
 
 
 async def _open_session(
-    session: AsyncSession, settings: Settings, user: User, stage: SessionStage, ip: str | None, agent: str | None
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    stage: SessionStage,
+    ip: str | None,
+    agent: str | None,
 ) -> NewSession:
     token = new_token()
     now = utcnow()
@@ -207,12 +223,16 @@ async def do_password_login(
     ip: str | None,
     user_agent: str | None = None,
 ) -> NewSession:
-    """First factor. Returns a session in stage PASSWORD (code next) or ENROL (no authenticator yet)."""
+    """First factor: a session in stage PASSWORD (code next) or ENROL (no authenticator yet)."""
     username = username.strip().lower()
     keys = [f"login:acct:{username}", f"login:ip:{ip}"]
     window = timedelta(seconds=settings.login_window_seconds)
-    await check_throttle(session, keys[:1], limit=settings.login_attempts_per_account, window=window)
-    await check_throttle(session, keys[1:], limit=settings.login_attempts_per_address, window=window)
+    await check_throttle(
+        session, keys[:1], limit=settings.login_attempts_per_account, window=window
+    )
+    await check_throttle(
+        session, keys[1:], limit=settings.login_attempts_per_address, window=window
+    )
     user = await session.scalar(
         select(User).options(selectinload(User.totp)).where(User.username == username)
     )
@@ -220,7 +240,9 @@ async def do_password_login(
     if user is None or not ok or not user.is_active:
         await do_count_attempt(session, keys)
         await do_record(
-            session, actor_id=user.id if user else None, action="login.failed",
+            session,
+            actor_id=user.id if user else None,
+            action="login.failed",
             payload={"username": username[:64], "ip": ip},
         )
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
@@ -229,15 +251,21 @@ async def do_password_login(
     return await _open_session(session, settings, user, stage, ip, user_agent)
 
 
-async def get_login_session(session: AsyncSession, settings: Settings, token: str | None) -> LoginSession | None:
+async def get_login_session(
+    session: AsyncSession, settings: Settings, token: str | None
+) -> LoginSession | None:
     """The live session behind a cookie token, or None if unknown, revoked, idle or expired."""
     if not token or len(token) > 100:
         return None
-    row = await session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(token)))
+    row = await session.scalar(
+        select(LoginSession).where(LoginSession.token_hash == token_hash(token))
+    )
     if row is None or row.revoked_at is not None or not row.user.is_active:
         return None
     now = utcnow()
-    if now >= row.expires_at or now - row.last_seen_at >= timedelta(minutes=settings.session_idle_minutes):
+    if now >= row.expires_at or now - row.last_seen_at >= timedelta(
+        minutes=settings.session_idle_minutes
+    ):
         return None
     return row
 
@@ -258,7 +286,9 @@ async def do_logout(session: AsyncSession, row: LoginSession) -> None:
         .where(LoginSession.id == row.id, LoginSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    await do_record(session, actor_id=row.user_id, action="logout", subject_type="session", subject_id=row.id)
+    await do_record(
+        session, actor_id=row.user_id, action="logout", subject_type="session", subject_id=row.id
+    )
 
 
 async def do_revoke_sessions(session: AsyncSession, *, actor: User, user_id: int) -> int:
@@ -274,7 +304,11 @@ async def do_revoke_sessions(session: AsyncSession, *, actor: User, user_id: int
         .values(revoked_at=utcnow())
     )
     await do_record(
-        session, actor_id=actor.id, action="sessions.revoked", subject_type="user", subject_id=user_id,
+        session,
+        actor_id=actor.id,
+        action="sessions.revoked",
+        subject_type="user",
+        subject_id=user_id,
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
@@ -283,7 +317,11 @@ async def list_sessions(session: AsyncSession, user_id: int) -> list[LoginSessio
     now = utcnow()
     rows = await session.scalars(
         select(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None), LoginSession.expires_at > now)
+        .where(
+            LoginSession.user_id == user_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+        )
         .order_by(LoginSession.last_seen_at.desc())
     )
     return list(rows)
@@ -314,8 +352,10 @@ async def do_start_enrolment(session: AsyncSession, settings: Settings, user: Us
     return secret
 
 
-async def do_activate_totp(session: AsyncSession, settings: Settings, user: User, code: str) -> list[str]:
-    """Activate the pending secret with a correct code; return the ten recovery codes (shown once)."""
+async def do_activate_totp(
+    session: AsyncSession, settings: Settings, user: User, code: str
+) -> list[str]:
+    """Activate the pending secret with a correct code; return ten recovery codes (shown once)."""
     cred = await session.get(TotpCredential, user.id)
     if cred is None:
         raise Conflict("Start the authenticator set-up first.")
@@ -328,7 +368,9 @@ async def do_activate_totp(session: AsyncSession, settings: Settings, user: User
     session.add_all(
         [RecoveryCode(user_id=user.id, code_hash=keyed_hash(settings.secret_key, c)) for c in codes]
     )
-    await do_record(session, actor_id=user.id, action="totp.activated", subject_type="user", subject_id=user.id)
+    await do_record(
+        session, actor_id=user.id, action="totp.activated", subject_type="user", subject_id=user.id
+    )
     await session.flush()
     return codes
 
@@ -355,14 +397,24 @@ async def verify_otp(
 
 
 async def _check_code(
-    session: AsyncSession, settings: Settings, user: User, cred: TotpCredential, code: str, *, purpose: str
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    cred: TotpCredential,
+    code: str,
+    *,
+    purpose: str,
 ) -> int:
     now = utcnow()
     if cred.locked_until is not None and cred.locked_until > now:
-        await do_record(session, actor_id=user.id, action="otp.locked", payload={"purpose": purpose})
+        await do_record(
+            session, actor_id=user.id, action="otp.locked", payload={"purpose": purpose}
+        )
         raise Locked(
             "Too many wrong codes. Try again after {minutes} minutes.",
-            code="otp_locked", persist=True, field="otp",
+            code="otp_locked",
+            persist=True,
+            field="otp",
             minutes=max(1, int((cred.locked_until - now).total_seconds() // 60) + 1),
         )
     secret = SecretBox(settings.totp_keys).open(cred.secret_encrypted)
@@ -390,10 +442,14 @@ async def _check_code(
         .execution_options(synchronize_session=False)
     )
     if int(getattr(claimed, "rowcount", 0) or 0) != 1:
-        await do_record(session, actor_id=user.id, action="otp.replayed", payload={"purpose": purpose})
+        await do_record(
+            session, actor_id=user.id, action="otp.replayed", payload={"purpose": purpose}
+        )
         raise Invalid(
             "This code has already been used. Wait for the next code.",
-            code="otp_reused", persist=True, field="otp",
+            code="otp_reused",
+            persist=True,
+            field="otp",
         )
     await session.refresh(cred)
     await do_record(session, actor_id=user.id, action="otp.accepted", payload={"purpose": purpose})
@@ -409,7 +465,9 @@ async def _count_failure(
         .values(failed_count=TotpCredential.failed_count + 1)
         .execution_options(synchronize_session=False)
     )
-    failures = await session.scalar(select(TotpCredential.failed_count).where(TotpCredential.user_id == user.id))
+    failures = await session.scalar(
+        select(TotpCredential.failed_count).where(TotpCredential.user_id == user.id)
+    )
     if (failures or 0) >= MAX_OTP_FAILURES:
         await session.execute(
             update(TotpCredential)
@@ -419,11 +477,16 @@ async def _count_failure(
         )
     await session.refresh(cred)
     await do_record(
-        session, actor_id=user.id, action="otp.failed", payload={"purpose": purpose, "failures": failures},
+        session,
+        actor_id=user.id,
+        action="otp.failed",
+        payload={"purpose": purpose, "failures": failures},
     )
 
 
-async def do_use_recovery_code(session: AsyncSession, settings: Settings, user: User, code: str) -> None:
+async def do_use_recovery_code(
+    session: AsyncSession, settings: Settings, user: User, code: str
+) -> None:
     normalized = code.strip().lower().replace(" ", "")
     if len(normalized) == 12:
         normalized = f"{normalized[:4]}-{normalized[4:8]}-{normalized[8:]}"
@@ -439,13 +502,21 @@ async def do_use_recovery_code(session: AsyncSession, settings: Settings, user: 
     )
     if int(getattr(result, "rowcount", 0) or 0) != 1:
         await do_record(session, actor_id=user.id, action="recovery_code.failed")
-        raise Invalid("The recovery code is not correct or was already used.", code="recovery_invalid",
-                      persist=True, field="otp")
+        raise Invalid(
+            "The recovery code is not correct or was already used.",
+            code="recovery_invalid",
+            persist=True,
+            field="otp",
+        )
     await do_record(session, actor_id=user.id, action="recovery_code.used")
 
 
 async def do_second_factor(
-    session: AsyncSession, settings: Settings, row: LoginSession, *, code: str | None = None,
+    session: AsyncSession,
+    settings: Settings,
+    row: LoginSession,
+    *,
+    code: str | None = None,
     recovery_code: str | None = None,
 ) -> LoginSession:
     """Complete sign-in: a TOTP code (or a recovery code) moves the session to FULL."""
@@ -458,7 +529,9 @@ async def do_second_factor(
         await verify_otp(session, settings, user, code or "", purpose="login")
     # A new token on privilege change: the pre-code cookie cannot be reused as a full session.
     row.stage = SessionStage.FULL
-    await do_record(session, actor_id=user.id, action="login", subject_type="session", subject_id=row.id)
+    await do_record(
+        session, actor_id=user.id, action="login", subject_type="session", subject_id=row.id
+    )
     await session.flush()
     return row
 

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import segno
-from quart import Blueprint, Response, g, redirect, render_template, request, url_for
+from quart import Blueprint, Response, g, render_template, request, url_for
 
 from hearing_server.accounts import services
 from hearing_server.accounts.models import Role, SessionStage, User
@@ -29,6 +29,11 @@ from hearing_server.web.context import (
 )
 
 blueprint = Blueprint("accounts", __name__)
+
+
+def redirect(location: str) -> Response:
+    """Quart's redirect, typed as the Response our cookie helpers take."""
+    return Response("", status=302, headers={"Location": location})
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -57,8 +62,12 @@ async def login() -> Any:
         username = form.get("username", "")
         try:
             new = await services.do_password_login(
-                await db_session(), runtime().settings, username=username,
-                password=form.get("password", ""), ip=client_ip(), user_agent=request.headers.get("User-Agent"),
+                await db_session(),
+                runtime().settings,
+                username=username,
+                password=form.get("password", ""),
+                ip=client_ip(),
+                user_agent=request.headers.get("User-Agent"),
             )
         except DomainError as exc:
             mark_persist(exc)
@@ -95,7 +104,9 @@ async def otp() -> Any:
                     session, runtime().settings, row, recovery_code=form["recovery_code"]
                 )
             else:
-                await services.do_second_factor(session, runtime().settings, row, code=form.get("otp", ""))
+                await services.do_second_factor(
+                    session, runtime().settings, row, code=form.get("otp", "")
+                )
             token = await services.do_rotate_token(session, row)
         except DomainError as exc:
             mark_persist(exc)
@@ -139,10 +150,15 @@ async def enrol() -> Any:
     secret = await services.do_start_enrolment(session, settings, user)
     uri = services.provisioning_uri(secret, user)
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=5, xmldecl=False, svgns=True, title="QR")
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", scale=5, xmldecl=False, svgns=True, title="QR"
+    )
     spaced_secret = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     page = await render_template(
-        "accounts/enrol.html", qr_svg=buffer.getvalue().decode(), secret=spaced_secret, errors=errors,
+        "accounts/enrol.html",
+        qr_svg=buffer.getvalue().decode(),
+        secret=spaced_secret,
+        errors=errors,
     )
     return no_store(Response(page, status=status))
 
@@ -205,5 +221,3 @@ async def admin_revoke(user_id: int) -> Any:
     actor = require_user()
     await services.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
     return redirect(url_for("accounts.admin_users"))
-
-

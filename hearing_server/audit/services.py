@@ -55,7 +55,9 @@ async def do_record(
     if bind.dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     last = (
-        await session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
     ).first()
     event = AuditEvent(
         seq=(last.seq + 1) if last else 1,
@@ -96,18 +98,25 @@ async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainRepo
     while True:
         rows = (
             await session.scalars(
-                select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch)
+                select(AuditEvent)
+                .where(AuditEvent.seq > last_seq)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
             )
         ).all()
         if not rows:
             return ChainReport(ok=True, checked=checked)
         for event in rows:
             if event.seq != expected_seq:
-                return ChainReport(False, checked, event.seq, event.id, f"expected seq {expected_seq}")
+                return ChainReport(
+                    False, checked, event.seq, event.id, f"expected seq {expected_seq}"
+                )
             if event.prev_hash != prev_hash:
                 return ChainReport(False, checked, event.seq, event.id, "prev_hash does not link")
             if compute_hash(event) != event.hash:
-                return ChainReport(False, checked, event.seq, event.id, "content does not match hash")
+                return ChainReport(
+                    False, checked, event.seq, event.id, "content does not match hash"
+                )
             prev_hash = event.hash
             expected_seq += 1
             checked += 1

@@ -89,7 +89,9 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id"), index=True)
     board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
-    number: Mapped[str | None] = mapped_column(String(16), unique=True)  # e.g. 1405-000123, given on filing
+    number: Mapped[str | None] = mapped_column(
+        String(16), unique=True
+    )  # e.g. 1405-000123, given on filing
     tracking_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.DRAFT)
     filed_via: Mapped[FiledVia] = mapped_column(_enum(FiledVia), default=FiledVia.SELF)
@@ -113,7 +115,9 @@ class Case(Base):
     claims: Mapped[list[Claim]] = relationship(
         back_populates="case", lazy="raise", order_by="Claim.position", cascade="all, delete-orphan"
     )
-    documents: Mapped[list[Document]] = relationship(back_populates="case", lazy="raise", order_by="Document.id")
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="case", lazy="raise", order_by="Document.id"
+    )
 
 
 class CaseParty(Base):
@@ -127,7 +131,9 @@ class CaseParty(Base):
     role: Mapped[PartyRole] = mapped_column(_enum(PartyRole))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    national_id: Mapped[str | None] = mapped_column(String(11))  # person: 10 digits; company: 11-digit ID
+    national_id: Mapped[str | None] = mapped_column(
+        String(11)
+    )  # person: 10 digits; company: 11-digit ID
     registration_number: Mapped[str | None] = mapped_column(String(32))
     mobile: Mapped[str | None] = mapped_column(String(11))
     address: Mapped[str | None] = mapped_column(Text)
@@ -173,9 +179,13 @@ class Document(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
-    original_sha256: Mapped[str | None] = mapped_column(String(64))  # the image before PDF conversion
+    original_sha256: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the image before PDF conversion
     title: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(32))  # evidence, contract, payslip, brief (لایحه), ruling, ...
+    kind: Mapped[str] = mapped_column(
+        String(32)
+    )  # evidence, contract, payslip, brief (لایحه), ruling, ...
     visibility: Mapped[DocumentVisibility] = mapped_column(_enum(DocumentVisibility))
     original_filename: Mapped[str | None] = mapped_column(String(255))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -35,7 +35,8 @@ class Ruling(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     state: Mapped[RulingState] = mapped_column(
-        Enum(RulingState, native_enum=False, length=16, values_callable=enum_values), default=RulingState.DRAFT
+        Enum(RulingState, native_enum=False, length=16, values_callable=enum_values),
+        default=RulingState.DRAFT,
     )
     content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the composed snapshot, re-renderable
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))

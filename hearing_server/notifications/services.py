@@ -34,7 +34,9 @@ async def do_enqueue(
     if channel == "sms" and len(body) > SMS_LIMIT:
         raise ValueError(f"SMS body of {len(body)} characters exceeds {SMS_LIMIT}")
     if dedupe_key is not None:
-        existing = await session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key))
+        existing = await session.scalar(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+        )
         if existing is not None:
             return None
     message = OutboxMessage(
@@ -65,14 +67,25 @@ async def do_notify_user(
     queued: list[OutboxMessage] = []
     if user.email:
         message = await do_enqueue(
-            session, channel="email", address=user.email, subject=subject, body=body, recipient=user,
-            attachments=attachments, dedupe_key=f"{dedupe_key}:email" if dedupe_key else None,
+            session,
+            channel="email",
+            address=user.email,
+            subject=subject,
+            body=body,
+            recipient=user,
+            attachments=attachments,
+            dedupe_key=f"{dedupe_key}:email" if dedupe_key else None,
         )
         if message:
             queued.append(message)
     if user.mobile:
         message = await do_enqueue(
-            session, channel="sms", address=user.mobile, subject=subject, body=sms or subject, recipient=user,
+            session,
+            channel="sms",
+            address=user.mobile,
+            subject=subject,
+            body=sms or subject,
+            recipient=user,
             dedupe_key=f"{dedupe_key}:sms" if dedupe_key else None,
         )
         if message:

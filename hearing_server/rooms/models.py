@@ -37,11 +37,15 @@ class Attendance(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    role: Mapped[str] = mapped_column(String(24))  # member, secretary, claimant, respondent, representative
+    role: Mapped[str] = mapped_column(
+        String(24)
+    )  # member, secretary, claimant, respondent, representative
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sid: Mapped[str | None] = mapped_column(String(64))
-    admitted: Mapped[bool] = mapped_column(default=False)  # parties wait in the lobby until admitted
+    admitted: Mapped[bool] = mapped_column(
+        default=False
+    )  # parties wait in the lobby until admitted
 
 
 class Highlight(Base):

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hearing_server.clock import utcnow
@@ -42,7 +52,9 @@ class Hearing(Base):
     board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     duration_minutes: Mapped[int] = mapped_column(Integer)
-    status: Mapped[HearingStatus] = mapped_column(_enum(HearingStatus), default=HearingStatus.SCHEDULED)
+    status: Mapped[HearingStatus] = mapped_column(
+        _enum(HearingStatus), default=HearingStatus.SCHEDULED
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
     rules_version_id: Mapped[int] = mapped_column(ForeignKey("board_rules_versions.id"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -60,10 +72,16 @@ class Hearing(Base):
     rescheduled_from_id: Mapped[int | None] = mapped_column(ForeignKey("hearings.id"))
 
     agenda: Mapped[list[AgendaItem]] = relationship(
-        back_populates="hearing", lazy="raise", order_by="AgendaItem.position", cascade="all, delete-orphan"
+        back_populates="hearing",
+        lazy="raise",
+        order_by="AgendaItem.position",
+        cascade="all, delete-orphan",
     )
     panel: Mapped[list[PanelSeat]] = relationship(
-        back_populates="hearing", lazy="raise", order_by="PanelSeat.id", cascade="all, delete-orphan"
+        back_populates="hearing",
+        lazy="raise",
+        order_by="PanelSeat.id",
+        cascade="all, delete-orphan",
     )
 
 
@@ -72,7 +90,9 @@ class AgendaItem(Base):
     __table_args__ = (UniqueConstraint("hearing_id", "case_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id", ondelete="CASCADE"), index=True)
+    hearing_id: Mapped[int] = mapped_column(
+        ForeignKey("hearings.id", ondelete="CASCADE"), index=True
+    )
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -91,10 +111,15 @@ class PanelSeat(Base):
     """A seat of the board filled for one hearing by a member."""
 
     __tablename__ = "panel_seats"
-    __table_args__ = (UniqueConstraint("hearing_id", "seat_id"), UniqueConstraint("hearing_id", "member_id"))
+    __table_args__ = (
+        UniqueConstraint("hearing_id", "seat_id"),
+        UniqueConstraint("hearing_id", "member_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id", ondelete="CASCADE"), index=True)
+    hearing_id: Mapped[int] = mapped_column(
+        ForeignKey("hearings.id", ondelete="CASCADE"), index=True
+    )
     seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"))
     member_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     group: Mapped[SeatGroup] = mapped_column(_enum(SeatGroup))
@@ -126,7 +151,10 @@ class Reminder(Base):
     """A due reminder, persisted so a restart neither loses nor repeats it."""
 
     __tablename__ = "reminders"
-    __table_args__ = (UniqueConstraint("hearing_id", "user_id", "kind"), Index("ix_reminders_due", "sent_at", "due_at"))
+    __table_args__ = (
+        UniqueConstraint("hearing_id", "user_id", "kind"),
+        Index("ix_reminders_due", "sent_at", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id", ondelete="CASCADE"))
@@ -140,6 +168,8 @@ class Reminder(Base):
 class Holiday(Base):
     __tablename__ = "holidays"
 
-    day: Mapped[date] = mapped_column(Date, primary_key=True)  # Gregorian date of the holiday in Tehran
+    day: Mapped[date] = mapped_column(
+        Date, primary_key=True
+    )  # Gregorian date of the holiday in Tehran
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))

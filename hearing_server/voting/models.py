@@ -32,14 +32,17 @@ class Motion(Base):
     hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
-    kind: Mapped[MotionKind] = mapped_column(Enum(MotionKind, native_enum=False, length=16, values_callable=enum_values))
+    kind: Mapped[MotionKind] = mapped_column(
+        Enum(MotionKind, native_enum=False, length=16, values_callable=enum_values)
+    )
     text: Mapped[str] = mapped_column(Text)
     amount: Mapped[int | None] = mapped_column(BigInteger)  # rials, for partly_accept / accept
     reasoning: Mapped[str | None] = mapped_column(Text)
     legal_basis: Mapped[str | None] = mapped_column(Text)
     rules_version_id: Mapped[int] = mapped_column(ForeignKey("board_rules_versions.id"))
     state: Mapped[MotionState] = mapped_column(
-        Enum(MotionState, native_enum=False, length=16, values_callable=enum_values), default=MotionState.OPEN
+        Enum(MotionState, native_enum=False, length=16, values_callable=enum_values),
+        default=MotionState.OPEN,
     )
     opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -47,7 +50,9 @@ class Motion(Base):
     eligible: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    outcome: Mapped[str | None] = mapped_column(String(16))  # passed, failed, no_majority, no_quorum
+    outcome: Mapped[str | None] = mapped_column(
+        String(16)
+    )  # passed, failed, no_majority, no_quorum
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the Tally, as data
     chain_head_at_close: Mapped[str | None] = mapped_column(String(64))
 

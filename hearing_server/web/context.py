@@ -79,7 +79,9 @@ def require_user() -> User:
     return user
 
 
-def login_required(*roles: Role) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Response]]]:
+def login_required(
+    *roles: Role,
+) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R | Response]]]:
     """Allow only fully signed-in users, and of ``roles`` when given. Pages redirect to sign-in."""
 
     def decorate(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | Response]]:
@@ -118,7 +120,10 @@ async def _check_csrf() -> None:
     if request.method not in UNSAFE or request.endpoint in CSRF_EXEMPT:
         return
     sent = request.headers.get("X-CSRF-Token")
-    if sent is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if sent is None and request.mimetype in (
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ):
         sent = (await request.form).get("csrf_token")
     expected = csrf_token()
     if not sent or not hmac.compare_digest(sent, expected):
@@ -152,7 +157,7 @@ async def before_request() -> None:
     locale = (
         locale
         or request.cookies.get(LANG_COOKIE)
-        # Programs may ask by header; browsers often say "en" on Persian desks, so pages default to fa.
+        # Programs may ask by header; browsers often say "en" on Persian desks: pages default to fa.
         or (request.accept_languages.best_match(i18n.LOCALES) if is_api_request() else None)
         or rt.settings.default_locale
     )
@@ -188,8 +193,13 @@ async def teardown_request(_exc: BaseException | None) -> None:
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:
     response.set_cookie(
-        name, value, max_age=max_age, httponly=True, samesite="Lax",
-        secure=runtime().settings.secure_cookies, path="/",
+        name,
+        value,
+        max_age=max_age,
+        httponly=True,
+        samesite="Lax",
+        secure=runtime().settings.secure_cookies,
+        path="/",
     )
 
 

@@ -60,7 +60,12 @@ def register(app: Quart) -> None:
         errors = getattr(exc.validation_error, "errors", None)
         if callable(errors):
             for item in errors():
-                details.append({"field": ".".join(str(p) for p in item.get("loc", ())), "type": item.get("type")})
+                details.append(
+                    {
+                        "field": ".".join(str(p) for p in item.get("loc", ())),
+                        "type": item.get("type"),
+                    }
+                )
         return json_error("invalid", _("The request is not valid."), 422, details=details)
 
     @app.errorhandler(HTTPException)

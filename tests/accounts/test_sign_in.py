@@ -38,11 +38,17 @@ async def test_member_signs_in_through_api_with_oathtool_code(
     assert cookie is None or "heyat_session" not in cookie  # /me does not re-issue the session
 
 
-async def test_session_cookie_is_httponly_and_lax(client: Any, people: dict[str, Person], otp: OtpSource) -> None:
+async def test_session_cookie_is_httponly_and_lax(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
     worker = people["worker"]
     response = await client.post(
         "/api/v1/auth/login",
-        json={"username": "worker", "password": worker.password, "otp": otp.code(worker.totp_secret)},
+        json={
+            "username": "worker",
+            "password": worker.password,
+            "otp": otp.code(worker.totp_secret),
+        },
     )
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
@@ -56,7 +62,8 @@ async def test_wrong_password_is_401_with_error_shape_in_both_languages(
     fa = await client.post("/api/v1/auth/login", json=payload)
     assert fa.status_code == 401
     assert (await fa.get_json())["error"] == {
-        "code": "bad_credentials", "message": "نام کاربری یا گذرواژه نادرست است.",
+        "code": "bad_credentials",
+        "message": "نام کاربری یا گذرواژه نادرست است.",
     }
     en = await client.post("/api/v1/auth/login", json=payload, headers={"Accept-Language": "en"})
     assert (await en.get_json())["error"]["message"] == "Wrong username or password."
@@ -68,7 +75,9 @@ async def test_malformed_login_body_is_422_not_500(client: Any) -> None:
     assert response.status_code == 422
     assert body["error"]["code"] == "invalid"
     assert {d["field"] for d in body["error"]["details"]} == {"password", "otp"}
-    garbage = await client.post("/api/v1/auth/login", data="{not json", headers={"Content-Type": "application/json"})
+    garbage = await client.post(
+        "/api/v1/auth/login", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert 400 <= garbage.status_code < 500
 
 
@@ -104,11 +113,13 @@ async def test_five_wrong_codes_lock_until_the_lock_ends(
     wrong = "000000" if right != "000000" else "111111"
     for _ in range(5):
         response = await client.post(
-            "/api/v1/auth/login", json={"username": member.username, "password": member.password, "otp": wrong}
+            "/api/v1/auth/login",
+            json={"username": member.username, "password": member.password, "otp": wrong},
         )
         assert response.status_code == 401
     locked = await client.post(
-        "/api/v1/auth/login", json={"username": member.username, "password": member.password, "otp": right}
+        "/api/v1/auth/login",
+        json={"username": member.username, "password": member.password, "otp": right},
     )
     assert locked.status_code == 423
     assert (await locked.get_json())["error"]["code"] == "otp_locked"
@@ -122,12 +133,15 @@ async def test_persian_digits_are_accepted_in_the_code(
     member = people["member.gov2"]
     code = otp.code(member.totp_secret).translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
     response = await client.post(
-        "/api/v1/auth/login", json={"username": member.username, "password": member.password, "otp": code}
+        "/api/v1/auth/login",
+        json={"username": member.username, "password": member.password, "otp": code},
     )
     assert response.status_code == 200
 
 
-async def test_logged_out_cookie_no_longer_works(client: Any, people: dict[str, Person], otp: OtpSource) -> None:
+async def test_logged_out_cookie_no_longer_works(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
     csrf = await api_login(client, people["secretary"], otp)
     assert (await client.get("/api/v1/me")).status_code == 200
     stolen = client.cookie_jar  # what an attacker who copied the cookie would hold
@@ -147,7 +161,8 @@ async def test_admin_revocation_ends_a_session(
     admin_client = quart_app.test_client()
     csrf = await api_login(admin_client, people["admin"], otp)
     revoke = await admin_client.post(
-        f"/api/v1/admin/users/{people['member.gov3'].id}/sessions/revoke", headers={"X-CSRF-Token": csrf}
+        f"/api/v1/admin/users/{people['member.gov3'].id}/sessions/revoke",
+        headers={"X-CSRF-Token": csrf},
     )
     assert revoke.status_code == 200
     assert (await revoke.get_json())["revoked"] == 1
@@ -160,7 +175,9 @@ async def test_idle_session_expires(client: Any, people: dict[str, Person], otp:
     assert (await client.get("/api/v1/me")).status_code == 401
 
 
-async def test_post_without_csrf_token_is_refused(client: Any, people: dict[str, Person], otp: OtpSource) -> None:
+async def test_post_without_csrf_token_is_refused(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
     await api_login(client, people["worker"], otp)
     api = await client.post("/api/v1/auth/logout")
     assert api.status_code == 403
@@ -175,14 +192,22 @@ async def test_anonymous_form_without_csrf_is_refused(client: Any) -> None:
     assert response.status_code == 403
 
 
-async def test_password_throttle_per_account(client: Any, people: dict[str, Person], otp: OtpSource) -> None:
+async def test_password_throttle_per_account(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
     worker = people["worker"]
     for _ in range(10):
-        bad = await client.post("/api/v1/auth/login", json={"username": "worker", "password": "wrong-pass", "otp": "1"})
+        bad = await client.post(
+            "/api/v1/auth/login", json={"username": "worker", "password": "wrong-pass", "otp": "1"}
+        )
         assert bad.status_code == 401
     blocked = await client.post(
         "/api/v1/auth/login",
-        json={"username": "worker", "password": worker.password, "otp": otp.code(worker.totp_secret)},
+        json={
+            "username": "worker",
+            "password": worker.password,
+            "otp": otp.code(worker.totp_secret),
+        },
     )
     assert blocked.status_code == 429
     clock.advance(timedelta(minutes=16))
@@ -193,7 +218,9 @@ async def test_sign_in_events_are_in_an_intact_audit_chain(
     client: Any, people: dict[str, Person], otp: OtpSource, db: Any
 ) -> None:
     await api_login(client, people["worker"], otp)
-    await client.post("/api/v1/auth/login", json={"username": "worker", "password": "nope-nope", "otp": "1"})
+    await client.post(
+        "/api/v1/auth/login", json={"username": "worker", "password": "nope-nope", "otp": "1"}
+    )
     async with db.transaction(write=False) as session:
         actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
         report = await verify_chain(session)
@@ -215,26 +242,40 @@ async def test_enrolment_page_then_recovery_code_works_once(
 
     async with db.transaction() as session:
         await do_create_user(
-            session, username="newmember", full_name="عضو تازه", password="a-long-Password-1", role=Role.MEMBER
+            session,
+            username="newmember",
+            full_name="عضو تازه",
+            password="a-long-Password-1",
+            role=Role.MEMBER,
         )
     browser = quart_app.test_client()
     csrf = _csrf_from(await (await browser.get("/login")).get_data(as_text=True))
-    step1 = await browser.post("/login", form={"username": "newmember", "password": "a-long-Password-1", "csrf_token": csrf})
+    step1 = await browser.post(
+        "/login",
+        form={"username": "newmember", "password": "a-long-Password-1", "csrf_token": csrf},
+    )
     assert step1.status_code == 302 and step1.headers["Location"].endswith("/account/authenticator")
     page = await browser.get("/account/authenticator")
     assert page.headers["Cache-Control"] == "no-store"
     html = await page.get_data(as_text=True)
     secret = re.search(r'class="secret">([A-Z2-7 ]+)<', html).group(1).replace(" ", "")  # type: ignore[union-attr]
-    wrong = await browser.post("/account/authenticator", form={"otp": "12345", "csrf_token": _csrf_from(html)})
+    wrong = await browser.post(
+        "/account/authenticator", form={"otp": "12345", "csrf_token": _csrf_from(html)}
+    )
     assert wrong.status_code == 422
-    done = await browser.post("/account/authenticator", form={"otp": otp.code(secret), "csrf_token": _csrf_from(html)})
-    codes = re.findall(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", await done.get_data(as_text=True))
+    done = await browser.post(
+        "/account/authenticator", form={"otp": otp.code(secret), "csrf_token": _csrf_from(html)}
+    )
+    codes = re.findall(
+        r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>", await done.get_data(as_text=True)
+    )
     assert len(codes) == 10
     assert (await browser.get("/account")).status_code == 200
 
     def login_with(code: str) -> Any:
         return quart_app.test_client().post(
-            "/api/v1/auth/login", json={"username": "newmember", "password": "a-long-Password-1", "otp": code}
+            "/api/v1/auth/login",
+            json={"username": "newmember", "password": "a-long-Password-1", "otp": code},
         )
 
     assert (await login_with(codes[0])).status_code == 200
@@ -248,8 +289,11 @@ async def test_bad_national_id_and_weak_password_get_clear_messages_in_fa_and_en
 ) -> None:
     csrf = await api_login(client, people["admin"], otp)
     payload = {
-        "username": "new.worker", "full_name": "کارگر تازه", "password": "12345",
-        "role": "party", "national_id": "۰۰۱۲۳۴۵۶۷۰",
+        "username": "new.worker",
+        "full_name": "کارگر تازه",
+        "password": "12345",
+        "role": "party",
+        "national_id": "۰۰۱۲۳۴۵۶۷۰",
     }
     fa = await client.post("/api/v1/admin/users", json=payload, headers={"X-CSRF-Token": csrf})
     body = await fa.get_json()
@@ -276,7 +320,9 @@ async def test_bad_national_id_and_weak_password_get_clear_messages_in_fa_and_en
     assert made.status_code == 201
 
 
-async def test_member_cannot_use_admin_api(client: Any, people: dict[str, Person], otp: OtpSource) -> None:
+async def test_member_cannot_use_admin_api(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
     csrf = await api_login(client, people["member.gov1"], otp)
     response = await client.post(
         f"/api/v1/admin/users/{people['worker'].id}/sessions/revoke", headers={"X-CSRF-Token": csrf}
