@@ -66,6 +66,12 @@ def lazy(message: str) -> str:
     return message
 
 
+class LazyText(str):
+    """A msgid passed as a message parameter (a status name): translated with the message."""
+
+    __slots__ = ()
+
+
 def as_locale(locale: str | None = None) -> Locale:
     value = locale or get_locale()
     return cast(Locale, value if value in LOCALES else "fa")
@@ -73,6 +79,8 @@ def as_locale(locale: str | None = None) -> Locale:
 
 def localize_value(value: Any, locale: str | None = None) -> str:
     locale = as_locale(locale)
+    if isinstance(value, LazyText):
+        return gettext(str(value), locale)
     if isinstance(value, datetime):
         return jalali_datetime(value, locale=locale)
     if isinstance(value, date):

@@ -84,6 +84,8 @@ class Case(Base):
     __table_args__ = (
         Index("ix_cases_status_filed", "status", "filed_at"),
         Index("ix_cases_board_status", "board_id", "status"),
+        Index("ix_cases_filed_at", "filed_at"),
+        Index("ix_cases_board_filed", "board_id", "filed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -221,3 +223,15 @@ class CaseAccess(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     reason: Mapped[str] = mapped_column(String(32))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class CaseSearchTerm(Base):
+    """One normalised word of a party's name, so the secretary's search by name is a
+    prefix range on an index rather than a scan of every party (100,000 cases)."""
+
+    __tablename__ = "case_search_terms"
+    __table_args__ = (Index("ix_case_search_terms_term", "term", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    term: Mapped[str] = mapped_column(String(64))

@@ -32,3 +32,5 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # Which sender delivered it ("dev", "smtp", an SMS provider's name).
+    provider: Mapped[str | None] = mapped_column(String(16))
