@@ -329,7 +329,7 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     live_settings = dataclasses.replace(settings, base_url=url)
     app = create_app(live_settings)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets"
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -361,3 +361,42 @@ def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
 
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------ browser
+
+CHROMIUM_ARGS = [
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    path = shutil.which("chromium")
+    require_or_skip(path is not None, "chromium is not installed", env="HEYAT_REQUIRE_BROWSER")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def browser_login(page: Any, base_url: str, person: Person, otp: OtpSource) -> None:
+    """Sign in through the real pages: password, then an oathtool code."""
+    await page.goto(f"{base_url}/login")
+    await page.fill("#f-username", person.username)
+    await page.fill("#f-password", person.password)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url("**/login/otp**")
+    await page.fill("#f-otp", otp.code(person.totp_secret))
+    await page.click("form button[type=submit].primary")
+    await page.wait_for_load_state("networkidle")
+
+
+ARTIFACTS = PROJECT / "test-artifacts"
