@@ -484,6 +484,20 @@ async def _count_failure(
     )
 
 
+async def do_rotate_totp_secrets(session: AsyncSession, settings: Settings) -> int:
+    """Re-encrypt every TOTP secret with the newest key (the first of ``settings.totp_keys``).
+
+    Old keys stay in the list until this has run; afterwards they can be dropped."""
+    box = SecretBox(settings.totp_keys)
+    count = 0
+    for cred in await session.scalars(select(TotpCredential)):
+        cred.secret_encrypted = box.rotate(cred.secret_encrypted)
+        count += 1
+    await session.flush()
+    await do_record(session, actor_id=None, action="totp.keys_rotated", payload={"count": count})
+    return count
+
+
 async def do_use_recovery_code(
     session: AsyncSession, settings: Settings, user: User, code: str
 ) -> None:

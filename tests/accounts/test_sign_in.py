@@ -336,3 +336,43 @@ async def test_health_and_readiness(client: Any) -> None:
     assert ready.status_code == 200 and (await ready.get_json())["database"] == "ok"
     spec = await (await client.get("/openapi.json")).get_json()
     assert "/api/v1/auth/login" in spec["paths"]
+
+
+async def test_absolute_timeout_ends_an_active_session(
+    client: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
+    await api_login(client, people["clerk"], otp)
+    for _ in range(25):  # active every 29 minutes, for 12 hours and more
+        clock.advance(timedelta(minutes=29))
+        if (await client.get("/api/v1/me")).status_code != 200:
+            break
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_totp_key_rotation_keeps_codes_working(
+    quart_app: Any, db: Any, settings: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
+    import dataclasses
+
+    from cryptography.fernet import Fernet
+
+    from hearing_server.accounts.models import TotpCredential
+    from hearing_server.accounts.services import do_rotate_totp_secrets
+
+    new_key = Fernet.generate_key().decode()
+    rotated = dataclasses.replace(settings, totp_keys=(new_key, *settings.totp_keys))
+    async with db.transaction() as session:
+        count = await do_rotate_totp_secrets(session, rotated)
+    assert count == len(people)
+    only_new = dataclasses.replace(settings, totp_keys=(new_key,))
+    async with db.transaction(write=False) as session:
+        cred = await session.get(TotpCredential, people["worker"].id)
+    from hearing_server.accounts.security import SecretBox
+
+    assert SecretBox(only_new.totp_keys).open(cred.secret_encrypted) == people["worker"].totp_secret
+    try:
+        SecretBox(settings.totp_keys).open(cred.secret_encrypted)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("the old key alone must no longer decrypt a rotated secret")
