@@ -1,0 +1,93 @@
+"""The vote page for phones: open motions of a hearing, each with a ballot form
+(choice, optional written opinion, authenticator code); closed motions with their tally."""
+
+from __future__ import annotations
+
+from typing import Any
+from typing import cast as type_cast
+
+from quart import Blueprint, Response, make_response, render_template, request
+
+from hearing_server.accounts.models import Role
+from hearing_server.errors import DomainError
+from hearing_server.i18n import gettext as _
+from hearing_server.voting import services
+from hearing_server.voting.models import Motion
+from hearing_server.web.context import (
+    db_session,
+    login_required,
+    mark_persist,
+    no_store,
+    require_user,
+    runtime,
+)
+
+blueprint = Blueprint("voting", __name__)
+
+
+async def _render(
+    hearing_id: int,
+    *,
+    errors: dict[int, dict[str, str]] | None = None,
+    cast: dict[str, Any] | None = None,
+    form: dict[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    session = await db_session()
+    user = require_user()
+    motions: list[Motion] = await services.list_motions(session, actor=user, hearing_id=hearing_id)
+    views = [await services.motion_view(session, m, viewer=user) for m in motions]
+    hearing = await services.require_hearing(session, hearing_id)
+    page = await render_template(
+        "voting/vote.html",
+        hearing=hearing,
+        open_motions=[v for v in views if v["state"] == "open"],
+        closed_motions=[v for v in views if v["state"] == "closed"],
+        user=user,
+        can_run=user.role == Role.SECRETARY or services.is_chair(hearing, user),
+        errors=errors or {},
+        cast=cast,
+        form=form or {},
+    )
+    response = await make_response(page, status)
+    return no_store(type_cast(Response, response))
+
+
+@blueprint.get("/hearings/<int:hearing_id>/vote")
+@login_required(Role.MEMBER, Role.SECRETARY)
+async def vote_page(hearing_id: int) -> Any:
+    return await _render(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/vote/<int:motion_id>")
+@login_required(Role.MEMBER)
+async def cast_ballot(hearing_id: int, motion_id: int) -> Any:
+    form = await request.form
+    session = await db_session()
+    user = require_user()
+    motion = await services.require_motion_for(session, actor=user, motion_id=motion_id)
+    if motion.hearing_id != hearing_id:
+        return await _render(hearing_id, status=404)
+    try:
+        result = await services.do_cast_ballot(
+            session,
+            runtime().settings,
+            actor=user,
+            motion_id=motion_id,
+            choice=form.get("choice", ""),
+            code=form.get("otp", ""),
+            opinion=form.get("opinion") or None,
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        message = _(exc.message, **exc.params)
+        return await _render(
+            hearing_id,
+            errors={motion_id: {exc.field or "_form": message}},
+            form={"choice": form.get("choice", ""), "opinion": form.get("opinion", "")},
+            status=exc.status,
+        )
+    return await _render(
+        hearing_id,
+        cast={"motion_id": motion_id, "receipt": result.ballot.receipt, "closed": result.closed},
+    )
