@@ -119,6 +119,10 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(accounts_api.blueprint)
+    from hearing_server.voting import api as voting_api
+    from hearing_server.voting import views as voting_views
+    app.register_blueprint(voting_api.blueprint)
+    app.register_blueprint(voting_views.blueprint)
 
 
 def _register_realtime(rt: Runtime) -> None:
