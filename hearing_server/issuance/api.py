@@ -1,0 +1,276 @@
+"""/api/v1 for rulings and minutes: draft, approve, issue (with progress), download,
+object, verify. Thin: parse, authorize, call one service, answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, request
+from quart_schema import validate_request
+
+from hearing_server.accounts.models import User
+from hearing_server.cases.models import Case, CaseParty
+from hearing_server.errors import Invalid, NotFound, TooLarge, UnsupportedType
+from hearing_server.i18n import gettext as _
+from hearing_server.issuance import services
+from hearing_server.issuance.models import Minutes, Ruling
+from hearing_server.web.context import (
+    db_session,
+    login_required,
+    no_store,
+    require_user,
+    runtime,
+    writes,
+)
+
+blueprint = Blueprint("api_issuance", __name__, url_prefix="/api/v1")
+
+
+class ApprovalRequest(BaseModel):
+    otp: str = Field(min_length=1, max_length=32)
+    approve: bool = True
+    reason: str | None = Field(default=None, max_length=4000)
+
+
+class ObjectionRequest(BaseModel):
+    text: str = Field(min_length=1, max_length=20000)
+
+
+class CodeRequest(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
+    session = await db_session()
+    approvals = await services.approvals_of(session, ruling.id)
+    body: dict[str, Any] = {
+        "id": ruling.id,
+        "number": ruling.number,
+        "version": ruling.version,
+        "state": ruling.state.value,
+        "case_id": case.id,
+        "case_number": case.number,
+        "verification_code": ruling.verification_code,
+        "created_at": _iso(ruling.created_at),
+        "issued_at": _iso(ruling.issued_at),
+        "final_at": _iso(ruling.final_at),
+        "objection_days": ruling.content.get("objection_days"),
+        "objection_deadline": _iso(ruling.objection_deadline),
+        "pdf_sha256": ruling.pdf_sha256,
+        "approvals_needed": services.approvals_needed(ruling),
+        "voters": services.member_ids(ruling),
+        "approvals": [
+            {"member_id": a.member_id, "approved": a.approved, "reason": a.reason, "at": _iso(a.at)}
+            for a in approvals
+        ],
+    }
+    mine: list[CaseParty] = await services.parties_of(session, user, case.id)
+    if mine:
+        note = await services.notification_of(session, ruling, mine[0])
+        body["notified_at"] = _iso(note.notified_at) if note else None
+        body["my_objection_deadline"] = _iso(services.party_deadline(ruling, note))
+    return body
+
+
+@blueprint.get("/rulings")
+@login_required()
+async def api_list_rulings() -> Any:
+    user = require_user()
+    session = await db_session()
+    rows = await services.list_rulings(session, user)
+    return {"rulings": [await ruling_json(r, c, user) for r, c in rows]}
+
+
+@blueprint.post("/cases/<int:case_id>/rulings")
+@login_required()
+async def api_draft_ruling(case_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    ruling = await services.do_draft_ruling(
+        session, runtime().settings, actor=user, case_id=case_id
+    )
+    case = await session.get(Case, ruling.case_id)
+    if case is None:
+        raise NotFound("The record is missing.")
+    return await ruling_json(ruling, case, user), 201
+
+
+@blueprint.get("/rulings/<int:ruling_id>")
+@login_required()
+async def api_get_ruling(ruling_id: int) -> Any:
+    user = require_user()
+    ruling, case = await services.require_ruling(await db_session(), user, ruling_id)
+    return await ruling_json(ruling, case, user)
+
+
+@blueprint.post("/rulings/<int:ruling_id>/approvals")
+@login_required()
+@validate_request(ApprovalRequest)
+async def api_approve(ruling_id: int, data: ApprovalRequest) -> Any:
+    user = require_user()
+    approval = await services.do_answer_approval(
+        await db_session(),
+        runtime().settings,
+        actor=user,
+        ruling_id=ruling_id,
+        otp=data.otp,
+        approve=data.approve,
+        reason=data.reason,
+    )
+    return {
+        "member_id": approval.member_id,
+        "approved": approval.approved,
+        "at": _iso(approval.at),
+    }, 201
+
+
+@blueprint.post("/rulings/<int:ruling_id>/issue")
+@login_required()
+async def api_issue(ruling_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    ruling = await services.do_issue_ruling(
+        session, runtime().settings, actor=user, ruling_id=ruling_id
+    )
+    case = await session.get(Case, ruling.case_id)
+    if case is None:
+        raise NotFound("The record is missing.")
+    return await ruling_json(ruling, case, user)
+
+
+@blueprint.get("/rulings/<int:ruling_id>/progress")
+@login_required()
+async def api_progress(ruling_id: int) -> Any:
+    """Where an issue is: composing, rendering, signing, storing, issued, or failed."""
+    user = require_user()
+    ruling, _case = await services.require_ruling(await db_session(), user, ruling_id)
+    progress = services.get_progress(ruling_id)
+    if ruling.state.value != "draft":
+        step, error = "issued", None
+    elif progress is None:
+        step, error = "waiting", None
+    else:
+        step, error = progress
+    return {
+        "step": step,
+        "steps": list(services.ISSUE_STEPS),
+        "error": _(error) if error else None,
+        "state": ruling.state.value,
+    }
+
+
+@blueprint.get("/rulings/<int:ruling_id>/pdf")
+@login_required()
+@writes
+async def api_download(ruling_id: int) -> Any:
+    """The signed PDF. A party's first download is recorded as notification (ابلاغ)."""
+    user = require_user()
+    ruling, pdf = await services.read_ruling_pdf(
+        await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
+    )
+    return pdf_response(pdf, f"{ruling.number}.pdf")
+
+
+@blueprint.post("/rulings/<int:ruling_id>/objections")
+@login_required()
+@validate_request(ObjectionRequest)
+async def api_object(ruling_id: int, data: ObjectionRequest) -> Any:
+    user = require_user()
+    session = await db_session()
+    objection = await services.do_object(
+        session, runtime().settings, actor=user, ruling_id=ruling_id, text=data.text
+    )
+    appeal = await session.get(Case, objection.appeal_case_id)
+    if appeal is None:
+        raise NotFound("The record is missing.")
+    return {
+        "objection_id": objection.id,
+        "appeal_case": {
+            "id": appeal.id,
+            "number": appeal.number,
+            "tracking_code": appeal.tracking_code,
+            "board_id": appeal.board_id,
+            "status": appeal.status.value,
+        },
+    }, 201
+
+
+@blueprint.post("/hearings/<int:hearing_id>/minutes")
+@login_required()
+async def api_issue_minutes(hearing_id: int) -> Any:
+    user = require_user()
+    minutes = await services.do_issue_minutes(
+        await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
+    )
+    return minutes_json(minutes), 201
+
+
+@blueprint.get("/minutes/<int:minutes_id>/pdf")
+@login_required()
+async def api_minutes_pdf(minutes_id: int) -> Any:
+    user = require_user()
+    minutes, pdf = await services.read_minutes_pdf(
+        await db_session(), runtime().settings, actor=user, minutes_id=minutes_id
+    )
+    return pdf_response(pdf, f"minutes-H{minutes.hearing_id}.pdf")
+
+
+def minutes_json(minutes: Minutes) -> dict[str, Any]:
+    return {
+        "id": minutes.id,
+        "hearing_id": minutes.hearing_id,
+        "verification_code": minutes.verification_code,
+        "pdf_sha256": minutes.pdf_sha256,
+        "signed_at": _iso(minutes.signed_at),
+    }
+
+
+@blueprint.post("/verify")
+async def api_verify() -> Any:
+    """Public: a PDF (multipart field ``file`` or an ``application/pdf`` body) or
+    ``{"code": ...}``. Answers ``authentic`` and why not, in the caller's language."""
+    session = await db_session()
+    if request.mimetype == "application/json":
+        body = await request.get_json(silent=True)
+        if not isinstance(body, dict) or not isinstance(body.get("code"), str):
+            raise Invalid("Give a verification code or a PDF file.")
+        verdict = await services.check_code(session, body["code"])
+        return verdict.to_json()
+    data = await read_upload()
+    return (await services.check_pdf(session, runtime().settings, data)).to_json()
+
+
+@blueprint.get("/verify/<code>")
+async def api_verify_code(code: str) -> Any:
+    verdict = await services.check_code(await db_session(), code)
+    return verdict.to_json()
+
+
+async def read_upload() -> bytes:
+    """The uploaded PDF from a form (field ``file``) or a raw ``application/pdf`` body."""
+    limit = runtime().settings.max_upload_bytes
+    if request.mimetype == "application/pdf":
+        data = await request.get_data(cache=False)
+        raw = data if isinstance(data, bytes) else data.encode()
+    else:
+        files = await request.files
+        upload = files.get("file")
+        if upload is None or not upload.filename:
+            raise Invalid("Choose the PDF file to check.", field="file")
+        raw = upload.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge("The file is too large.")
+    if not raw.startswith(b"%PDF-"):
+        raise UnsupportedType("This is not a PDF file. Upload the ruling as a PDF.", field="file")
+    return raw
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return no_store(response)

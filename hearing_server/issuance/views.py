@@ -1,0 +1,258 @@
+"""Pages for rulings: the party's rulings, the secretary's issue page (with progress),
+the member's approval with a code, the public verification page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response, render_template, request, url_for
+from sqlalchemy import select
+
+from hearing_server.accounts.models import Role, User
+from hearing_server.cases.models import Case
+from hearing_server.errors import DomainError, ValidationErrors
+from hearing_server.i18n import gettext as _
+from hearing_server.issuance import services
+from hearing_server.issuance.api import pdf_response, read_upload
+from hearing_server.issuance.models import Minutes, Objection
+from hearing_server.scheduling.models import Hearing
+from hearing_server.web.context import (
+    db_session,
+    login_required,
+    mark_persist,
+    no_store,
+    require_user,
+    runtime,
+    writes,
+)
+
+blueprint = Blueprint("issuance", __name__)
+
+
+def redirect(location: str) -> Response:
+    return Response("", status=302, headers={"Location": location})
+
+
+def _errors(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationErrors):
+        return {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
+    return {exc.field or "_form": _(exc.message, **exc.params)}
+
+
+@blueprint.get("/rulings")
+@login_required()
+async def index() -> Any:
+    """Parties: their rulings. Members: rulings of their boards. Secretary: the work list."""
+    user = require_user()
+    session = await db_session()
+    rows = await services.list_rulings(session, user)
+    decided = await services.list_decided_cases(session, user) if services.is_staff(user) else []
+    hearings: list[tuple[Hearing, Minutes | None]] = []
+    if services.is_staff(user):
+        held = await session.scalars(
+            select(Hearing)
+            .where(Hearing.status.in_(["held", "in_progress", "failed_quorum"]))
+            .order_by(Hearing.starts_at.desc())
+            .limit(30)
+        )
+        for hearing in held:
+            minutes = await session.scalar(select(Minutes).where(Minutes.hearing_id == hearing.id))
+            hearings.append((hearing, minutes))
+    return await render_template(
+        "issuance/index.html", rows=rows, decided=decided, hearings=hearings
+    )
+
+
+async def _detail(
+    ruling_id: int, *, errors: dict[str, str] | None = None, status: int = 200, form: Any = None
+) -> Any:
+    user = require_user()
+    session = await db_session()
+    ruling, case = await services.require_ruling(session, user, ruling_id)
+    approvals = await services.approvals_of(session, ruling.id)
+    voter_ids = services.member_ids(ruling)
+    voters = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(voter_ids)))}
+    mine = await services.parties_of(session, user, case.id)
+    notification = await services.notification_of(session, ruling, mine[0]) if mine else None
+    objections = list(
+        await session.scalars(select(Objection).where(Objection.ruling_id == ruling.id))
+    )
+    appeals = {
+        o.id: await session.get(Case, o.appeal_case_id) for o in objections if o.appeal_case_id
+    }
+    answered = {a.member_id: a for a in approvals}
+    page = await render_template(
+        "issuance/detail.html",
+        ruling=ruling,
+        case=case,
+        content=services.ruling_content(ruling),
+        approvals=approvals,
+        answered=answered,
+        voters=[voters[i] for i in voter_ids if i in voters],
+        needed=services.approvals_needed(ruling),
+        approved_count=sum(1 for a in approvals if a.approved),
+        can_approve=user.role == Role.MEMBER
+        and ruling.state.value == "draft"
+        and user.id in voter_ids
+        and user.id not in answered,
+        is_party=bool(mine),
+        notification=notification,
+        my_deadline=services.party_deadline(ruling, notification),
+        objections=objections,
+        appeals=appeals,
+        errors=errors or {},
+        form=form or {},
+    )
+    return no_store(Response(page, status=status, mimetype="text/html"))
+
+
+@blueprint.get("/rulings/<int:ruling_id>")
+@login_required()
+async def detail(ruling_id: int) -> Any:
+    return await _detail(ruling_id)
+
+
+@blueprint.post("/cases/<int:case_id>/ruling/draft")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def draft(case_id: int) -> Any:
+    user = require_user()
+    ruling = await services.do_draft_ruling(
+        await db_session(), runtime().settings, actor=user, case_id=case_id
+    )
+    return redirect(url_for("issuance.detail", ruling_id=ruling.id))
+
+
+@blueprint.post("/rulings/<int:ruling_id>/approve")
+@login_required(Role.MEMBER)
+async def approve(ruling_id: int) -> Any:
+    user = require_user()
+    form = await request.form
+    try:
+        await services.do_answer_approval(
+            await db_session(),
+            runtime().settings,
+            actor=user,
+            ruling_id=ruling_id,
+            otp=form.get("otp", ""),
+            approve=form.get("answer", "approve") != "refuse",
+            reason=form.get("reason"),
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _detail(ruling_id, errors=_errors(exc), status=exc.status, form=form)
+    return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.post("/rulings/<int:ruling_id>/issue")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def issue(ruling_id: int) -> Any:
+    """Without JavaScript: issue in the request, then show the ruling."""
+    user = require_user()
+    try:
+        await services.do_issue_ruling(
+            await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _detail(ruling_id, errors=_errors(exc), status=exc.status)
+    return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.get("/rulings/<int:ruling_id>/pdf")
+@login_required()
+@writes
+async def download(ruling_id: int) -> Any:
+    """The signed PDF; a party's first download is recorded as notification (ابلاغ)."""
+    user = require_user()
+    ruling, pdf = await services.read_ruling_pdf(
+        await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
+    )
+    return pdf_response(pdf, f"{ruling.number}.pdf")
+
+
+@blueprint.get("/rulings/<int:ruling_id>/draft.pdf")
+@login_required(Role.SECRETARY, Role.ADMIN, Role.MEMBER)
+async def draft_pdf(ruling_id: int) -> Any:
+    user = require_user()
+    ruling, pdf = await services.render_draft_pdf(
+        await db_session(), actor=user, ruling_id=ruling_id
+    )
+    response = pdf_response(pdf, f"{ruling.number}-draft.pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{ruling.number}-draft.pdf"'
+    return response
+
+
+@blueprint.post("/rulings/<int:ruling_id>/objection")
+@login_required(Role.PARTY)
+async def object_(ruling_id: int) -> Any:
+    user = require_user()
+    form = await request.form
+    try:
+        await services.do_object(
+            await db_session(),
+            runtime().settings,
+            actor=user,
+            ruling_id=ruling_id,
+            text=form.get("text", ""),
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _detail(ruling_id, errors=_errors(exc), status=exc.status, form=form)
+    return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.post("/hearings/<int:hearing_id>/minutes")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def issue_minutes(hearing_id: int) -> Any:
+    user = require_user()
+    await services.do_issue_minutes(
+        await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
+    )
+    return redirect(url_for("issuance.index"))
+
+
+@blueprint.get("/minutes/<int:minutes_id>/pdf")
+@login_required()
+async def minutes_pdf(minutes_id: int) -> Any:
+    user = require_user()
+    minutes, pdf = await services.read_minutes_pdf(
+        await db_session(), runtime().settings, actor=user, minutes_id=minutes_id
+    )
+    return pdf_response(pdf, f"minutes-H{minutes.hearing_id}.pdf")
+
+
+@blueprint.route("/verify", methods=["GET", "POST"])
+async def verify() -> Any:
+    """Public: a verification code, or an uploaded PDF, checked against what was issued."""
+    verdict: services.Verdict | None = None
+    errors: dict[str, str] = {}
+    status = 200
+    code = request.args.get("code", "")
+    session = await db_session()
+    if request.method == "POST":
+        form = await request.form
+        files = await request.files
+        code = form.get("code", "")
+        try:
+            if files.get("file") is not None and files["file"].filename:
+                verdict = await services.check_pdf(session, runtime().settings, await read_upload())
+            elif code.strip():
+                verdict = await services.check_code(session, code)
+            else:
+                errors["_form"] = _("Enter a verification code or choose the PDF file.")
+                status = 422
+        except DomainError as exc:
+            errors = _errors(exc)
+            status = exc.status
+    elif code:
+        verdict = await services.check_code(session, code)
+    page = await render_template("issuance/verify.html", verdict=verdict, errors=errors, code=code)
+    return page, status
+
+
+@blueprint.get("/verify/<code>")
+async def verify_code(code: str) -> Any:
+    """Where the QR code on a ruling leads."""
+    verdict = await services.check_code(await db_session(), code)
+    page = await render_template("issuance/verify.html", verdict=verdict, errors={}, code=code)
+    return page, 200 if verdict.kind else 404
