@@ -417,8 +417,7 @@ async def compose_from_db(
         decision, awarded = _decision(motion)
         if decision is rc.Decision.NO_MAJORITY:
             raise Conflict(
-                "Claim «{title}» had no majority; case {number} must be reheard before a "
-                "ruling is issued.",
+                "Claim «{title}» had no majority: case {number} must be reheard.",
                 title=claim_title(claim),
                 number=case.number,
             )
@@ -740,8 +739,7 @@ async def do_issue_ruling(
         voters = member_ids(ruling)
         if len([m for m in yes if m in voters]) < approvals_needed(ruling):
             raise Conflict(
-                "Ruling {number} needs the approval of a majority of the members who voted: "
-                "{have} of {need} so far.",
+                "Ruling {number} needs {need} approvals of the members who voted; it has {have}.",
                 number=ruling.number,
                 have=len(yes),
                 need=approvals_needed(ruling),
@@ -759,8 +757,7 @@ async def do_issue_ruling(
         snapshot = _snapshot(content, ids)
         if text_digest(snapshot) != text_digest(ruling.content):
             raise Conflict(
-                "The decided motions changed after ruling {number} was drafted; draft it again "
-                "so the members approve the current text.",
+                "The votes changed after ruling {number} was drafted: draft it again.",
                 number=ruling.number,
             )
         signed = await _render_and_sign(settings, content, step)
@@ -825,8 +822,7 @@ async def _notify_parties_issued(session: AsyncSession, case: Case, ruling: Ruli
             user,
             subject=gettext("The ruling of case {number} was issued", locale, number=case.number),
             body=gettext(
-                "The ruling of case {number} was issued. Download it from your rulings page; "
-                "the first download counts as notification.",
+                "Ruling of case {number} issued; your first download counts as notification.",
                 locale,
                 number=case.number,
             ),
@@ -975,8 +971,7 @@ async def do_object(
     now = utcnow()
     if deadline is not None and now > deadline:
         raise Conflict(
-            "The objection period for ruling {number} ended on {deadline}; the objection "
-            "cannot be accepted.",
+            "The objection period for ruling {number} ended on {deadline}.",
             number=ruling.number,
             deadline=deadline,
         )
@@ -1077,8 +1072,7 @@ async def do_object(
             "Your objection was registered as case {number}", actor.locale, number=appeal.number
         ),
         body=gettext(
-            "Your objection to the ruling of case {old} was registered as case {number} at the "
-            "dispute settlement board. Tracking code: {code}",
+            "Your objection to case {old} is now appeal case {number}. Tracking code: {code}",
             actor.locale,
             old=case.number,
             number=appeal.number,
