@@ -1,0 +1,397 @@
+"""/api/v1/cases: the same services as the pages, as JSON (quart-schema validated)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, request
+from quart_schema import validate_request
+
+from hearing_server.accounts.models import Role
+from hearing_server.cases import files, services
+from hearing_server.cases.access import require_readable_case
+from hearing_server.cases.models import (
+    Case,
+    CaseStatus,
+    ClaimKind,
+    Document,
+    DocumentVisibility,
+)
+from hearing_server.errors import Invalid, TooLarge
+from hearing_server.web.context import (
+    client_ip,
+    db_session,
+    login_required,
+    require_user,
+    runtime,
+    writes,
+)
+
+blueprint = Blueprint("api_cases", __name__, url_prefix="/api/v1")
+# The public tracking call carries no session, so there is no cross-site request to forge.
+CSRF_EXEMPT = {"api_cases.track"}
+
+FILERS = (Role.PARTY, Role.CLERK, Role.SECRETARY, Role.ADMIN)
+
+
+class ClaimIn(BaseModel):
+    kind: ClaimKind
+    amount: int | str | None = Field(default=None, description="rials")
+    period_from: str | None = Field(default=None, max_length=20, description="Jalali or ISO date")
+    period_to: str | None = Field(default=None, max_length=20)
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class PetitionIn(BaseModel):
+    board_id: int | None = None
+    claimant_name: str | None = Field(default=None, max_length=200)
+    claimant_national_id: str | None = Field(default=None, max_length=32)
+    claimant_mobile: str | None = Field(default=None, max_length=32)
+    claimant_address: str | None = Field(default=None, max_length=1000)
+    employer_name: str | None = Field(default=None, max_length=200)
+    workshop_name: str | None = Field(default=None, max_length=200)
+    workshop_address: str | None = Field(default=None, max_length=1000)
+    employer_national_id: str | None = Field(default=None, max_length=32)
+    employer_registration_number: str | None = Field(default=None, max_length=32)
+    employer_mobile: str | None = Field(default=None, max_length=32)
+    employment_start: str | None = Field(default=None, max_length=20)
+    employment_end: str | None = Field(default=None, max_length=20)
+    last_monthly_wage: int | str | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    claims: list[ClaimIn] = Field(default_factory=list, max_length=len(ClaimKind))
+    submit: bool = Field(default=False, description="file it now (else: keep as a draft)")
+
+    def to_input(self) -> services.PetitionInput:
+        fields = self.model_dump(exclude={"claims", "submit"})
+        return services.PetitionInput(
+            **fields,
+            claims=[
+                services.ClaimInput(
+                    kind=c.kind.value,
+                    amount=c.amount,
+                    period_from=c.period_from,
+                    period_to=c.period_to,
+                    title=c.title,
+                    description=c.description,
+                )
+                for c in self.claims
+            ],
+        )
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(max_length=2000)
+
+
+class TrackIn(BaseModel):
+    tracking_code: str = Field(max_length=32)
+    national_id: str = Field(max_length=32)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def case_json(case: Case, *, full: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": case.id,
+        "number": case.number,
+        "tracking_code": case.tracking_code,
+        "status": case.status.value,
+        "board_id": case.board_id,
+        "filed_via": case.filed_via.value,
+        "filed_at": _iso(case.filed_at),
+        "created_at": _iso(case.created_at),
+        "return_reason": case.return_reason if case.status == CaseStatus.RETURNED else None,
+    }
+    if full:
+        body.update(
+            workshop_name=case.workshop_name,
+            workshop_address=case.workshop_address,
+            employment_start=_iso(case.employment_start),
+            employment_end=_iso(case.employment_end),
+            last_monthly_wage=case.last_monthly_wage,
+            description=case.description,
+            parties=[
+                {
+                    "id": p.id,
+                    "role": p.role.value,
+                    "full_name": p.full_name,
+                    "national_id": p.national_id,
+                    "registration_number": p.registration_number,
+                    "mobile": p.mobile,
+                    "user_id": p.user_id,
+                }
+                for p in case.parties
+            ],
+            claims=[
+                {
+                    "kind": c.kind.value,
+                    "amount": c.amount,
+                    "period_from": _iso(c.period_from),
+                    "period_to": _iso(c.period_to),
+                    "title": c.title,
+                }
+                for c in case.claims
+            ],
+        )
+    return body
+
+
+def document_json(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "title": document.title,
+        "kind": document.kind,
+        "visibility": document.visibility.value,
+        "sha256": document.sha256,
+        "original_sha256": document.original_sha256,
+        "uploaded_at": _iso(document.uploaded_at),
+        "uploaded_by_id": document.uploaded_by_id,
+        "withdrawn": document.withdrawn_at is not None,
+        "withdrawn_reason": document.withdrawn_reason,
+    }
+
+
+def _page_json(result: services.CasePage) -> dict[str, Any]:
+    return {
+        "page": result.page,
+        "per_page": result.per_page,
+        "has_next": result.has_next,
+        "cases": [
+            {
+                "id": r.id,
+                "number": r.number,
+                "status": r.status.value,
+                "board_id": r.board_id,
+                "filed_at": _iso(r.filed_at),
+                "claimant": r.claimant,
+                "respondent": r.respondent,
+            }
+            for r in result.rows
+        ],
+    }
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise Invalid("The request is not valid.", field=name)
+    return int(raw)
+
+
+@blueprint.get("/cases")
+@login_required()
+async def list_cases() -> Any:
+    """Cases the caller may read; filters status, board_id, filed_from, filed_to, q, page."""
+    args = request.args
+    filters = services.CaseFilter(
+        page=_int_arg("page", 1),
+        per_page=min(_int_arg("per_page", 25), 100),
+        q=(args.get("q") or "")[:100] or None,
+        include_drafts=args.get("drafts") == "1",
+    )
+    if args.get("status"):
+        try:
+            filters.status = CaseStatus(args["status"])
+        except ValueError as exc:
+            raise Invalid("Choose a status from the list.", field="status") from exc
+    if args.get("board_id"):
+        filters.board_id = _int_arg("board_id", 0)
+    for name in ("filed_from", "filed_to"):
+        try:
+            setattr(filters, name, services.parse_date(args.get(name) or None))
+        except ValueError as exc:
+            raise Invalid("Enter the date as year/month/day, e.g. 1403/05/01.", field=name) from exc
+    result = await services.search_cases(await db_session(), actor=require_user(), filters=filters)
+    return _page_json(result)
+
+
+@blueprint.get("/cases/inbox")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def inbox() -> Any:
+    result = await services.inbox(
+        await db_session(), actor=require_user(), page=_int_arg("page", 1)
+    )
+    return _page_json(result)
+
+
+@blueprint.post("/cases")
+@login_required(*FILERS)
+@validate_request(PetitionIn)
+async def create_case(data: PetitionIn) -> Any:
+    """A draft, or (``submit``: true) a filed complaint with its number and tracking code."""
+    session = await db_session()
+    user = require_user()
+    if data.submit:
+        case = await services.do_file(session, actor=user, data=data.to_input())
+    else:
+        case = await services.do_save_petition(session, actor=user, data=data.to_input())
+    return case_json(case), 201
+
+
+@blueprint.put("/cases/<int:case_id>")
+@login_required(*FILERS)
+@validate_request(PetitionIn)
+async def update_case(case_id: int, data: PetitionIn) -> Any:
+    session = await db_session()
+    user = require_user()
+    case = await services.do_save_petition(
+        session, actor=user, data=data.to_input(), case_id=case_id
+    )
+    if data.submit:
+        case = await services.do_submit(session, actor=user, case_id=case.id)
+    return case_json(case)
+
+
+@blueprint.post("/cases/<int:case_id>/submit")
+@login_required(*FILERS)
+async def submit_case(case_id: int) -> Any:
+    case = await services.do_submit(await db_session(), actor=require_user(), case_id=case_id)
+    return case_json(case)
+
+
+@blueprint.get("/cases/<int:case_id>")
+@login_required()
+async def get_case(case_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    case = await require_readable_case(session, user, case_id, full=True)
+    body = case_json(case)
+    body["timeline"] = [
+        {"status": e.status.value, "at": _iso(e.at), "reason": e.reason}
+        for e in await services.timeline(session, case.id)
+    ]
+    body["next_hearing"] = _iso(await services.next_hearing(session, case.id))
+    return body
+
+
+@blueprint.post("/cases/<int:case_id>/accept")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def accept(case_id: int) -> Any:
+    case = await services.do_accept(await db_session(), actor=require_user(), case_id=case_id)
+    return case_json(case, full=False)
+
+
+@blueprint.post("/cases/<int:case_id>/return")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(ReasonIn)
+async def return_case(case_id: int, data: ReasonIn) -> Any:
+    case = await services.do_return(
+        await db_session(), actor=require_user(), case_id=case_id, reason=data.reason
+    )
+    return case_json(case, full=False)
+
+
+@blueprint.get("/cases/<int:case_id>/history")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def history(case_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    await require_readable_case(session, user, case_id)
+    entries = await services.history(session, actor=user, case_id=case_id)
+    return {
+        "events": [
+            {
+                "seq": e.seq,
+                "at": _iso(e.at),
+                "action": e.action,
+                "actor": e.actor_name,
+                "payload": e.payload,
+            }
+            for e in entries
+        ]
+    }
+
+
+@blueprint.get("/cases/<int:case_id>/documents")
+@login_required()
+async def documents(case_id: int) -> Any:
+    found = await files.list_documents(await db_session(), actor=require_user(), case_id=case_id)
+    return {"documents": [document_json(d) for d in found]}
+
+
+@blueprint.post("/cases/<int:case_id>/documents")
+@login_required(*FILERS)
+async def upload(case_id: int) -> Any:
+    """multipart/form-data: file, title, kind, visibility (parties|board)."""
+    user = require_user()
+    rt = runtime()
+    async with rt.db.transaction(write=False) as check:
+        await files.check_may_upload(check, user, case_id)
+    if (request.content_length or 0) > rt.settings.max_upload_bytes + 64 * 1024:
+        raise TooLarge(
+            "The file is too large: at most {mb} MB is accepted.",
+            mb=max(1, rt.settings.max_upload_bytes // (1024 * 1024)),
+        )
+    form = await request.form
+    storage = (await request.files).get("file")
+    if storage is None:
+        raise Invalid("Choose a file to upload.", field="file")
+    prepared = await files.prepare_upload_async(storage.read(), rt.settings)
+    visibility_raw = form.get("visibility", "parties")
+    try:
+        visibility = DocumentVisibility(visibility_raw)
+    except ValueError as exc:
+        raise Invalid("Choose who may see the document.", field="visibility") from exc
+    document = await files.do_add_document(
+        await db_session(),
+        rt.settings,
+        actor=user,
+        case_id=case_id,
+        prepared=prepared,
+        title=form.get("title", ""),
+        kind=form.get("kind", ""),
+        visibility=visibility,
+        filename=storage.filename,
+    )
+    return document_json(document), 201
+
+
+@blueprint.get("/cases/<int:case_id>/documents/<int:document_id>/file")
+@login_required()
+@writes
+async def download(case_id: int, document_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    document = await files.require_document(
+        session, actor=user, case_id=case_id, document_id=document_id
+    )
+    data = await files.read_document_bytes(runtime().settings, document)
+    await files.do_record_download(session, actor=user, document=document)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.post("/cases/<int:case_id>/documents/<int:document_id>/withdraw")
+@login_required()
+@validate_request(ReasonIn)
+async def withdraw(case_id: int, document_id: int, data: ReasonIn) -> Any:
+    document = await files.do_withdraw_document(
+        await db_session(),
+        actor=require_user(),
+        case_id=case_id,
+        document_id=document_id,
+        reason=data.reason,
+    )
+    return document_json(document)
+
+
+@blueprint.post("/track")
+@validate_request(TrackIn)
+async def track(data: TrackIn) -> Any:
+    """Public: status timeline and next hearing for a tracking code and national ID."""
+    result = await services.track(
+        await db_session(), code=data.tracking_code, national_id=data.national_id, ip=client_ip()
+    )
+    return {
+        "number": result.number,
+        "status": result.status.value,
+        "timeline": [{"status": e.status.value, "at": _iso(e.at)} for e in result.timeline],
+        "next_hearing": _iso(result.next_hearing),
+    }

@@ -1,0 +1,352 @@
+"""The case file: uploads checked by content, images turned into PDF, bytes stored
+content-addressed, documents withdrawn (never deleted), downloads audited.
+
+:func:`prepare_upload` is CPU work (pypdf, Pillow) and synchronous: call it through
+:func:`prepare_upload_async`, which runs it in a thread. Everything is checked
+before anything is written, so a refused upload leaves no row and no file.
+Bytes go to ``files_dir/ab/cd/<sha256>``: written to a temporary file, then linked
+into place with ``os.link``, which never replaces an existing file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts.models import Role, User
+from hearing_server.audit.services import do_record
+from hearing_server.cases.access import is_staff, require_readable_case
+from hearing_server.cases.models import (
+    Case,
+    CaseStatus,
+    Document,
+    DocumentVisibility,
+    StoredFile,
+)
+from hearing_server.cases.services import DOCUMENT_KINDS, case_label, status_text
+from hearing_server.clock import utcnow
+from hearing_server.config import Settings
+from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
+from hearing_server.text import normalize_persian
+
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+MAX_IMAGE_PIXELS = 60_000_000  # a 60-megapixel photo; more is a decompression bomb
+_FIXED_DATE = time.gmtime(946684800)  # 2000-01-01: one image always gives the same PDF bytes
+
+
+@dataclass(frozen=True)
+class PreparedFile:
+    pdf: bytes
+    sha256: str
+    pages: int
+    original_sha256: str | None  # of the image, when the PDF was made from one
+
+
+def sniff(data: bytes) -> str | None:
+    """The type from the first bytes: "pdf", "jpeg", "png", or None."""
+    if data.startswith(PDF_MAGIC):
+        return "pdf"
+    if data.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if data.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def _check_pdf(data: bytes, max_pages: int) -> int:
+    from pypdf import PdfReader
+
+    if b"%%EOF" not in data[-2048:]:
+        raise Invalid(
+            "The PDF file is damaged or incomplete. Save it again and upload the whole file.",
+            code="pdf_broken",
+        )
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        encrypted = reader.is_encrypted
+    except Exception as exc:  # pypdf raises many kinds for a broken file
+        raise Invalid(
+            "The PDF file is damaged or incomplete. Save it again and upload the whole file.",
+            code="pdf_broken",
+        ) from exc
+    if encrypted:
+        raise Invalid(
+            "The PDF is protected with a password. Upload a copy without a password.",
+            code="pdf_encrypted",
+        )
+    try:
+        pages = len(reader.pages)
+        for page in reader.pages:
+            _ = page.mediabox.width
+    except Exception as exc:  # same: any failure to read the pages means a broken file
+        raise Invalid(
+            "The PDF file is damaged or incomplete. Save it again and upload the whole file.",
+            code="pdf_broken",
+        ) from exc
+    if pages < 1:
+        raise Invalid("The PDF has no pages.", code="pdf_empty")
+    if pages > max_pages:
+        raise TooLarge(
+            "The PDF has {pages} pages; at most {limit} are accepted. Split it into parts.",
+            code="too_many_pages",
+            pages=pages,
+            limit=max_pages,
+        )
+    return pages
+
+
+def _image_to_pdf(data: bytes) -> bytes:
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            too_big = probe.width * probe.height > MAX_IMAGE_PIXELS
+        if too_big:
+            raise Invalid("The picture is too large. Upload a smaller photo.", code="image_huge")
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Invalid:
+        raise
+    except Exception as exc:  # Pillow: truncated or corrupt image data
+        raise Invalid(
+            "The picture is damaged or incomplete. Take it again or upload another copy.",
+            code="image_broken",
+        ) from exc
+    upright = ImageOps.exif_transpose(image) or image
+    if upright.mode in ("RGBA", "LA", "P"):
+        rgba = upright.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, "white")
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        flat = upright.convert("RGB")
+    out = io.BytesIO()
+    flat.save(out, format="PDF", resolution=150.0, creationDate=_FIXED_DATE, modDate=_FIXED_DATE)
+    image.close()
+    return out.getvalue()
+
+
+def prepare_upload(data: bytes, *, max_bytes: int, max_pages: int) -> PreparedFile:
+    """Check and convert one upload (synchronous, CPU-bound). Raises 413/415/422 kinds."""
+    if not data:
+        raise Invalid("The file is empty.", code="empty_file")
+    if len(data) > max_bytes:
+        raise TooLarge(
+            "The file is too large: at most {mb} MB is accepted.",
+            mb=max(1, max_bytes // (1024 * 1024)),
+        )
+    kind = sniff(data)
+    if kind is None:
+        raise UnsupportedType(
+            "Only PDF, JPEG and PNG files are accepted. This file is something else."
+        )
+    if kind == "pdf":
+        pages = _check_pdf(data, max_pages)
+        return PreparedFile(data, hashlib.sha256(data).hexdigest(), pages, None)
+    pdf = _image_to_pdf(data)
+    return PreparedFile(pdf, hashlib.sha256(pdf).hexdigest(), 1, hashlib.sha256(data).hexdigest())
+
+
+async def prepare_upload_async(data: bytes, settings: Settings) -> PreparedFile:
+    return await asyncio.to_thread(
+        prepare_upload,
+        data,
+        max_bytes=settings.max_upload_bytes,
+        max_pages=settings.max_pdf_pages,
+    )
+
+
+def file_path(files_dir: Path, sha256: str) -> Path:
+    if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+        raise ValueError("not a sha256 hex digest")
+    return files_dir / sha256[:2] / sha256[2:4] / sha256
+
+
+def store_bytes(files_dir: Path, sha256: str, data: bytes) -> bool:
+    """Write ``data`` under its hash unless it is there already; True if written now."""
+    final = file_path(files_dir, sha256)
+    if final.exists():
+        return False
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".upload-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, final)  # atomic, and refuses to replace an existing file
+        except FileExistsError:
+            return False
+    finally:
+        os.unlink(tmp)
+    return True
+
+
+CLOSED = (CaseStatus.FINAL, CaseStatus.WITHDRAWN)
+
+
+async def check_may_upload(session: AsyncSession, actor: User, case_id: int) -> Case:
+    """Parties, the clerk given access, and staff upload; members and others do not."""
+    case = await require_readable_case(session, actor, case_id)
+    if actor.role == Role.MEMBER:
+        raise Forbidden("Board members do not add documents to the case file.")
+    if case.status in CLOSED:
+        raise Conflict(
+            "Cannot add documents to case {number}, because it is {status}.",
+            number=case_label(case),
+            status=status_text(case.status),
+        )
+    return case
+
+
+async def do_add_document(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    case_id: int,
+    prepared: PreparedFile,
+    title: str,
+    kind: str,
+    visibility: DocumentVisibility = DocumentVisibility.PARTIES,
+    filename: str | None = None,
+) -> Document:
+    """Record a prepared upload: store its bytes once, add the document, audit it."""
+    case = await check_may_upload(session, actor, case_id)
+    title = normalize_persian(title)[:200]
+    if not title:
+        raise Invalid("Give the document a title.", field="title")
+    if kind not in DOCUMENT_KINDS:
+        raise Invalid("Choose the kind of document from the list.", field="kind")
+    if visibility == DocumentVisibility.BOARD and not is_staff(actor):
+        raise Forbidden("Only the board secretary may file documents for the board only.")
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]  # same API on both dialects
+    await session.execute(
+        dialect_insert(StoredFile)
+        .values(
+            sha256=prepared.sha256,
+            size=len(prepared.pdf),
+            mime_type="application/pdf",
+            pages=prepared.pages,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing()
+    )
+    await asyncio.to_thread(store_bytes, settings.files_dir, prepared.sha256, prepared.pdf)
+    document = Document(
+        case_id=case.id,
+        sha256=prepared.sha256,
+        original_sha256=prepared.original_sha256,
+        title=title,
+        kind=kind,
+        visibility=visibility,
+        original_filename=(filename or "")[:255] or None,
+        uploaded_by_id=actor.id,
+        uploaded_at=utcnow(),
+    )
+    session.add(document)
+    await session.flush()
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="document.uploaded",
+        subject_type="case",
+        subject_id=case.id,
+        payload={
+            "document_id": document.id,
+            "sha256": prepared.sha256,
+            "title": title,
+            "pages": prepared.pages,
+            "visibility": visibility.value,
+        },
+    )
+    return document
+
+
+async def _board_view(session: AsyncSession, actor: User, case: Case) -> bool:
+    """Staff and the board's members see board-only and withdrawn documents."""
+    return is_staff(actor) or actor.role == Role.MEMBER
+
+
+async def list_documents(session: AsyncSession, *, actor: User, case_id: int) -> list[Document]:
+    case = await require_readable_case(session, actor, case_id)
+    query = select(Document).where(Document.case_id == case.id).order_by(Document.id)
+    if not await _board_view(session, actor, case):
+        query = query.where(
+            Document.visibility == DocumentVisibility.PARTIES, Document.withdrawn_at.is_(None)
+        )
+    return list(await session.scalars(query))
+
+
+async def require_document(
+    session: AsyncSession, *, actor: User, case_id: int, document_id: int
+) -> Document:
+    for document in await list_documents(session, actor=actor, case_id=case_id):
+        if document.id == document_id:
+            return document
+    raise NotFound("No such document.")
+
+
+async def do_record_download(session: AsyncSession, *, actor: User, document: Document) -> None:
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="document.downloaded",
+        subject_type="case",
+        subject_id=document.case_id,
+        payload={"document_id": document.id, "sha256": document.sha256},
+    )
+
+
+async def read_document_bytes(settings: Settings, document: Document) -> bytes:
+    path = file_path(settings.files_dir, document.sha256)
+    try:
+        return await asyncio.to_thread(path.read_bytes)
+    except FileNotFoundError as exc:
+        raise NotFound("The document's file is missing from the file store.") from exc
+
+
+async def do_withdraw_document(
+    session: AsyncSession, *, actor: User, case_id: int, document_id: int, reason: str
+) -> Document:
+    """Withdraw (never delete): the uploader or staff, with a reason; the board still sees it."""
+    document = await require_document(
+        session, actor=actor, case_id=case_id, document_id=document_id
+    )
+    if document.uploaded_by_id != actor.id and not is_staff(actor):
+        raise Forbidden(
+            "Only the person who uploaded a document, or the secretary, may withdraw it."
+        )
+    if document.withdrawn_at is not None:
+        raise Conflict("This document was already withdrawn.")
+    reason = normalize_persian(reason)
+    if not reason:
+        raise Invalid("Give the reason for withdrawing the document.", field="reason")
+    document.withdrawn_at = utcnow()
+    document.withdrawn_reason = reason[:2000]
+    document.withdrawn_by_id = actor.id
+    await session.flush()
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="document.withdrawn",
+        subject_type="case",
+        subject_id=case_id,
+        payload={"document_id": document.id, "reason": document.withdrawn_reason},
+    )
+    return document

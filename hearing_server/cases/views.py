@@ -1,0 +1,474 @@
+"""Case pages: filing (worker, clerk, secretary), my cases, the secretary's inbox and
+list, the case file, receipt (print and PDF) and the public tracking page."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from typing import Any
+
+from persiantools.jdatetime import JalaliDate
+from quart import Blueprint, Response, render_template, request, url_for
+
+from hearing_server.accounts.models import Role, User
+from hearing_server.cases import files, services
+from hearing_server.cases.access import is_staff, require_readable_case
+from hearing_server.cases.models import (
+    Case,
+    CaseStatus,
+    ClaimKind,
+    DocumentVisibility,
+    PartyRole,
+)
+from hearing_server.errors import DomainError, Invalid, TooLarge, ValidationErrors
+from hearing_server.i18n import gettext as _
+from hearing_server.web.context import (
+    client_ip,
+    db_session,
+    login_required,
+    mark_persist,
+    no_store,
+    require_user,
+    runtime,
+    writes,
+)
+
+blueprint = Blueprint("cases", __name__)
+
+FILERS = (Role.PARTY, Role.CLERK, Role.SECRETARY, Role.ADMIN)
+PETITION_FIELDS = (
+    "board_id",
+    "claimant_name",
+    "claimant_national_id",
+    "claimant_mobile",
+    "claimant_address",
+    "employer_name",
+    "workshop_name",
+    "workshop_address",
+    "employer_national_id",
+    "employer_registration_number",
+    "employer_mobile",
+    "employment_start",
+    "employment_end",
+    "last_monthly_wage",
+    "description",
+)
+
+
+def redirect(location: str) -> Response:
+    return Response("", status=302, headers={"Location": location})
+
+
+def field_errors(exc: DomainError) -> dict[str, str]:
+    if isinstance(exc, ValidationErrors):
+        return {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
+    return {exc.field or "_form": _(exc.message, **exc.params)}
+
+
+def labels() -> dict[str, Any]:
+    return {
+        "status_label": lambda s: _(services.STATUS_LABELS[CaseStatus(s)]),
+        "claim_label": lambda k: _(services.CLAIM_LABELS[ClaimKind(k)]),
+        "doc_kind_label": lambda k: _(services.DOCUMENT_KINDS.get(k, "Other document")),
+        "tracking": services.format_tracking_code,
+        "rials": _rials,
+        "claim_kinds": list(ClaimKind),
+        "checklist": services.CHECKLIST,
+        "common_documents": services.COMMON_DOCUMENTS,
+        "document_kinds": services.DOCUMENT_KINDS,
+    }
+
+
+def _rials(amount: int | None) -> str:
+    from hearing_server.i18n import as_locale
+    from rulings.persian import format_rials
+
+    return "" if amount is None else format_rials(amount, as_locale())
+
+
+def _jalali_text(value: date | None) -> str:
+    if value is None:
+        return ""
+    j = JalaliDate(value)  # type: ignore[no-untyped-call]  # persiantools is untyped
+    return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
+
+
+def petition_from_form(form: Any) -> services.PetitionInput:
+    data = services.PetitionInput()
+    for name in PETITION_FIELDS:
+        value = form.get(name)
+        if name == "board_id":
+            data.board_id = int(value) if value and str(value).isdigit() else None
+        else:
+            setattr(data, name, value or None)
+    for kind in ClaimKind:
+        prefix = f"claims.{kind.value}"
+        if form.get(prefix):
+            data.claims.append(
+                services.ClaimInput(
+                    kind=kind.value,
+                    amount=form.get(f"{prefix}.amount") or None,
+                    period_from=form.get(f"{prefix}.period_from") or None,
+                    period_to=form.get(f"{prefix}.period_to") or None,
+                    title=form.get(f"{prefix}.title") or None,
+                    description=form.get(f"{prefix}.description") or None,
+                )
+            )
+    return data
+
+
+def values_from_case(case: Case) -> dict[str, str]:
+    claimant = next((p for p in case.parties if p.role == PartyRole.CLAIMANT), None)
+    employer = next((p for p in case.parties if p.role == PartyRole.RESPONDENT), None)
+    values = {
+        "board_id": str(case.board_id),
+        "claimant_name": claimant.full_name if claimant else "",
+        "claimant_national_id": (claimant.national_id or "") if claimant else "",
+        "claimant_mobile": (claimant.mobile or "") if claimant else "",
+        "claimant_address": (claimant.address or "") if claimant else "",
+        "employer_name": employer.full_name if employer else "",
+        "workshop_name": case.workshop_name or "",
+        "workshop_address": case.workshop_address or "",
+        "employer_national_id": (employer.national_id or "") if employer else "",
+        "employer_registration_number": (employer.registration_number or "") if employer else "",
+        "employer_mobile": (employer.mobile or "") if employer else "",
+        "employment_start": _jalali_text(case.employment_start),
+        "employment_end": _jalali_text(case.employment_end),
+        "last_monthly_wage": str(case.last_monthly_wage or ""),
+        "description": case.description or "",
+    }
+    for claim in case.claims:
+        prefix = f"claims.{claim.kind.value}"
+        values[prefix] = "on"
+        values[f"{prefix}.amount"] = str(claim.amount or "")
+        values[f"{prefix}.period_from"] = _jalali_text(claim.period_from)
+        values[f"{prefix}.period_to"] = _jalali_text(claim.period_to)
+        values[f"{prefix}.title"] = claim.title or ""
+    return values
+
+
+async def _petition_page(
+    user: User, values: dict[str, str], errors: dict[str, str], case: Case | None, status: int
+) -> Any:
+    session = await db_session()
+    boards = await services.boards_by_id(session)
+    page = await render_template(
+        "cases/file.html",
+        values=values,
+        errors=errors,
+        case=case,
+        boards=list(boards.values()),
+        self_filing=user.role == Role.PARTY,
+        user=user,
+        **labels(),
+    )
+    return page, status
+
+
+@blueprint.route("/cases/new", methods=["GET", "POST"])
+@blueprint.route("/cases/new-for-worker", methods=["GET", "POST"], endpoint="file_for_worker")
+@login_required(*FILERS)
+async def new_case() -> Any:
+    user = require_user()
+    if request.method == "GET":
+        values = {}
+        if user.role == Role.PARTY:
+            values = {"claimant_mobile": user.mobile or ""}
+        return await _petition_page(user, values, {}, None, 200)
+    form = await request.form
+    data = petition_from_form(form)
+    session = await db_session()
+    try:
+        if form.get("action") == "draft":
+            case = await services.do_save_petition(session, actor=user, data=data)
+            return redirect(url_for("cases.edit_case", case_id=case.id, saved=1))
+        case = await services.do_file(session, actor=user, data=data)
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _petition_page(user, dict(form), field_errors(exc), None, exc.status)
+    return redirect(url_for("cases.receipt", case_id=case.id))
+
+
+@blueprint.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
+@login_required(*FILERS)
+async def edit_case(case_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    case = await services.require_editable_case(session, actor=user, case_id=case_id)
+    if request.method == "GET":
+        return await _petition_page(user, values_from_case(case), {}, case, 200)
+    form = await request.form
+    data = petition_from_form(form)
+    try:
+        await services.do_save_petition(session, actor=user, data=data, case_id=case.id)
+        if form.get("action") == "draft":
+            return redirect(url_for("cases.edit_case", case_id=case.id, saved=1))
+        await services.do_submit(session, actor=user, case_id=case.id)
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _petition_page(user, dict(form), field_errors(exc), case, exc.status)
+    return redirect(url_for("cases.receipt", case_id=case.id))
+
+
+@blueprint.get("/cases/mine")
+@login_required(Role.PARTY, Role.CLERK)
+async def my_cases() -> Any:
+    user = require_user()
+    page = _page_arg()
+    result = await services.search_cases(
+        await db_session(),
+        actor=user,
+        filters=services.CaseFilter(page=page, include_drafts=True),
+    )
+    boards = await services.boards_by_id(await db_session())
+    return await render_template(
+        "cases/mine.html", result=result, boards=boards, user=user, **labels()
+    )
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+@blueprint.get("/cases/inbox")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def inbox() -> Any:
+    session = await db_session()
+    result = await services.inbox(session, actor=require_user(), page=_page_arg())
+    boards = await services.boards_by_id(session)
+    return await render_template("cases/inbox.html", result=result, boards=boards, **labels())
+
+
+@blueprint.get("/cases")
+@login_required(Role.SECRETARY, Role.ADMIN, Role.MEMBER)
+async def case_list() -> Any:
+    session = await db_session()
+    args = request.args
+    errors: dict[str, str] = {}
+    filters = services.CaseFilter(page=_page_arg(), q=(args.get("q") or "").strip()[:100] or None)
+    status = args.get("status") or ""
+    if status:
+        try:
+            filters.status = CaseStatus(status)
+        except ValueError:
+            errors["status"] = _("Choose a status from the list.")
+    board = args.get("board") or ""
+    if board.isdigit():
+        filters.board_id = int(board)
+    for name in ("filed_from", "filed_to"):
+        try:
+            setattr(filters, name, services.parse_date(args.get(name) or None))
+        except ValueError:
+            errors[name] = _("Enter the date as year/month/day, e.g. 1403/05/01.")
+    boards = await services.boards_by_id(session)
+    result = await services.search_cases(session, actor=require_user(), filters=filters)
+    query = {k: v for k, v in args.items() if k != "page" and v}
+    return await render_template(
+        "cases/list.html",
+        result=result,
+        boards=boards,
+        args=args,
+        errors=errors,
+        query=query,
+        statuses=[s for s in CaseStatus if s != CaseStatus.DRAFT],
+        **labels(),
+    ), (422 if errors else 200)
+
+
+async def _detail(case_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
+    user = require_user()
+    session = await db_session()
+    case = await require_readable_case(session, user, case_id, full=True)
+    documents = await files.list_documents(session, actor=user, case_id=case.id)
+    timeline = await services.timeline(session, case.id)
+    history = await services.history(session, actor=user, case_id=case.id) if is_staff(user) else []
+    boards = await services.boards_by_id(session)
+    may_upload = user.role != Role.MEMBER and case.status not in files.CLOSED
+    page = await render_template(
+        "cases/detail.html",
+        case=case,
+        documents=documents,
+        timeline=timeline,
+        history=history,
+        board=boards.get(case.board_id),
+        next_hearing=await services.next_hearing(session, case.id),
+        staff=is_staff(user),
+        may_edit=case.status in (CaseStatus.DRAFT, CaseStatus.RETURNED)
+        and (case.created_by_id == user.id or is_staff(user)),
+        may_upload=may_upload,
+        user=user,
+        errors=errors or {},
+        visibilities=list(DocumentVisibility),
+        **labels(),
+    )
+    return page, status
+
+
+@blueprint.get("/cases/<int:case_id>")
+@login_required()
+async def case_detail(case_id: int) -> Any:
+    return await _detail(case_id)
+
+
+@blueprint.post("/cases/<int:case_id>/accept")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def accept(case_id: int) -> Any:
+    await services.do_accept(await db_session(), actor=require_user(), case_id=case_id)
+    return redirect(url_for("cases.case_detail", case_id=case_id))
+
+
+@blueprint.post("/cases/<int:case_id>/return")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def return_case(case_id: int) -> Any:
+    form = await request.form
+    try:
+        await services.do_return(
+            await db_session(), actor=require_user(), case_id=case_id, reason=form.get("reason", "")
+        )
+    except Invalid as exc:
+        return await _detail(case_id, field_errors(exc), exc.status)
+    return redirect(url_for("cases.case_detail", case_id=case_id))
+
+
+@blueprint.post("/cases/<int:case_id>/documents")
+@login_required(Role.PARTY, Role.CLERK, Role.SECRETARY, Role.ADMIN)
+async def upload(case_id: int) -> Any:
+    user = require_user()
+    rt = runtime()
+    # Check access in a short read transaction: the write lock is not held while the
+    # file is parsed and converted in a thread.
+    async with rt.db.transaction(write=False) as check:
+        await files.check_may_upload(check, user, case_id)
+    try:
+        if (request.content_length or 0) > rt.settings.max_upload_bytes + 64 * 1024:
+            raise TooLarge(
+                "The file is too large: at most {mb} MB is accepted.",
+                mb=max(1, rt.settings.max_upload_bytes // (1024 * 1024)),
+            )
+        form = await request.form
+        upload_files = await request.files
+        storage = upload_files.get("file")
+        if storage is None:
+            raise Invalid("Choose a file to upload.", field="file")
+        data = storage.read()
+        prepared = await files.prepare_upload_async(data, rt.settings)
+        visibility = (
+            DocumentVisibility.BOARD
+            if form.get("visibility") == "board"
+            else DocumentVisibility.PARTIES
+        )
+        await files.do_add_document(
+            await db_session(),
+            rt.settings,
+            actor=user,
+            case_id=case_id,
+            prepared=prepared,
+            title=form.get("title", ""),
+            kind=form.get("kind", ""),
+            visibility=visibility,
+            filename=storage.filename,
+        )
+    except DomainError as exc:
+        errors = field_errors(exc)
+        if "_form" in errors:
+            errors["file"] = errors.pop("_form")
+        return await _detail(case_id, errors, exc.status)
+    return redirect(url_for("cases.case_detail", case_id=case_id, _anchor="documents"))
+
+
+@blueprint.get("/cases/<int:case_id>/documents/<int:document_id>/file")
+@login_required()
+@writes
+async def download(case_id: int, document_id: int) -> Any:
+    user = require_user()
+    session = await db_session()
+    document = await files.require_document(
+        session, actor=user, case_id=case_id, document_id=document_id
+    )
+    data = await files.read_document_bytes(runtime().settings, document)
+    await files.do_record_download(session, actor=user, document=document)
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@blueprint.post("/cases/<int:case_id>/documents/<int:document_id>/withdraw")
+@login_required()
+async def withdraw(case_id: int, document_id: int) -> Any:
+    form = await request.form
+    try:
+        await files.do_withdraw_document(
+            await db_session(),
+            actor=require_user(),
+            case_id=case_id,
+            document_id=document_id,
+            reason=form.get("reason", ""),
+        )
+    except Invalid as exc:
+        return await _detail(case_id, {"withdraw": field_errors(exc).popitem()[1]}, exc.status)
+    return redirect(url_for("cases.case_detail", case_id=case_id, _anchor="documents"))
+
+
+async def _receipt_context(case_id: int) -> dict[str, Any]:
+    user = require_user()
+    session = await db_session()
+    case = await require_readable_case(session, user, case_id, full=True)
+    if case.number is None:
+        raise Invalid("This complaint has not been filed yet: there is no receipt.")
+    boards = await services.boards_by_id(session)
+    return {"case": case, "board": boards.get(case.board_id), **labels()}
+
+
+@blueprint.get("/cases/<int:case_id>/receipt")
+@login_required()
+async def receipt(case_id: int) -> Any:
+    context = await _receipt_context(case_id)
+    return no_store(Response(await render_template("cases/receipt.html", **context)))
+
+
+@blueprint.get("/cases/<int:case_id>/receipt.pdf")
+@login_required()
+async def receipt_pdf(case_id: int) -> Any:
+    from rulings.render import STATIC_DIR, html_to_pdf
+
+    context = await _receipt_context(case_id)
+    fonts = STATIC_DIR / "vendor" / "vazirmatn" / "fonts"
+    html = await render_template(
+        "cases/receipt_pdf.html",
+        font_regular=(fonts / "Vazirmatn-Regular.ttf").as_uri(),
+        font_bold=(fonts / "Vazirmatn-Bold.ttf").as_uri(),
+        **context,
+    )
+    pdf = await asyncio.to_thread(html_to_pdf, html)
+    response = Response(pdf, mimetype="application/pdf")
+    number = context["case"].number
+    response.headers["Content-Disposition"] = f'inline; filename="receipt-{number}.pdf"'
+    return no_store(response)
+
+
+@blueprint.route("/track", methods=["GET", "POST"])
+async def track() -> Any:
+    errors: dict[str, str] = {}
+    result = None
+    values = {"code": "", "national_id": ""}
+    status = 200
+    if request.method == "POST":
+        form = await request.form
+        values = {"code": form.get("code", ""), "national_id": form.get("national_id", "")}
+        try:
+            result = await services.track(
+                await db_session(),
+                code=values["code"],
+                national_id=values["national_id"],
+                ip=client_ip(),
+            )
+        except DomainError as exc:
+            mark_persist(exc)
+            errors = {"_form": _(exc.message, **exc.params)}
+            status = exc.status
+    page = await render_template(
+        "cases/track.html", result=result, errors=errors, values=values, **labels()
+    )
+    return no_store(Response(page, status=status))
