@@ -77,6 +77,10 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
 
 def create_app(settings: Settings | None = None) -> Any:
     """The ASGI application. Reads the environment only when ``settings`` is None."""
+    if settings is None:
+        from hearing_server import clock
+
+        clock.configure_from_env()
     app, rt = build_quart(settings or Settings.from_env())
     asgi = socketio.ASGIApp(rt.sio, other_asgi_app=app, socketio_path="socket.io")
     asgi.quart_app = app
@@ -99,6 +103,8 @@ def _register_template_helpers(app: Quart) -> None:
     from hearing_server.web import nav
 
     nav.add("accounts.admin_users", "Users", "admin")
+    nav.add("scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
+    nav.add("scheduling.calendars", "Calendar", "secretary", "admin", "member")
     app.jinja_env.globals.update(
         _=i18n.gettext, digits=i18n.digits, nav_items=nav.nav_items, csrf_token=context.csrf_token
     )
@@ -119,6 +125,11 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(accounts_api.blueprint)
+    from hearing_server.scheduling import api as scheduling_api, reminders, views as scheduling_views
+
+    app.register_blueprint(scheduling_views.blueprint)
+    app.register_blueprint(scheduling_api.blueprint)
+    reminders.install(app)
     from hearing_server.voting import api as voting_api
     from hearing_server.voting import views as voting_views
     app.register_blueprint(voting_api.blueprint)

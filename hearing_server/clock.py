@@ -27,3 +27,13 @@ def advance(delta: timedelta) -> None:
         _frozen += delta
     else:
         _offset += delta
+
+
+def configure_from_env(environ: dict[str, str] | None = None) -> None:
+    """Apply ``HEYAT_CLOCK_OFFSET_SECONDS`` once at start-up (``heyat serve`` in tests that
+    stop and restart a server around a due time). Unset or 0 in production."""
+    import os
+
+    global _offset
+    raw = (os.environ if environ is None else environ).get("HEYAT_CLOCK_OFFSET_SECONDS", "")
+    _offset = timedelta(seconds=float(raw)) if raw.strip() else timedelta(0)

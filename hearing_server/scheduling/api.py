@@ -1,0 +1,373 @@
+"""/api/v1/hearings… and /api/v1/boards/<id>/calendar: scheduling for programs."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from quart import Blueprint, Response, request
+from quart_schema import validate_request
+
+from hearing_server.accounts.models import Role
+from hearing_server.errors import Invalid
+from hearing_server.i18n import get_locale
+from hearing_server.scheduling import calendar as jcal
+from hearing_server.scheduling import services
+from hearing_server.scheduling.ics import room_url
+from hearing_server.scheduling.models import Hearing
+from hearing_server.web.context import db_session, login_required, require_user, runtime
+
+blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
+
+
+class AgendaIn(BaseModel):
+    case_id: int
+    minutes: int | None = Field(default=None, ge=1, le=services.MAX_MINUTES)
+
+
+class PanelIn(BaseModel):
+    seat_id: int
+    member_id: int
+
+
+class ScheduleRequest(BaseModel):
+    board_id: int
+    date: str = Field(max_length=32, description="Jalali date, e.g. 1405/01/15")
+    time: str = Field(max_length=16, description="Tehran time, e.g. 09:00")
+    duration_minutes: int = Field(ge=1, le=24 * 60)
+    agenda: list[AgendaIn] = Field(max_length=services.MAX_AGENDA + 1)
+    panel: list[PanelIn] = Field(max_length=64)
+
+
+class AnswerRequest(BaseModel):
+    attending: bool
+
+
+class SwapRequest(BaseModel):
+    member_id: int
+
+
+class ReasonRequest(BaseModel):
+    reason: str = Field(max_length=1000)
+
+
+class RescheduleRequest(BaseModel):
+    date: str = Field(max_length=32)
+    time: str = Field(max_length=16)
+    duration_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    reason: str = Field(max_length=1000)
+
+
+class AttendanceIn(BaseModel):
+    user_id: int
+    attended: bool
+
+
+class RecordRequest(BaseModel):
+    attendance: list[AttendanceIn] = Field(max_length=200)
+
+
+class HolidayRequest(BaseModel):
+    date: str = Field(max_length=32, description="Jalali date")
+    name_fa: str = Field(max_length=200)
+    name_en: str = Field(max_length=200)
+
+
+def _when(hearing: Hearing) -> dict[str, Any]:
+    local = hearing.starts_at.astimezone(services.TEHRAN)
+    j = jcal.to_jalali(local.date())
+    return {
+        "starts_at": hearing.starts_at.isoformat(),
+        "starts_at_tehran": local.isoformat(),
+        "jalali_date": f"{j.year:04d}/{j.month:02d}/{j.day:02d}",
+        "time": local.strftime("%H:%M"),
+        "duration_minutes": hearing.duration_minutes,
+    }
+
+
+def summary_json(hearing: Hearing) -> dict[str, Any]:
+    return {
+        "id": hearing.id,
+        "board_id": hearing.board_id,
+        **_when(hearing),
+        "status": hearing.status.value,
+        "status_reason": hearing.status_reason,
+        "rescheduled_from_id": hearing.rescheduled_from_id,
+    }
+
+
+def details_json(details: services.HearingDetails) -> dict[str, Any]:
+    hearing = details.hearing
+    body = summary_json(hearing)
+    body.update(
+        board={"id": details.board.id, "name": details.board.name(get_locale())},
+        room_url=room_url(runtime().settings.base_url, hearing.id),
+        rules_version_id=hearing.rules_version_id,
+        agenda=[
+            {
+                "case_id": case.id,
+                "number": case.number,
+                "position": item.position,
+                "starts_at": item.starts_at.isoformat(),
+                "minutes": item.minutes,
+                "case_url": f"/cases/{case.id}",
+            }
+            for item, case in details.agenda
+        ],
+        panel=[
+            {
+                "id": seat.id,
+                "seat_id": seat.seat_id,
+                "member_id": member.id,
+                "name": member.full_name,
+                "group": seat.group.value,
+                "is_chair": seat.is_chair,
+                **({"answer": seat.answer.value} if details.access.full else {}),
+            }
+            for seat, member in details.panel
+        ],
+        summonses=[
+            {
+                "id": s.id,
+                "user_id": s.user_id,
+                "case_id": s.case_id,
+                "role": s.role,
+                "sent_at": s.sent_at.isoformat() if s.sent_at else None,
+                "answered_at": s.answered_at.isoformat() if s.answered_at else None,
+                "attended": s.attended,
+            }
+            for s in details.summonses
+        ],
+        forecast=details.forecast.to_dict() if details.forecast else None,
+        my_answer=details.my_seat.answer.value if details.my_seat else None,
+    )
+    return body
+
+
+async def _details(hearing_id: int) -> dict[str, Any]:
+    details = await services.hearing_details(
+        await db_session(), actor=require_user(), hearing_id=hearing_id
+    )
+    return details_json(details)
+
+
+@blueprint.post("/hearings")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(ScheduleRequest)
+async def api_schedule(data: ScheduleRequest) -> Any:
+    """Schedule a session; 422 lists every broken rule, 409 ``double_booked`` names the clash."""
+    plan = services.HearingPlan(
+        board_id=data.board_id,
+        day=services.parse_jalali(data.date),
+        start=services.parse_clock(data.time),
+        duration_minutes=data.duration_minutes,
+        agenda=[services.AgendaEntry(a.case_id, a.minutes) for a in data.agenda],
+        panel=[services.PanelChoice(p.seat_id, p.member_id) for p in data.panel],
+    )
+    session = await db_session()
+    hearing = await services.do_schedule_hearing(
+        session, actor=require_user(), settings=runtime().settings, plan=plan
+    )
+    return await _details(hearing.id), 201
+
+
+@blueprint.get("/hearings")
+@login_required()
+async def api_my_hearings() -> Any:
+    """Members: their panels; parties: their cases' hearings; secretary and admin: all."""
+    hearings = await services.list_my_hearings(
+        await db_session(),
+        actor=require_user(),
+        include_past=request.args.get("past") == "1",
+    )
+    return {"hearings": [summary_json(h) for h in hearings]}
+
+
+@blueprint.get("/hearings/<int:hearing_id>")
+@login_required()
+async def api_hearing(hearing_id: int) -> Any:
+    return await _details(hearing_id)
+
+
+@blueprint.get("/hearings/<int:hearing_id>/invitation.ics")
+@login_required()
+async def api_invitation(hearing_id: int) -> Any:
+    text = await services.invitation_for(
+        await db_session(), actor=require_user(), settings=runtime().settings, hearing_id=hearing_id
+    )
+    return Response(
+        text,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="hearing-{hearing_id}.ics"'},
+    )
+
+
+@blueprint.post("/hearings/<int:hearing_id>/answer")
+@login_required(Role.MEMBER)
+@validate_request(AnswerRequest)
+async def api_answer(hearing_id: int, data: AnswerRequest) -> Any:
+    await services.do_answer_summons(
+        await db_session(),
+        actor=require_user(),
+        settings=runtime().settings,
+        hearing_id=hearing_id,
+        attending=data.attending,
+    )
+    return await _details(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/panel/<int:panel_seat_id>/swap")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(SwapRequest)
+async def api_swap(hearing_id: int, panel_seat_id: int, data: SwapRequest) -> Any:
+    await services.do_swap_member(
+        await db_session(),
+        actor=require_user(),
+        settings=runtime().settings,
+        hearing_id=hearing_id,
+        panel_seat_id=panel_seat_id,
+        member_id=data.member_id,
+    )
+    return await _details(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/postpone")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(ReasonRequest)
+async def api_postpone(hearing_id: int, data: ReasonRequest) -> Any:
+    await services.do_postpone_hearing(
+        await db_session(),
+        actor=require_user(),
+        settings=runtime().settings,
+        hearing_id=hearing_id,
+        reason=data.reason,
+    )
+    return await _details(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/cancel")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(ReasonRequest)
+async def api_cancel(hearing_id: int, data: ReasonRequest) -> Any:
+    await services.do_cancel_hearing(
+        await db_session(),
+        actor=require_user(),
+        settings=runtime().settings,
+        hearing_id=hearing_id,
+        reason=data.reason,
+    )
+    return await _details(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/reschedule")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(RescheduleRequest)
+async def api_reschedule(hearing_id: int, data: RescheduleRequest) -> Any:
+    new = await services.do_reschedule_hearing(
+        await db_session(),
+        actor=require_user(),
+        settings=runtime().settings,
+        hearing_id=hearing_id,
+        day=services.parse_jalali(data.date),
+        start=services.parse_clock(data.time),
+        duration_minutes=data.duration_minutes,
+        reason=data.reason,
+    )
+    return await _details(new.id), 201
+
+
+@blueprint.post("/hearings/<int:hearing_id>/record")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(RecordRequest)
+async def api_record(hearing_id: int, data: RecordRequest) -> Any:
+    """After the session: who came. Quorum decides ``held`` or ``failed_quorum``."""
+    await services.do_record_session(
+        await db_session(),
+        actor=require_user(),
+        hearing_id=hearing_id,
+        attended={a.user_id: a.attended for a in data.attendance},
+    )
+    return await _details(hearing_id)
+
+
+def _calendar_range() -> tuple[str, date, date]:
+    view = request.args.get("view", "week")
+    if view not in ("week", "month"):
+        raise Invalid("The calendar view is week or month.", field="view")
+    raw = request.args.get("date")
+    from hearing_server.clock import utcnow
+
+    day = services.parse_jalali(raw) if raw else jcal.local_date(utcnow())
+    if view == "week":
+        first = jcal.week_start(day)
+        return view, first, first + timedelta(days=6)
+    year, month = jcal.month_of(day)
+    weeks = jcal.month_weeks(year, month)
+    return view, weeks[0][0].day, weeks[-1][-1].day
+
+
+@blueprint.get("/boards/<int:board_id>/calendar")
+@login_required(Role.SECRETARY, Role.ADMIN, Role.MEMBER)
+async def api_board_calendar(board_id: int) -> Any:
+    """``?view=week|month&date=1405/01/05`` (Jalali). Days run Saturday first."""
+    view, first, last = _calendar_range()
+    session = await db_session()
+    board, hearings = await services.list_board_hearings(
+        session, actor=require_user(), board_id=board_id, first=first, last=last
+    )
+    holidays = {h.day: h for h in await services.holidays_between(session, first, last)}
+    days = []
+    cursor = first
+    while cursor <= last:
+        j = jcal.to_jalali(cursor)
+        holiday = holidays.get(cursor)
+        days.append(
+            {
+                "date": cursor.isoformat(),
+                "jalali_date": f"{j.year:04d}/{j.month:02d}/{j.day:02d}",
+                "weekday": jcal.WEEKDAY_NAMES_EN[(cursor.weekday() - jcal.SATURDAY) % 7],
+                "holiday": (
+                    {"name_fa": holiday.name_fa, "name_en": holiday.name_en} if holiday else None
+                ),
+                "hearings": [
+                    summary_json(h) for h in hearings if jcal.local_date(h.starts_at) == cursor
+                ],
+            }
+        )
+        cursor += timedelta(days=1)
+    return {"board": {"id": board.id, "name": board.name(get_locale())}, "view": view, "days": days}
+
+
+@blueprint.get("/holidays")
+@login_required()
+async def api_holidays() -> Any:
+    from hearing_server.clock import utcnow
+
+    today = jcal.local_date(utcnow())
+    rows = await services.holidays_between(
+        await db_session(), today - timedelta(days=31), today + timedelta(days=400)
+    )
+    return {
+        "holidays": [
+            {"date": h.day.isoformat(), "name_fa": h.name_fa, "name_en": h.name_en} for h in rows
+        ]
+    }
+
+
+@blueprint.post("/holidays")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(HolidayRequest)
+async def api_add_holiday(data: HolidayRequest) -> Any:
+    holiday = await services.do_add_holiday(
+        await db_session(),
+        actor=require_user(),
+        day=services.parse_jalali(data.date),
+        name_fa=data.name_fa,
+        name_en=data.name_en,
+    )
+    return {
+        "date": holiday.day.isoformat(),
+        "name_fa": holiday.name_fa,
+        "name_en": holiday.name_en,
+    }, 201
