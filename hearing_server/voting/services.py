@@ -379,8 +379,8 @@ async def do_cast_ballot(
     """Record ``actor``'s named, final ballot after a fresh authenticator code.
 
     Refusals, in order: not a member (403), too many attempts (429), no such motion (404),
-    not on the panel (403), bad choice or opinion (422), vote closed (409), not eligible /
-    recused / not in the room (403), already voted (409), then the code (422, or 423 when
+    not on the panel (403), bad choice or opinion (422), already voted (409), vote closed
+    (409), not eligible / recused / not in the room (403), then the code (422, or 423 when
     locked; the code's bookkeeping is committed). The last eligible ballot closes the
     vote in the same transaction.
     """
@@ -397,6 +397,11 @@ async def do_cast_ballot(
         raise Invalid(
             "The opinion is too long (at most {max} characters).", field="opinion", max=MAX_OPINION
         )
+    existing = await session.scalar(
+        select(Ballot.id).where(Ballot.motion_id == motion.id, Ballot.member_id == actor.id)
+    )
+    if existing is not None:
+        raise Conflict("You have already voted on this motion.", code="already_voted")
     if motion.state != MotionState.OPEN:
         raise Conflict("This vote is closed; no more ballots are accepted.", code="vote_closed")
     if actor.id not in eligible_ids(motion):
@@ -408,11 +413,6 @@ async def do_cast_ballot(
         raise Forbidden("You have recused yourself from this case.", code="recused")
     if actor.id not in await present_member_ids(session, hearing.id):
         raise Forbidden("Join the hearing room to vote.", code="not_present")
-    existing = await session.scalar(
-        select(Ballot.id).where(Ballot.motion_id == motion.id, Ballot.member_id == actor.id)
-    )
-    if existing is not None:
-        raise Conflict("You have already voted on this motion.", code="already_voted")
     await do_count_attempt(session, keys)
     step = await verify_otp(session, settings, actor, code, purpose="vote")
 
