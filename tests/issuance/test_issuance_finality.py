@@ -1,0 +1,130 @@
+"""Settlement rulings are final on issue; diagnosis rulings become final by themselves
+when the objection window has passed; a late objection is refused clearly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from hearing_server import clock
+from hearing_server.audit.models import AuditEvent
+from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.config import Settings
+from hearing_server.issuance import finality
+from hearing_server.issuance.models import Ruling, RulingState
+from hearing_server.voting.models import MotionKind
+from hearing_server.voting.rules import BoardType
+from rulings.pki import PkiPaths
+from tests.conftest import OtpSource, Person
+from tests.issuance.conftest import MotionPlan, draft_and_approve, login_as, make_decided_case
+
+
+async def test_settlement_ruling_is_final_on_issue_and_cannot_be_objected(
+    quart_app: Any, db: Any, people: dict[str, Person], otp: OtpSource, pki: PkiPaths
+) -> None:
+    decided = await make_decided_case(
+        db,
+        board_type=BoardType.SETTLEMENT,
+        plans=[
+            MotionPlan(MotionKind.ACCEPT, "passed", against=("employer", "employer")),
+            MotionPlan(MotionKind.PARTLY_ACCEPT, "passed", amount=100_000_000),
+        ],
+    )
+    approvers = ["member.gov2", "member.gov3", "member.wrk2", "member.wrk3", "member.emp2"]
+    secretary, csrf, ruling_id = await draft_and_approve(
+        quart_app, people, otp, decided, approvers=approvers[:4]
+    )
+    short = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
+    )
+    assert short.status_code == 409  # 4 of 9 is not a majority
+    member, member_csrf = await login_as(quart_app, people[approvers[4]], otp)
+    await member.post(
+        f"/api/v1/rulings/{ruling_id}/approvals",
+        json={"otp": otp.code(people[approvers[4]].totp_secret)},
+        headers={"X-CSRF-Token": member_csrf},
+    )
+    secretary, csrf = await login_as(quart_app, people["secretary"], otp)
+    issued = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
+    )
+    body = await issued.get_json()
+    assert issued.status_code == 200, body
+    assert body["state"] == "final" and body["final_at"] is not None
+    assert body["objection_days"] is None
+    async with db.transaction(write=False) as session:
+        case = await session.get(Case, decided.case_id)
+        assert case is not None and case.status == CaseStatus.FINAL
+
+    worker, worker_csrf = await login_as(quart_app, people["worker"], otp)
+    assert (await worker.get(f"/api/v1/rulings/{ruling_id}/pdf")).status_code == 200
+    refused = await worker.post(
+        f"/api/v1/rulings/{ruling_id}/objections",
+        json={"text": "اعتراض دارم."},
+        headers={"X-CSRF-Token": worker_csrf},
+    )
+    assert refused.status_code == 409
+    assert "از هنگام صدور قطعی است" in (await refused.get_json())["error"]["message"]
+
+
+async def test_diagnosis_ruling_becomes_final_after_the_window_and_late_objection_is_refused(
+    quart_app: Any,
+    db: Any,
+    people: dict[str, Person],
+    otp: OtpSource,
+    settings: Settings,
+    pki: PkiPaths,
+) -> None:
+    decided = await make_decided_case(db)
+    secretary, csrf, ruling_id = await draft_and_approve(
+        quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1"]
+    )
+    issued = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
+    )
+    assert issued.status_code == 200
+    worker, _csrf = await login_as(quart_app, people["worker"], otp)
+    assert (await worker.get(f"/api/v1/rulings/{ruling_id}/pdf")).status_code == 200
+
+    # Day 14: still open; the sweep changes nothing.
+    clock.advance(timedelta(days=14))
+    assert await finality.sweep_once(db) == 0
+    async with db.transaction(write=False) as session:
+        ruling = await session.get(Ruling, ruling_id)
+        assert ruling is not None and ruling.state == RulingState.ISSUED
+
+    # Day 15 and a minute: the window has passed.
+    clock.advance(timedelta(days=1, minutes=1))
+    worker, worker_csrf = await login_as(quart_app, people["worker"], otp)
+    late = await worker.post(
+        f"/api/v1/rulings/{ruling_id}/objections",
+        json={"text": "اعتراض دیرهنگام"},
+        headers={"X-CSRF-Token": worker_csrf},
+    )
+    assert late.status_code == 409
+    assert "مهلت اعتراض" in (await late.get_json())["error"]["message"]
+    assert await finality.sweep_once(db) == 1
+    assert await finality.sweep_once(db) == 0  # idempotent
+    async with db.transaction(write=False) as session:
+        ruling = await session.get(Ruling, ruling_id)
+        assert ruling is not None and ruling.state == RulingState.FINAL
+        assert ruling.final_at == clock.utcnow()
+        case = await session.get(Case, decided.case_id)
+        assert case is not None and case.status == CaseStatus.FINAL
+        finals = await session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "ruling.final", AuditEvent.subject_id == str(ruling_id))
+        )
+        assert finals == 1
+        appeals = await session.scalar(
+            select(func.count()).select_from(Case).where(Case.appeal_of_id == decided.case_id)
+        )
+        assert appeals == 0  # the refused objection left nothing behind
+
+
+async def test_finality_loop_runs_in_the_served_app(live_server: Any) -> None:
+    tasks = [t for t in live_server.app.runtime.background if t.get_name() == "heyat-finality"]
+    assert len(tasks) == 1 and not tasks[0].done()
