@@ -103,6 +103,7 @@ def _register_template_helpers(app: Quart) -> None:
     from hearing_server.web import nav
 
     nav.add("accounts.admin_users", "Users", "admin")
+    nav.add("issuance.index", "Rulings", "party", "member", "secretary", "admin")
     nav.add("scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
     nav.add("scheduling.calendars", "Calendar", "secretary", "admin", "member")
     app.jinja_env.globals.update(
@@ -134,6 +135,11 @@ def _register_blueprints(app: Quart) -> None:
     from hearing_server.voting import views as voting_views
     app.register_blueprint(voting_api.blueprint)
     app.register_blueprint(voting_views.blueprint)
+    from hearing_server.issuance import api as issuance_api, finality, views as issuance_views
+
+    app.register_blueprint(issuance_views.blueprint)
+    app.register_blueprint(issuance_api.blueprint)
+    finality.install(app)
 
 
 def _register_realtime(rt: Runtime) -> None:

@@ -173,5 +173,69 @@ def pki_import(pkcs12: str, password: str) -> None:
     click.echo(f"imported into {settings.pki_dir}")
 
 
+@main.group()
+def ruling() -> None:
+    """Issued rulings: verify a PDF, export a case's ruling."""
+
+
+@ruling.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def ruling_verify(file: str) -> None:
+    """Exit 0 only when FILE is an authentic ruling (or minutes): signature intact and
+    trusted, the very file issued, and the latest ruling of its case."""
+    from pathlib import Path
+
+    from hearing_server.i18n import gettext
+    from hearing_server.issuance.services import check_pdf
+
+    data = Path(file).read_bytes()
+    verdict = _run(lambda s: _in_transaction(s, lambda session, st: check_pdf(session, st, data)))
+    for locale in ("en", "fa"):
+        if verdict.authentic:
+            click.echo(
+                gettext(
+                    "Authentic: this file is the signed document issued by the board, unchanged.",
+                    locale,
+                )
+            )
+        else:
+            click.echo(gettext("Not authentic.", locale))
+        for problem in verdict.problems:
+            click.echo(f"  - {gettext(problem, locale)}")
+    if verdict.number:
+        click.echo(
+            f"{verdict.kind} {verdict.number} case {verdict.case_number} state {verdict.state}"
+        )
+    if verdict.signature is not None and verdict.signature.error:
+        click.echo(f"signature: {verdict.signature.error}")
+    click.echo(f"sha256 {verdict.sha256}")
+    sys.exit(0 if verdict.authentic else 1)
+
+
+@ruling.command("export")
+@click.argument("case_number")
+@click.option("--output", "-o", required=True, type=click.Path(dir_okay=False))
+def ruling_export(case_number: str, output: str) -> None:
+    """Write the latest issued ruling of CASE_NUMBER (the signed PDF) to OUTPUT."""
+    from pathlib import Path
+
+    from hearing_server.errors import DomainError
+    from hearing_server.i18n import gettext
+    from hearing_server.issuance.services import latest_issued_pdf
+
+    try:
+        found = _run(
+            lambda s: _in_transaction(
+                s, lambda session, st: latest_issued_pdf(session, st, case_number)
+            )
+        )
+    except DomainError as exc:
+        click.echo(gettext(exc.message, "en", **exc.params), err=True)
+        sys.exit(1)
+    record, pdf = found
+    Path(output).write_bytes(pdf)
+    click.echo(f"ruling {record.number} written to {output} (sha256 {record.pdf_sha256})")
+
+
 if __name__ == "__main__":
     main()

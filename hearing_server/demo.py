@@ -190,6 +190,15 @@ async def do_seed_demo(session: AsyncSession, settings: Settings) -> dict[str, A
         SETTLEMENT_MEMBERS,
         1200200,
     )
+    from hearing_server.cases.demo import seed_demo_cases
+
+    await seed_demo_cases(session, settings)
+    # The ruled case needs the board's signing certificate (idempotent: kept if present).
+    from hearing_server.issuance.demo import do_seed_ruled_case
+    from rulings.pki import init_pki
+
+    init_pki(settings.pki_dir)
+    await do_seed_ruled_case(session, settings)
     return await demo_summary(session, settings)
 
 
@@ -214,4 +223,10 @@ async def demo_summary(session: AsyncSession, settings: Settings) -> dict[str, A
                 "totp_secret": box.open(cred.secret_encrypted) if cred else None,
             }
         )
-    return {"base_url": settings.base_url, "users": users}
+    from hearing_server.issuance.demo import ruled_case_summary
+
+    return {
+        "base_url": settings.base_url,
+        "users": users,
+        "ruled_case": await ruled_case_summary(session),
+    }

@@ -113,7 +113,8 @@ def csrf_token() -> str:
     return keyed_hash(runtime().settings.secret_key, f"anon-csrf:{anon}")[:48]
 
 
-CSRF_EXEMPT = {"api_accounts.api_login"}
+# api_verify is public and changes nothing: programs post a PDF without a session.
+CSRF_EXEMPT = {"api_accounts.api_login", "api_issuance.api_verify"}
 
 
 async def _check_csrf() -> None:
