@@ -30,7 +30,8 @@ from sqlalchemy.orm import selectinload
 from hearing_server.accounts.models import Role, User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
-from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition
+from hearing_server.cases.models import Case, CaseParty, CaseStatus
+from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
@@ -446,48 +447,11 @@ async def _move_case(
     actor: User,
     reason: str | None = None,
 ) -> None:
-    """Case status for scheduling (accepted ⇄ scheduled), with its transition row and audit
-    event. Used until the cases part offers a general transition service."""
-    allowed = {
-        CaseStatus.SCHEDULED: (CaseStatus.ACCEPTED, CaseStatus.SCHEDULED),
-        CaseStatus.ACCEPTED: (CaseStatus.SCHEDULED,),
-    }
-    if case.status not in allowed[to]:
-        number, status = case.number or case.id, LazyText(case.status.value)
-        if to is CaseStatus.SCHEDULED:
-            raise Conflict(
-                "Cannot schedule case {number}, because it is {status}.",
-                number=number,
-                status=status,
-            )
-        raise Conflict(
-            "Cannot return case {number} to be scheduled, because it is {status}.",
-            number=number,
-            status=status,
-        )
+    """Case status for scheduling (accepted → scheduled, and back to accepted when the
+    hearing is off), through the cases part's guarded transition (transition row, audit)."""
     if case.status is to:
         return
-    before = case.status
-    case.status = to
-    session.add(
-        CaseTransition(
-            case_id=case.id,
-            from_status=before.value,
-            to_status=to.value,
-            actor_id=actor.id,
-            reason=reason,
-            at=utcnow(),
-        )
-    )
-    await session.flush()
-    await do_record(
-        session,
-        actor_id=actor.id,
-        action=f"case.{to.value}",
-        subject_type="case",
-        subject_id=case.id,
-        payload={"from": before.value, "to": to.value, "reason": reason},
-    )
+    await do_transition(session, case, to, actor=actor, reason=reason)
 
 
 # ---------------------------------------------------------------- scheduling
@@ -1437,9 +1401,9 @@ async def do_record_session(
         )
         for item in hearing.agenda:
             case = await session.get(Case, item.case_id)
-            if case is not None and case.status is CaseStatus.SCHEDULED:
+            if case is not None and case.status in (CaseStatus.SCHEDULED, CaseStatus.IN_HEARING):
                 await _move_case(
-                    session, case, CaseStatus.ACCEPTED, actor=actor, reason="failed_quorum"
+                    session, case, CaseStatus.ACCEPTED, actor=actor, reason=hearing.status_reason
                 )
     await _cancel_reminders(session, hearing.id)
     await session.flush()
