@@ -126,6 +126,9 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(accounts_api.blueprint)
+    from hearing_server.rooms import views as rooms_views
+
+    app.register_blueprint(rooms_views.blueprint)
     from hearing_server.scheduling import api as scheduling_api, reminders, views as scheduling_views
 
     app.register_blueprint(scheduling_views.blueprint)
@@ -144,3 +147,6 @@ def _register_blueprints(app: Quart) -> None:
 
 def _register_realtime(rt: Runtime) -> None:
     """Socket.IO namespaces are registered here as the rooms part grows."""
+    from hearing_server.rooms import namespace as rooms_namespace
+
+    rooms_namespace.register(rt)

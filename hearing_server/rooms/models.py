@@ -101,3 +101,15 @@ class Statement(Base):
     audience: Mapped[str] = mapped_column(String(16), default="all")  # all, board (deliberation)
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RaisedHand(Base):
+    """A hand raised in the room, kept until lowered or given the floor (survives restarts)."""
+
+    __tablename__ = "raised_hands"
+    __table_args__ = (UniqueConstraint("hearing_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hearing_id: Mapped[int] = mapped_column(ForeignKey("hearings.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

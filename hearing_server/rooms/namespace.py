@@ -1,0 +1,463 @@
+"""The Socket.IO boundary of the hearing room: ``/hearing``, one room per hearing.
+
+Thin: authenticate the socket on connect (session cookie or room token), then for every
+event apply the rate limit and size cap, validate the payload, re-check the login
+session, open the transaction, call one service, and answer with an ack — either the
+service's result or ``{"error": {"code", "message"}}`` in the user's language. Errors
+never close the connection; an ended login session does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any
+
+import socketio
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server import i18n
+from hearing_server.accounts import services as accounts
+from hearing_server.accounts.models import LoginSession, SessionStage
+from hearing_server.db import commit, rollback
+from hearing_server.errors import (
+    DomainError,
+    Forbidden,
+    Invalid,
+    TooLarge,
+    TooManyRequests,
+    Unauthenticated,
+)
+from hearing_server.rooms import events as ev
+from hearing_server.rooms import services
+from hearing_server.rooms.events import RoomContext
+from hearing_server.runtime import Runtime
+from hearing_server.web.context import LANG_COOKIE, SESSION_COOKIE
+
+log = logging.getLogger(__name__)
+
+RECHECK_SECONDS = 15.0  # how often every socket's login session is checked again
+BUCKET_CAPACITY = 20.0  # events a socket may send in a burst
+BUCKET_RATE = 10.0  # events per second, sustained
+
+
+class TokenBucket:
+    """Per-socket rate limit. Uses the monotonic clock (the app clock may be frozen)."""
+
+    def __init__(self, capacity: float = BUCKET_CAPACITY, rate: float = BUCKET_RATE) -> None:
+        self.capacity = capacity
+        self.rate = rate
+        self.tokens = capacity
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+@dataclass
+class SocketState:
+    ctx: RoomContext
+    login_session_id: int
+    bucket: TokenBucket = field(default_factory=TokenBucket)
+
+
+Builtin = Callable[[AsyncSession, RoomContext, Any], Awaitable[dict[str, Any]]]
+
+
+def error_body(exc: DomainError, locale: str) -> dict[str, Any]:
+    # Parameters that are msgids themselves (phase names) are translated too.
+    params = {
+        k: i18n.gettext(v, locale) if isinstance(v, str) else v for k, v in exc.params.items()
+    }
+    body: dict[str, Any] = {
+        "code": exc.code,
+        "message": i18n.gettext(exc.message, locale, **params),
+    }
+    if exc.field:
+        body["field"] = exc.field
+    details = exc.params.get("_details") if isinstance(exc.params, dict) else None
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def _cookie(environ: dict[str, Any], name: str) -> str | None:
+    raw = environ.get("HTTP_COOKIE")
+    if not raw:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(raw)
+    except Exception:  # a malformed Cookie header is simply no cookie
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socketio is untyped
+    def __init__(self, rt: Runtime) -> None:
+        super().__init__(ev.NAMESPACE)
+        self.rt = rt
+        self.sockets: dict[str, SocketState] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._recheck_started = False
+        self.realtime = ev.Realtime(
+            emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
+        )
+        ev.register_emitter(rt.settings.database_url, self.realtime)
+        self.builtins: dict[str, tuple[type[ev.Payload], bool, Builtin]] = {
+            ev.SYNC: (ev.SyncIn, False, self._sync),
+            ev.PHASE_SET: (ev.PhaseIn, True, self._phase),
+            ev.ADMIT: (ev.UserIn, True, self._admit),
+            ev.CASE_SET: (ev.CaseIn, True, self._case),
+            ev.PRESENTER_SET: (ev.UserIn, True, self._presenter),
+            ev.VIEW_SET: (ev.ViewIn, True, self._view),
+            ev.HIGHLIGHT_ADD: (ev.HighlightIn, True, self._highlight),
+            ev.NOTE_ADD: (ev.NoteIn, True, self._note),
+            ev.READING_LOG: (ev.ReadingIn, True, self._reading),
+            ev.HAND_RAISE: (ev.Empty, True, self._hand_raise),
+            ev.HAND_LOWER: (ev.Empty, True, self._hand_lower),
+            ev.FLOOR_GIVE: (ev.UserIn, True, self._floor_give),
+            ev.FLOOR_TAKE: (ev.Empty, True, self._floor_take),
+            ev.CHAT_SEND: (ev.ChatIn, True, self._chat),
+        }
+
+    # ------------------------------------------------------------ connect / disconnect
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        locale = _cookie(environ, LANG_COOKIE) or self.rt.settings.default_locale
+        try:
+            state = await self._authenticate(sid, environ, auth)
+        except DomainError as exc:
+            body = error_body(exc, locale)["error"]
+            # The client's connect_error gets {"message": …, "data": {"code", "message"}}.
+            raise socketio.exceptions.ConnectionRefusedError(body["message"], body) from None
+        self.sockets[sid] = state
+        self._start_recheck()
+
+    async def _authenticate(self, sid: str, environ: dict[str, Any], auth: Any) -> SocketState:
+        if not isinstance(auth, dict) or ev.payload_size(auth) > 2048:
+            raise Invalid("Say which hearing to join.", code="bad_auth")
+        hearing_id = auth.get("hearing_id")
+        if isinstance(hearing_id, bool) or not isinstance(hearing_id, int) or hearing_id <= 0:
+            raise Invalid("Say which hearing to join.", code="bad_auth")
+        settings = self.rt.settings
+        async with self.rt.db.transaction(write=False) as session:
+            token = auth.get("token")
+            login: LoginSession | None
+            if isinstance(token, str) and token:
+                login = await services.check_room_token(session, settings, token, hearing_id)
+            else:
+                login = await accounts.get_login_session(
+                    session, settings, _cookie(environ, SESSION_COOKIE)
+                )
+                if login is None or login.stage != SessionStage.FULL:
+                    raise Unauthenticated("Please sign in.")
+            user = login.user
+            participant = await services.check_participant(session, user, hearing_id)
+        ctx = RoomContext(
+            sid=sid,
+            user=user,
+            hearing_id=hearing_id,
+            role=participant.role,
+            locale=user.locale,
+            settings=settings,
+            login_session_id=login.id,
+        )
+        # Rooms first, so that this socket also gets its own join event.
+        await self._enter_rooms(sid, ctx, admitted=participant.is_board)
+        session = self.rt.db.session()
+        try:
+            hearing = await services.require_hearing(session, hearing_id, lock=True)
+            attendance = await services.do_join(session, hearing, participant, sid)
+            await commit(session)
+        except BaseException:
+            await rollback(session)
+            raise
+        finally:
+            await session.close()
+        if attendance.admitted and not participant.is_board:
+            await self.enter_room(sid, ev.socket_room(hearing_id, ev.AUDIENCE_ALL))
+        return SocketState(ctx=ctx, login_session_id=login.id)
+
+    async def _enter_rooms(self, sid: str, ctx: RoomContext, *, admitted: bool) -> None:
+        await self.enter_room(sid, ev.socket_room(ctx.hearing_id, ev.audience_user(ctx.user.id)))
+        if ctx.is_board:
+            await self.enter_room(sid, ev.socket_room(ctx.hearing_id, ev.AUDIENCE_BOARD))
+        if ctx.is_board or admitted:
+            await self.enter_room(sid, ev.socket_room(ctx.hearing_id, ev.AUDIENCE_ALL))
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        state = self.sockets.pop(sid, None)
+        if state is None:
+            return
+        try:
+            async with self.rt.db.transaction() as session:
+                await services.do_leave(session, state.ctx.hearing_id, sid)
+        except Exception:  # a failed leave must not break the server's disconnect handling
+            log.exception("recording the leave of %s failed", sid)
+
+    # ------------------------------------------------------------ events
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        sid = args[0]
+        data = args[1] if len(args) > 1 else None
+        state = self.sockets.get(sid)
+        if state is None:
+            return error_body(Unauthenticated("Please sign in."), "fa")
+        try:
+            return await self._dispatch(state, event, data)
+        except DomainError as exc:
+            return error_body(exc, state.ctx.locale)
+        except Exception:
+            log.exception("room event %s failed", event)
+            return {
+                "error": {
+                    "code": "internal",
+                    "message": i18n.gettext(
+                        "Something went wrong on our side. The problem has been recorded.",
+                        state.ctx.locale,
+                    ),
+                }
+            }
+
+    async def _dispatch(self, state: SocketState, event: str, data: Any) -> dict[str, Any]:
+        if not state.bucket.take():
+            raise TooManyRequests(
+                "You are sending too fast. Please slow down.", code="rate_limited"
+            )
+        if ev.payload_size(data) > ev.MAX_EVENT_BYTES:
+            raise TooLarge("The message is too large.", code="too_large")
+        builtin = self.builtins.get(event)
+        extra = ev.EXTRA_HANDLERS.get(event) if builtin is None else None
+        if builtin is None and extra is None:
+            raise Invalid("Unknown event.", code="unknown_event")
+        schema = builtin[0] if builtin else (extra.schema if extra else None)
+        write = builtin[1] if builtin else bool(extra and extra.write)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise Invalid("The event is not valid.", code="invalid")
+        payload: Any = data
+        if schema is not None:
+            try:
+                model = schema.model_validate(data)
+            except ValidationError as exc:
+                raise Invalid(
+                    "The event is not valid.",
+                    code="invalid",
+                    _details=[
+                        {"field": ".".join(str(p) for p in e.get("loc", ())), "type": e.get("type")}
+                        for e in exc.errors()
+                    ],
+                ) from None
+            payload = model if builtin else model.model_dump()
+        session = self.rt.db.session(write=write)
+        try:
+            login = await self._check_session(session, state)
+            if write and accounts.needs_touch(login):
+                await accounts.do_touch_session(session, login.id)
+            if builtin is not None:
+                result = await builtin[2](session, state.ctx, payload)
+            elif extra is not None:
+                result = await extra.handler(session, state.ctx, payload)
+            await commit(session)
+        except DomainError as exc:
+            if exc.persist:
+                await commit(session)
+            else:
+                await rollback(session)
+            raise
+        except BaseException:
+            await rollback(session)
+            raise
+        finally:
+            await session.close()
+        return result
+
+    async def _check_session(self, session: AsyncSession, state: SocketState) -> LoginSession:
+        try:
+            login = await services.check_login_session(
+                session, self.rt.settings, state.login_session_id
+            )
+            if not state.ctx.is_board:
+                # A party's standing changes with the phase: out they go in deliberation.
+                await services.check_participant(session, state.ctx.user, state.ctx.hearing_id)
+        except (Unauthenticated, Forbidden):
+            self._later_disconnect(state.ctx.sid)
+            raise
+        return login
+
+    def _later_disconnect(self, sid: str) -> None:
+        async def run() -> None:
+            await asyncio.sleep(0.05)  # let the error ack go out first
+            await self.disconnect(sid)
+
+        self._spawn(run())
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------ the built-in handlers
+
+    async def _sync(self, session: AsyncSession, ctx: RoomContext, p: ev.SyncIn) -> dict[str, Any]:
+        return await services.get_missed(session, ctx, p.last_seq)
+
+    async def _phase(
+        self, session: AsyncSession, ctx: RoomContext, p: ev.PhaseIn
+    ) -> dict[str, Any]:
+        hearing = await services.do_set_phase(session, ctx, p.phase)
+        return {"ok": True, "phase": hearing.phase.value, "seq": hearing.room_seq}
+
+    async def _admit(self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn) -> dict[str, Any]:
+        await services.do_admit(session, ctx, p.user_id)
+        return {"ok": True}
+
+    async def _case(self, session: AsyncSession, ctx: RoomContext, p: ev.CaseIn) -> dict[str, Any]:
+        hearing = await services.do_set_case(session, ctx, p.case_id)
+        return {"ok": True, "seq": hearing.room_seq}
+
+    async def _presenter(
+        self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn
+    ) -> dict[str, Any]:
+        hearing = await services.do_set_presenter(session, ctx, p.user_id)
+        return {"ok": True, "seq": hearing.room_seq}
+
+    async def _view(self, session: AsyncSession, ctx: RoomContext, p: ev.ViewIn) -> dict[str, Any]:
+        hearing = await services.do_set_view(session, ctx, p.document_id, p.page, p.zoom)
+        return {"ok": True, "seq": hearing.room_seq}
+
+    async def _highlight(
+        self, session: AsyncSession, ctx: RoomContext, p: ev.HighlightIn
+    ) -> dict[str, Any]:
+        highlight = await services.do_add_highlight(
+            session,
+            ctx,
+            document_id=p.document_id,
+            page=p.page,
+            rect=p.rect.model_dump(),
+            note=p.note,
+        )
+        return {"ok": True, "id": highlight.id}
+
+    async def _note(self, session: AsyncSession, ctx: RoomContext, p: ev.NoteIn) -> dict[str, Any]:
+        note = await services.do_add_note(
+            session, ctx, case_id=p.case_id, document_id=p.document_id, page=p.page, body=p.body
+        )
+        return {"ok": True, "note": services.note_dict(note)}
+
+    async def _reading(
+        self, session: AsyncSession, ctx: RoomContext, p: ev.ReadingIn
+    ) -> dict[str, Any]:
+        await services.do_log_reading(
+            session, ctx, document_id=p.document_id, page=p.page, seconds=p.seconds
+        )
+        return {"ok": True}
+
+    async def _hand_raise(
+        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
+    ) -> dict[str, Any]:
+        await services.do_raise_hand(session, ctx)
+        return {"ok": True}
+
+    async def _hand_lower(
+        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
+    ) -> dict[str, Any]:
+        await services.do_lower_hand(session, ctx)
+        return {"ok": True}
+
+    async def _floor_give(
+        self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn
+    ) -> dict[str, Any]:
+        await services.do_give_floor(session, ctx, p.user_id)
+        return {"ok": True}
+
+    async def _floor_take(
+        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
+    ) -> dict[str, Any]:
+        await services.do_take_floor(session, ctx)
+        return {"ok": True}
+
+    async def _chat(self, session: AsyncSession, ctx: RoomContext, p: ev.ChatIn) -> dict[str, Any]:
+        statement = await services.do_chat(session, ctx, body=p.body, kind=p.kind)
+        return {"ok": True, "id": statement.id}
+
+    # ------------------------------------------------------------ after-commit delivery
+
+    async def _emit(self, hearing_id: int, audience: str, data: dict[str, Any]) -> None:
+        await self.emit(ev.ROOM_EVENT, data, room=ev.socket_room(hearing_id, audience))
+
+    async def _disconnect_sids(self, sids: list[str]) -> None:
+        for sid in sids:
+            await self.emit(ev.REMOVED_EVENT, {"reason": "deliberation"}, room=sid)
+            # Another process's socket is reached through the Redis manager; a socket that
+            # is already gone (or belongs to another app on this database) is no error.
+            with contextlib.suppress(KeyError, ValueError):
+                await self.server.disconnect(sid, namespace=ev.NAMESPACE)
+
+    async def _enter(self, sids: list[str], hearing_id: int, audience: str) -> None:
+        for sid in sids:
+            with contextlib.suppress(KeyError, ValueError):
+                await self.server.enter_room(
+                    sid, ev.socket_room(hearing_id, audience), namespace=ev.NAMESPACE
+                )
+
+    # ------------------------------------------------------------ periodic session re-check
+
+    def _start_recheck(self) -> None:
+        if self._recheck_started:
+            return
+        self._recheck_started = True
+        task = asyncio.ensure_future(self._recheck_loop())
+        self.rt.background.append(task)
+
+    async def _recheck_loop(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            try:
+                await self.recheck_sessions()
+            except Exception:  # keep checking; a database hiccup must not end the loop
+                log.exception("re-checking room sessions failed")
+
+    async def recheck_sessions(self) -> list[str]:
+        """Disconnect every socket whose login session has ended; return their ids."""
+        if not self.sockets:
+            return []
+        ids = {state.login_session_id for state in self.sockets.values()}
+        async with self.rt.db.transaction(write=False) as session:
+            rows = await session.scalars(select(LoginSession).where(LoginSession.id.in_(ids)))
+            good: set[int] = set()
+            for row in rows:
+                with contextlib.suppress(Unauthenticated):
+                    await services.check_login_session(session, self.rt.settings, row.id)
+                    good.add(row.id)
+        ended = [sid for sid, st in list(self.sockets.items()) if st.login_session_id not in good]
+        for sid in ended:
+            await self.disconnect(sid)
+        return ended
+
+    def close(self) -> None:
+        ev.unregister_emitter(self.rt.settings.database_url, self.realtime)
+
+
+def register(rt: Runtime) -> HearingNamespace:
+    namespace = HearingNamespace(rt)
+    rt.sio.register_namespace(namespace)
+    return namespace

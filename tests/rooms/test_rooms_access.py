@@ -1,0 +1,237 @@
+"""Who may enter the hearing room, and what a socket that misbehaves gets back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+import socketio
+from sqlalchemy import select
+
+from hearing_server.accounts.models import LoginSession
+from hearing_server.clock import utcnow
+from hearing_server.rooms.models import Attendance
+from tests.conftest import LiveServer
+from tests.rooms.conftest import NS, Room, RoomClient, Signed
+
+
+async def test_origin_check_is_an_explicit_list_never_open(live_server: LiveServer) -> None:
+    allowed = live_server.app.runtime.sio.eio.cors_allowed_origins
+    assert allowed == [live_server.url]  # [] or "*" would switch the check off
+
+
+async def test_wrong_origin_is_refused(
+    signed: Signed, room: Room, clients: Callable[[str], RoomClient]
+) -> None:
+    chair = clients("chair")
+    cookie = await signed.cookie("member.gov1")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await chair.connect(
+            signed.live.url, room.hearing_id, cookie=cookie, origin="http://evil.example"
+        )
+    assert not chair.connected
+    # The same person from the right origin gets in: the refusal was the Origin's.
+    await chair.connect(signed.live.url, room.hearing_id, cookie=cookie)
+    assert chair.connected
+
+
+async def test_without_a_session_the_room_is_refused(
+    signed: Signed, room: Room, clients: Callable[[str], RoomClient]
+) -> None:
+    anon = clients("anon")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await anon.connect(signed.live.url, room.hearing_id)
+    forged = clients("forged")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await forged.connect(signed.live.url, room.hearing_id, cookie="heyat_session=made-up")
+
+
+@pytest.mark.parametrize("username", ["member.gov2", "clerk"])
+async def test_unsummoned_user_is_refused_with_a_reason(
+    username: str, signed: Signed, room: Room, clients: Callable[[str], RoomClient], db: Any
+) -> None:
+    """A settlement-board member and a clerk have no place in this diagnosis hearing."""
+    outsider = clients(username)
+    refused: list[Any] = []
+
+    @outsider.sio.on("connect_error", namespace=NS)
+    async def on_error(data: Any) -> None:
+        refused.append(data)
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await outsider.connect(
+            signed.live.url, room.hearing_id, cookie=await signed.cookie(username)
+        )
+    assert refused and refused[0]["data"]["code"] == "not_summoned"
+    assert refused[0]["message"] == "شما به این جلسه دعوت نشده‌اید."
+    async with db.transaction(write=False) as session:
+        rows = await session.scalars(
+            select(Attendance).where(Attendance.hearing_id == room.hearing_id)
+        )
+        assert list(rows) == []  # nothing recorded for a refused socket
+
+
+async def test_summoned_people_get_in_and_presence_is_recorded(
+    join: Callable[..., Any], room: Room, db: Any, people: Any
+) -> None:
+    chair = await join("member.gov1")
+    assert chair.snapshot["me"]["role"] == "chair"
+    assert chair.snapshot["phase"] == "lobby"
+    worker = await join("worker")
+    assert worker.snapshot["me"] == {
+        "user_id": people["worker"].id,
+        "name": people["worker"].full_name,
+        "role": "claimant",
+        "is_board": False,
+        "is_moderator": False,
+        "admitted": False,
+    }
+    assert worker.snapshot["documents"] == []  # waiting in the lobby: nothing of the file yet
+    joined = await chair.wait_for(
+        lambda e: e["type"] == "presence" and e["payload"]["user_id"] == people["worker"].id
+    )
+    assert joined["payload"]["admitted"] is False
+    async with db.transaction(write=False) as session:
+        rows = list(
+            await session.scalars(
+                select(Attendance)
+                .where(Attendance.hearing_id == room.hearing_id)
+                .order_by(Attendance.id)
+            )
+        )
+    assert [(r.user_id, r.role, r.left_at) for r in rows] == [
+        (people["member.gov1"].id, "chair", None),
+        (people["worker"].id, "claimant", None),
+    ]
+    await worker.close()
+    await chair.wait_for(
+        lambda e: (
+            e["type"] == "presence"
+            and e["op"] == "leave"
+            and e["payload"]["user_id"] == people["worker"].id
+        )
+    )
+    async with db.transaction(write=False) as session:
+        left = await session.scalar(
+            select(Attendance.left_at).where(Attendance.user_id == people["worker"].id)
+        )
+    assert left is not None
+
+
+async def test_room_token_lets_a_program_join_without_the_cookie(
+    signed: Signed, room: Room, clients: Callable[[str], RoomClient]
+) -> None:
+    cookie = await signed.cookie("member.wrk1")
+    async with httpx.AsyncClient(base_url=signed.live.url) as http:
+        got = await http.get(
+            f"/api/v1/hearings/{room.hearing_id}/room/token", headers={"Cookie": cookie}
+        )
+        assert got.status_code == 200
+        assert got.headers["Cache-Control"] == "no-store"
+        token = got.json()["token"]
+        other = await http.get(
+            f"/api/v1/hearings/{room.hearing_id}/room/token",
+            headers={"Cookie": await signed.cookie("member.gov2")},
+        )
+        assert other.status_code == 403  # not summoned: no token either
+        anon = await http.get(f"/api/v1/hearings/{room.hearing_id}/room/token")
+        assert anon.status_code == 401
+    program = clients("program")
+    await program.connect(signed.live.url, room.hearing_id, token=token)
+    assert (await program.call("sync", {}))["snapshot"]["me"]["role"] == "member"
+    # The token is for this hearing only.
+    elsewhere = clients("elsewhere")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await elsewhere.connect(signed.live.url, room.hearing_id + 1000, token=token)
+    tampered = clients("tampered")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await tampered.connect(signed.live.url, room.hearing_id, token=token[:-2] + "xx")
+
+
+async def test_malformed_and_oversized_events_get_error_acks_and_the_socket_stays(
+    join: Callable[..., Any], room: Room
+) -> None:
+    chair = await join("member.gov1")
+    bad_page = await chair.call("view.set", {"document_id": room.public_doc, "page": "three"})
+    assert bad_page["error"]["code"] == "invalid"
+    assert bad_page["error"]["message"] == "رویداد معتبر نیست."
+    assert {d["field"] for d in bad_page["error"]["details"]} == {"page"}
+    not_a_dict = await chair.call("chat.send", ["hello"])
+    assert not_a_dict["error"]["code"] == "invalid"
+    extra_field = await chair.call("hand.raise", {"sneaky": 1})
+    assert extra_field["error"]["code"] == "invalid"
+    unknown = await chair.call("drop.tables", {})
+    assert unknown["error"]["code"] == "unknown_event"
+    huge = await chair.call("chat.send", {"body": "ب" * 6000})  # ~36 KB on the wire: over the
+    # 8 KB event cap, under the 64 KB frame limit at which the transport itself hangs up
+    assert huge["error"]["code"] == "too_large"
+    assert chair.connected
+    ok = await chair.call("view.set", {"document_id": room.public_doc, "page": 2})
+    assert ok["ok"] is True
+
+
+async def test_errors_come_in_the_users_language(
+    join: Callable[..., Any], room: Room, db: Any, people: Any
+) -> None:
+    from hearing_server.accounts.services import do_set_locale
+
+    async with db.transaction() as session:
+        await do_set_locale(session, user_id=people["member.wrk1"].id, locale="en")
+    member = await join("member.wrk1")
+    refused = await member.call("phase.set", {"phase": "hearing"})
+    assert refused["error"] == {
+        "code": "not_moderator",
+        "message": "Only the secretary or the chair may do this.",
+    }
+    chair = await join("member.gov1")
+    wrong = await chair.call("phase.set", {"phase": "voting"})
+    assert wrong["error"]["code"] == "bad_phase"
+    assert wrong["error"]["message"] == "اتاق نمی‌تواند از مرحلهٔ انتظار به مرحلهٔ رأی‌گیری برود."
+
+
+async def test_flooding_socket_is_rate_limited_but_stays_connected(
+    join: Callable[..., Any],
+) -> None:
+    member = await join("member.emp1")
+    answers = [await member.call("sync", {"last_seq": 0}) for _ in range(40)]
+    limited = [a for a in answers if "error" in a]
+    assert limited and all(a["error"]["code"] == "rate_limited" for a in limited)
+    assert member.connected
+
+
+async def test_revoked_session_is_disconnected_on_its_next_event(
+    join: Callable[..., Any], db: Any, people: Any
+) -> None:
+    member = await join("member.wrk1")
+    async with db.transaction() as session:
+        row = await session.scalar(
+            select(LoginSession).where(
+                LoginSession.user_id == people["member.wrk1"].id, LoginSession.revoked_at.is_(None)
+            )
+        )
+        assert row is not None
+        row.revoked_at = utcnow()
+    answer = await member.call("sync", {})
+    assert answer["error"]["code"] == "session_ended"
+    await __import__("asyncio").wait_for(member.disconnected.wait(), 10)
+    assert not member.connected
+
+
+async def test_revoked_session_is_disconnected_by_the_periodic_check(
+    join: Callable[..., Any], db: Any, people: Any, live_server: LiveServer
+) -> None:
+    quiet = await join("member.emp1")
+    other = await join("member.gov1")
+    async with db.transaction() as session:
+        row = await session.scalar(
+            select(LoginSession).where(LoginSession.user_id == people["member.emp1"].id)
+        )
+        assert row is not None
+        row.revoked_at = utcnow()
+    namespace = live_server.app.runtime.sio.namespace_handlers[NS]
+    ended = await namespace.recheck_sessions()  # what the loop runs every few seconds
+    assert len(ended) == 1
+    await __import__("asyncio").wait_for(quiet.disconnected.wait(), 10)
+    assert other.connected  # only the revoked one
