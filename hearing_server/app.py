@@ -147,6 +147,9 @@ def _register_blueprints(app: Quart) -> None:
 
 def _register_realtime(rt: Runtime) -> None:
     """Socket.IO namespaces are registered here as the rooms part grows."""
+    from hearing_server.voting import room_events as voting_room_events
+
+    voting_room_events.register_room_handlers()
     from hearing_server.rooms import namespace as rooms_namespace
 
     rooms_namespace.register(rt)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -95,3 +96,56 @@ async def notify_progress(session: AsyncSession, hearing: Hearing, motion: Motio
 
 async def notify_motion_closed(session: AsyncSession, hearing: Hearing, motion: Motion) -> None:
     await _append(session, hearing, "closed", closed_payload(motion))
+
+
+# ------------------------------------------------------------------ the socket cast event
+
+
+class CastIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    motion_id: int = Field(gt=0)
+    choice: str = Field(min_length=1, max_length=16)
+    otp: str = Field(min_length=1, max_length=32)
+    opinion: str | None = Field(default=None, max_length=20_000)
+
+
+async def on_cast(session: AsyncSession, ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """``vote.cast`` from a member's socket in the hearing room: the same service as the
+    HTTP POST; the namespace acknowledges with this dict after the commit."""
+    from hearing_server.errors import NotFound
+    from hearing_server.voting.services import do_cast_ballot
+
+    hearing_id = await session.scalar(
+        select(Motion.hearing_id).where(Motion.id == payload["motion_id"])
+    )
+    if hearing_id is None or hearing_id != ctx.hearing_id:
+        raise NotFound("No such motion.")
+    result = await do_cast_ballot(
+        session,
+        ctx.settings,
+        actor=ctx.user,
+        motion_id=payload["motion_id"],
+        choice=payload["choice"],
+        code=payload["otp"],
+        opinion=payload.get("opinion"),
+    )
+    return {
+        "ballot_id": result.ballot.id,
+        "motion_id": result.motion.id,
+        "receipt": result.ballot.receipt,
+        "cast_at": result.ballot.cast_at.isoformat(),
+        "closed": result.closed,
+        "outcome": result.motion.outcome,
+    }
+
+
+def register_room_handlers() -> None:
+    """Add ``vote.cast`` to the hearing room's handlers, once the rooms part offers them."""
+    try:
+        events = importlib.import_module("hearing_server.rooms.events")
+    except ImportError:
+        return
+    register = getattr(events, "register_handler", None)
+    if register is not None:
+        register(CAST_EVENT, on_cast, schema=CastIn, write=True)

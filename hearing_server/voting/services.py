@@ -33,7 +33,8 @@ from hearing_server.accounts.services import check_throttle, do_count_attempt, v
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import do_record, get_chain_head, verify_chain
 from hearing_server.boards.models import Board, BoardRulesVersion
-from hearing_server.cases.models import Case, CaseStatus, CaseTransition, Claim
+from hearing_server.cases.models import Case, CaseStatus, Claim
+from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
@@ -591,27 +592,12 @@ async def _maybe_decide_case(session: AsyncSession, case_id: int, actor: User | 
 
 
 async def _transition_case_decided(session: AsyncSession, case: Case, actor: User | None) -> None:
-    previous = case.status
-    case.status = CaseStatus.DECIDED
-    session.add(
-        CaseTransition(
-            case_id=case.id,
-            from_status=previous.value,
-            to_status=CaseStatus.DECIDED.value,
-            actor_id=actor.id if actor is not None else None,
-            reason="every motion resolved by vote",
-            at=utcnow(),
-        )
+    """Through the cases part's guarded transition (CaseTransition + audit + notices). The
+    vote decided it, so the system is the actor; who closed the vote is in the audit chain."""
+    del actor
+    await do_transition(
+        session, case, CaseStatus.DECIDED, actor=None, reason="every motion resolved by vote"
     )
-    await do_record(
-        session,
-        actor_id=actor.id if actor is not None else None,
-        action="case.decided",
-        subject_type="case",
-        subject_id=case.id,
-        payload={"from": previous.value, "to": CaseStatus.DECIDED.value},
-    )
-    await session.flush()
 
 
 # ------------------------------------------------------------------ recusal
