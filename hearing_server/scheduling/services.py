@@ -82,6 +82,11 @@ LABELS: dict[str, str] = {
     "representative": "Representative",
     "member": "Board member",
 }
+FORECAST_GROUPS = {
+    SeatGroup.GOVERNMENT: "Government",
+    SeatGroup.WORKER: "Workers",
+    SeatGroup.EMPLOYER: "Employers",
+}
 _DAY_CODES = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
 SCHEDULERS = (Role.SECRETARY, Role.ADMIN)
 
@@ -1053,7 +1058,7 @@ def forecast_text(forecast: Forecast, locale: str) -> str:
         line = _t(
             locale,
             "{group}: {confirmed} of {seats} confirmed",
-            group=LazyText(GROUP_LABELS[g.group]),
+            group=LazyText(FORECAST_GROUPS[g.group]),
             confirmed=g.confirmed,
             seats=g.seats,
         )

@@ -240,7 +240,7 @@ async def _hearing_page(hearing_id: int, errors: list[str], status: int) -> Any:
         swap_options=swap_options,
         room=room_url(runtime().settings.base_url, hearing_id),
         forecast_text=services.forecast_text,
-        group_labels=services.GROUP_LABELS,
+        group_labels=services.FORECAST_GROUPS,
         tehran=services.TEHRAN,
         is_scheduler=user.role in services.SCHEDULERS,
         now=utcnow(),
