@@ -109,7 +109,21 @@ def _check_pdf(data: bytes, max_pages: int) -> int:
 def _image_to_pdf(data: bytes) -> bytes:
     from PIL import Image, ImageOps
 
+    # WeasyPrint sets Pillow's global LOAD_TRUNCATED_IMAGES at import, so Pillow alone
+    # would accept a photo cut short: check that the file ends as its format says.
+    complete = (
+        data.rstrip(b"\x00").endswith(b"\xff\xd9")
+        if data.startswith(JPEG_MAGIC)
+        else data[-12:-4] == b"\x00\x00\x00\x00IEND"
+    )
+    if not complete:
+        raise Invalid(
+            "The picture is damaged or incomplete. Take it again or upload another copy.",
+            code="image_broken",
+        )
     try:
+        with Image.open(io.BytesIO(data)) as checked:
+            checked.verify()
         with Image.open(io.BytesIO(data)) as probe:
             too_big = probe.width * probe.height > MAX_IMAGE_PIXELS
         if too_big:

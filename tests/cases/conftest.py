@@ -20,7 +20,9 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     return make_settings(db_url, tmp_path, max_upload_bytes=MAX_UPLOAD, max_pdf_pages=20)
 
 
-async def make_person(db: Any, settings: Settings, username: str, role: str, **fields: Any) -> Person:
+async def make_person(
+    db: Any, settings: Settings, username: str, role: str, **fields: Any
+) -> Person:
     """A new user with an active authenticator, able to sign in through the API."""
     from hearing_server.accounts.models import Role, TotpCredential
     from hearing_server.accounts.security import SecretBox
@@ -84,9 +86,13 @@ def pdf_bytes(pages: int = 1, *, password: str | None = None) -> bytes:
     return out.getvalue()
 
 
-def png_bytes(size: tuple[int, int] = (120, 80)) -> bytes:
+def png_bytes(size: tuple[int, int] = (120, 80), *, seed: int = 1) -> bytes:
+    """A photo-like PNG (noisy pixels, so cutting it short really loses image data)."""
+    import random
+
     from PIL import Image
 
+    noise = random.Random(seed).randbytes(size[0] * size[1] * 3)
     out = io.BytesIO()
-    Image.new("RGB", size, "navy").save(out, "PNG")
+    Image.frombytes("RGB", size, noise).save(out, "PNG")
     return out.getvalue()
