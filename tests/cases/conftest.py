@@ -92,7 +92,7 @@ def png_bytes(size: tuple[int, int] = (120, 80), *, seed: int = 1) -> bytes:
 
     from PIL import Image
 
-    noise = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    noise = random.Random(seed).randbytes(size[0] * size[1] * 3)  # noqa: S311  # test pixels, not secrets
     out = io.BytesIO()
     Image.frombytes("RGB", size, noise).save(out, "PNG")
     return out.getvalue()
