@@ -45,7 +45,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     db = Database(settings.database_url)
     manager: Any = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url)
+        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
     # Origin check: the default (None) accepts only the server's own origin; we add the
     # configured public URL for deployments behind a proxy. Never [] or "*".
     sio = socketio.AsyncServer(

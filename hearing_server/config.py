@@ -22,6 +22,8 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     database_url: str = ""
     redis_url: str | None = None
+    # The Socket.IO message-queue channel: processes of one installation share it.
+    redis_channel: str = "heyat-socketio"
     secret_key: str = ""
     files_dir: Path = PROJECT_ROOT / "var" / "files"
     base_url: str = "http://127.0.0.1:5000"
@@ -58,6 +60,7 @@ class Settings:
                 "HEYAT_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'heyat.db'}"
             ),
             redis_url=env.get("HEYAT_REDIS_URL") or None,
+            redis_channel=env.get("HEYAT_REDIS_CHANNEL", "heyat-socketio"),
             secret_key=env.get("HEYAT_SECRET_KEY", ""),
             files_dir=Path(env.get("HEYAT_FILES_DIR", str(var_dir / "files"))),
             base_url=env.get("HEYAT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),

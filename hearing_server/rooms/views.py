@@ -33,7 +33,10 @@ async def room(hearing_id: int) -> Any:
         "hearing_id": hearing_id,
         "user_id": user.id,
         "namespace": "/hearing",
-        "document_url": url_for("rooms.document_pdf", hearing_id=hearing_id, document_id=0)[:-5],
+        "document_base": url_for("rooms.document_pdf", hearing_id=hearing_id, document_id=0).rsplit(
+            "/", 1
+        )[0]
+        + "/",
         "worker_url": url_for("static", filename="vendor/pdfjs/pdf.worker.min.mjs"),
         "pdfjs_url": url_for("static", filename="vendor/pdfjs/pdf.min.mjs"),
     }

@@ -1,0 +1,525 @@
+// Heyat hearing room client. The server is the source of truth: this file renders what
+// it sends. Every room event carries a sequence number; on every (re)connect the client
+// asks for what it missed (`sync` with the last number it saw) and applies it in order.
+// Text from people (names, chat, notes) is always put in with textContent, never as HTML.
+
+const boot = JSON.parse(document.getElementById("room-config").textContent);
+const cfg = boot.config;
+const T = boot.strings;
+const fa = boot.locale === "fa";
+const $ = (id) => document.getElementById(id);
+
+const num = (n) => (fa ? Number(n).toLocaleString("fa-IR", { useGrouping: false }) : String(n));
+const fmt = (text, params) =>
+  text.replace(/\{(\w+)\}/g, (_, k) => (typeof params[k] === "number" ? num(params[k]) : String(params[k] ?? "")));
+const el = (tag, text, cls) => {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+};
+
+let state = null; // the snapshot, kept current by events
+let lastSeq = null;
+let following = true;
+let localView = { document_id: null, page: 1, zoom: 100 };
+let pdfjs = null;
+const pdfCache = new Map();
+let renderTask = null;
+let marking = false;
+let reading = { key: null, since: Date.now() };
+
+// ------------------------------------------------------------------ socket
+
+const socket = io(cfg.namespace, {
+  transports: ["websocket"],
+  auth: { hearing_id: cfg.hearing_id },
+  reconnection: true,
+  reconnectionDelay: 500,
+  reconnectionDelayMax: 5000,
+});
+
+function call(event, data) {
+  return new Promise((resolve) => {
+    socket.timeout(10000).emit(event, data || {}, (err, answer) => {
+      if (err) resolve({ error: { code: "timeout", message: T.offline } });
+      else resolve(answer);
+    });
+  });
+}
+
+function problem(answer) {
+  if (answer && answer.error) {
+    const box = $("problem");
+    box.textContent = answer.error.message;
+    box.hidden = false;
+    setTimeout(() => (box.hidden = true), 6000);
+    return true;
+  }
+  return false;
+}
+
+socket.on("connect", async () => {
+  setConnection("connected");
+  await resync();
+});
+socket.on("disconnect", () => setConnection("reconnecting"));
+socket.on("connect_error", (err) => {
+  setConnection("offline");
+  if (err && err.message) {
+    $("problem").textContent = err.message;
+    $("problem").hidden = false;
+  }
+});
+socket.on("removed", () => {
+  socket.io.opts.reconnection = false;
+  notice(T.removed);
+});
+socket.on("room", (event) => {
+  if (lastSeq === null || state === null) return; // a sync is on its way
+  if (event.seq <= lastSeq) return; // already applied (replay and live overlap)
+  apply(event);
+});
+
+async function resync() {
+  const answer = await call("sync", { last_seq: lastSeq });
+  if (problem(answer)) return;
+  if (answer.snapshot) {
+    state = answer.snapshot;
+    lastSeq = answer.seq;
+    renderAll();
+  } else {
+    for (const event of answer.events) if (event.seq > lastSeq) apply(event);
+    lastSeq = Math.max(lastSeq, answer.seq);
+  }
+}
+
+function setConnection(kind) {
+  const node = $("connection");
+  node.textContent = T[kind];
+  node.className = "badge " + (kind === "connected" ? "ok" : "warn");
+  $("room").dataset.state = kind;
+}
+
+function notice(text) {
+  const box = $("notice");
+  box.textContent = text;
+  box.hidden = false;
+}
+
+// ------------------------------------------------------------------ applying events
+
+function person(id) {
+  return state.people.find((p) => p.user_id === id);
+}
+
+function apply(event) {
+  lastSeq = event.seq;
+  const p = event.payload;
+  switch (event.type) {
+    case "phase":
+      state.phase = p.phase;
+      renderHead();
+      break;
+    case "presence": {
+      let who = person(p.user_id);
+      if (!who && event.op === "join") {
+        who = { user_id: p.user_id, name: p.name, role: p.role, group: p.group, present: true, admitted: p.admitted };
+        state.people.push(who);
+      }
+      if (who) who.present = event.op === "join";
+      if (p.quorum) state.quorum = p.quorum;
+      renderPeople();
+      renderHead();
+      break;
+    }
+    case "admit": {
+      const who = person(p.user_id);
+      if (who) who.admitted = true;
+      renderPeople();
+      break;
+    }
+    case "admitted":
+      if (p.user_id === state.me.user_id) {
+        lastSeq = null; // now in the room: take the whole picture
+        resync();
+      }
+      break;
+    case "presenter":
+      state.presenter_id = p.user_id;
+      renderHead();
+      renderPeople();
+      break;
+    case "case":
+      state.current_case_id = p.case_id;
+      break;
+    case "view":
+      state.view = { document_id: p.document_id, page: p.page, zoom: p.zoom };
+      if (following) showView(state.view);
+      renderPresenterInfo();
+      break;
+    case "highlight":
+      state.highlights.push(p);
+      renderMarks();
+      break;
+    case "note":
+      state.notes.push(p);
+      renderNotes();
+      break;
+    case "reading":
+      if (state.reading) {
+        state.reading.not_opened = state.reading.not_opened.filter((id) => id !== p.user_id);
+        renderUnread();
+      }
+      break;
+    case "hand":
+      if (event.op === "raise") { if (!state.hands.includes(p.user_id)) state.hands.push(p.user_id); }
+      else state.hands = state.hands.filter((id) => id !== p.user_id);
+      renderPeople();
+      break;
+    case "floor":
+      state.floor_user_id = p.user_id;
+      if (p.user_id) state.hands = state.hands.filter((id) => id !== p.user_id);
+      renderPeople();
+      renderHead();
+      break;
+    case "chat":
+      state.chat.push(p);
+      addChat(p);
+      break;
+    default:
+      // Events of other parts (votes) are kept for their own scripts.
+      document.dispatchEvent(new CustomEvent("heyat:room", { detail: event }));
+  }
+}
+
+// ------------------------------------------------------------------ rendering
+
+function renderAll() {
+  renderHead();
+  renderPeople();
+  renderDocs();
+  renderChat();
+  renderNotes();
+  renderUnread();
+  const me = state.me;
+  $("lobby-wait").hidden = me.is_board || me.admitted;
+  $("notes-box").hidden = !me.is_board;
+  $("mark").hidden = !me.is_board;
+  if (following || !localView.document_id) showView(state.view);
+  else showView(localView);
+  renderPresenterInfo();
+}
+
+function mayPresent() {
+  return state.me.is_moderator || (state.me.is_board && state.presenter_id === state.me.user_id);
+}
+
+function renderHead() {
+  $("phase").textContent = T[state.phase] || state.phase;
+  $("moderation").hidden = !state.me.is_moderator || state.phase === "closed";
+  const q = $("quorum");
+  q.replaceChildren();
+  for (const [group, g] of Object.entries(state.quorum.groups)) {
+    if (!g.seats) continue;
+    const box = el("span", null, "q-group");
+    box.title = T[group];
+    box.append(el("span", T[group], "q-name"));
+    for (let i = 0; i < g.seats; i++) box.append(el("span", "", i < g.present ? "q-dot on" : "q-dot"));
+    q.append(box);
+  }
+  const verdict = state.quorum.met ? T.quorum_met : fmt(T.quorum_missing, { missing: state.quorum.missing });
+  q.append(el("span", verdict, state.quorum.met ? "badge ok" : "badge warn"));
+  q.setAttribute("aria-label", verdict);
+  const speaker = state.floor_user_id && person(state.floor_user_id);
+  $("floor").textContent = speaker ? fmt(T.has_floor, { name: speaker.name }) : "";
+  $("hand").textContent = state.hands.includes(state.me.user_id) ? T.lower_hand : T.raise_hand;
+  $("hand").disabled = state.phase === "closed";
+}
+
+function renderPeople() {
+  const list = $("people");
+  list.replaceChildren();
+  for (const p of state.people) {
+    const item = el("li", null, p.present ? "present" : "absent");
+    item.append(el("span", p.name, "who"));
+    const bits = [T[p.role] || p.role, p.present ? T.present : T.absent];
+    if (!p.admitted) bits.push(T.waiting);
+    if (state.presenter_id === p.user_id) bits.push(T.presenter);
+    if (state.hands.includes(p.user_id)) bits.push("✋ " + T.hand_up);
+    item.append(el("span", " · " + bits.join(" · "), "muted"));
+    if (state.me.is_moderator && state.phase !== "closed") {
+      if (!p.admitted && p.present) item.append(button(T.admit, () => call("admit", { user_id: p.user_id }).then(problem)));
+      if (p.present && state.floor_user_id !== p.user_id && p.user_id !== state.me.user_id)
+        item.append(button(T.give_floor, () => call("floor.give", { user_id: p.user_id }).then(problem)));
+      if (state.floor_user_id === p.user_id) item.append(button(T.take_floor, () => call("floor.take").then(problem)));
+      if (p.present && ["chair", "member", "secretary"].includes(p.role) && state.presenter_id !== p.user_id)
+        item.append(button(T.make_presenter, () => call("presenter.set", { user_id: p.user_id }).then(problem)));
+    }
+    list.append(item);
+  }
+  renderHead();
+}
+
+function button(label, onClick) {
+  const b = el("button", label, "small");
+  b.type = "button";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function renderUnread() {
+  const box = $("unread-box");
+  if (!state.reading) { box.hidden = true; return; }
+  const list = $("unread");
+  list.replaceChildren();
+  for (const id of state.reading.not_opened) {
+    const who = person(id);
+    list.append(el("li", who ? who.name : String(id)));
+  }
+  box.hidden = state.reading.not_opened.length === 0;
+}
+
+function renderDocs() {
+  const select = $("doc-select");
+  const keep = select.options[0];
+  select.replaceChildren(keep);
+  for (const d of state.documents) {
+    const bits = [d.title];
+    if (d.visibility === "board") bits.push("(" + T.board_only + ")");
+    if (d.withdrawn) bits.push("(" + T.withdrawn + ")");
+    const option = el("option", bits.join(" "));
+    option.value = String(d.id);
+    select.append(option);
+  }
+}
+
+function renderChat() {
+  $("chat").replaceChildren();
+  for (const item of state.chat) addChat(item);
+}
+
+function addChat(item) {
+  const li = el("li", null, item.kind === "statement" ? "statement" : "");
+  const head = el("div", null, "chat-head");
+  head.append(el("strong", item.author_name));
+  const when = new Date(item.at);
+  head.append(el("time", when.toLocaleTimeString(fa ? "fa-IR" : "en-GB", { hour: "2-digit", minute: "2-digit" })));
+  if (item.kind === "statement") head.append(el("span", T.statement, "badge"));
+  if (item.audience === "board") head.append(el("span", T.board_only, "badge warn"));
+  li.append(head, el("p", item.body, "chat-body"));
+  $("chat").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function renderNotes() {
+  const list = $("notes");
+  list.replaceChildren();
+  for (const n of state.notes) {
+    const doc = state.documents.find((d) => d.id === n.document_id);
+    const where = doc ? `${doc.title} · ${fmt(T.page_of, { page: n.page || 1, pages: doc.pages || 1 })}` : "";
+    const li = el("li");
+    li.append(el("p", n.body), el("small", where, "muted"));
+    list.append(li);
+  }
+}
+
+function renderPresenterInfo() {
+  const info = $("presenter-info");
+  const v = state.view;
+  const doc = v.document_id && state.documents.find((d) => d.id === v.document_id);
+  if (!doc || following) { info.textContent = ""; return; }
+  info.textContent = fmt(T.presenter_on, { page: v.page, title: doc.title });
+}
+
+// ------------------------------------------------------------------ the viewer (pdf.js)
+
+async function loadPdf(documentId) {
+  if (!pdfjs) {
+    pdfjs = await import(cfg.pdfjs_url);
+    pdfjs.GlobalWorkerOptions.workerSrc = cfg.worker_url;
+  }
+  if (!pdfCache.has(documentId)) {
+    const task = pdfjs.getDocument({ url: `${cfg.document_base}${documentId}.pdf`, disableFontFace: true, withCredentials: true });
+    pdfCache.set(documentId, task.promise);
+  }
+  return pdfCache.get(documentId);
+}
+
+async function showView(view) {
+  if (!view || !view.document_id) return;
+  localView = { ...view };
+  const doc = state.documents.find((d) => d.id === view.document_id);
+  if (!doc) return;
+  logReading();
+  reading = { key: [view.document_id, view.page], since: Date.now() };
+  $("doc-select").value = String(view.document_id);
+  const frame = $("page-frame");
+  frame.dataset.page = String(view.page);
+  frame.dataset.document = String(view.document_id);
+  $("page-label").textContent = fmt(T.page_of, { page: view.page, pages: doc.pages || 1 });
+  $("zoom-label").textContent = num(view.zoom) + (fa ? "٪" : "%");
+  $("doc-note").textContent = doc.withdrawn ? `${T.withdrawn}: ${doc.withdrawn_reason || ""}` : "";
+  try {
+    const pdf = await loadPdf(view.document_id);
+    const page = await pdf.getPage(Math.min(view.page, pdf.numPages));
+    if (localView.page !== view.page || localView.document_id !== view.document_id) return;
+    const width = Math.min(frame.parentElement.clientWidth - 8, 900);
+    const base = page.getViewport({ scale: 1 });
+    const scale = (width / base.width) * (view.zoom / 100);
+    const viewport = page.getViewport({ scale });
+    const canvas = $("page-canvas");
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = Math.floor(viewport.width * ratio);
+    canvas.height = Math.floor(viewport.height * ratio);
+    canvas.style.width = `${Math.floor(viewport.width)}px`;
+    canvas.style.height = `${Math.floor(viewport.height)}px`;
+    if (renderTask) renderTask.cancel();
+    renderTask = page.render({
+      canvasContext: canvas.getContext("2d"),
+      viewport,
+      transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null,
+    });
+    await renderTask.promise;
+    renderTask = null;
+    frame.dataset.rendered = `${view.document_id}:${view.page}`;
+    renderMarks();
+  } catch (err) {
+    if (err && err.name === "RenderingCancelledException") return;
+    problem({ error: { code: "viewer", message: String(err && err.message ? err.message : err) } });
+  }
+}
+
+function renderMarks() {
+  const layer = $("marks");
+  layer.replaceChildren();
+  if (!state) return;
+  for (const h of state.highlights) {
+    if (h.document_id !== localView.document_id || h.page !== localView.page) continue;
+    const box = el("div", null, "mark");
+    box.style.left = `${h.rect.x * 100}%`;
+    box.style.top = `${h.rect.y * 100}%`;
+    box.style.width = `${h.rect.w * 100}%`;
+    box.style.height = `${h.rect.h * 100}%`;
+    box.title = `${h.author_name}${h.note ? ": " + h.note : ""}`;
+    layer.append(box);
+  }
+}
+
+async function navigate(view) {
+  const doc = state.documents.find((d) => d.id === view.document_id);
+  if (!doc) return;
+  view.page = Math.max(1, Math.min(view.page, doc.pages || view.page));
+  view.zoom = Math.max(25, Math.min(400, view.zoom));
+  if (mayPresent()) {
+    const answer = await call("view.set", view);
+    if (problem(answer)) return;
+    following = true;
+    $("follow").checked = true;
+    state.view = { ...view };
+    showView(view);
+  } else {
+    following = false; // reading alone until they follow again
+    $("follow").checked = false;
+    showView(view);
+    renderPresenterInfo();
+  }
+}
+
+function logReading() {
+  if (!reading.key || !state) return;
+  const seconds = Math.round((Date.now() - reading.since) / 1000);
+  const [documentId, page] = reading.key;
+  reading = { key: null, since: Date.now() };
+  if (seconds >= 1 && socket.connected) call("reading.log", { document_id: documentId, page, seconds: Math.min(seconds, 3600) });
+}
+setInterval(() => {
+  if (reading.key && document.visibilityState === "visible") {
+    const key = reading.key;
+    logReading();
+    reading = { key, since: Date.now() };
+  }
+}, 30000);
+
+// ------------------------------------------------------------------ controls
+
+$("doc-select").addEventListener("change", (e) => {
+  const id = Number(e.target.value);
+  if (id) navigate({ document_id: id, page: 1, zoom: localView.zoom || 100 });
+});
+$("page-prev").addEventListener("click", () => navigate({ ...localView, page: localView.page - 1 }));
+$("page-next").addEventListener("click", () => navigate({ ...localView, page: localView.page + 1 }));
+$("zoom-in").addEventListener("click", () => navigate({ ...localView, zoom: localView.zoom + 25 }));
+$("zoom-out").addEventListener("click", () => navigate({ ...localView, zoom: localView.zoom - 25 }));
+$("follow").addEventListener("change", (e) => {
+  following = e.target.checked;
+  if (following) showView(state.view);
+  renderPresenterInfo();
+});
+$("hand").addEventListener("click", () => {
+  const up = state.hands.includes(state.me.user_id);
+  call(up ? "hand.lower" : "hand.raise").then(problem);
+});
+$("phase-go").addEventListener("click", () => call("phase.set", { phase: $("phase-next").value }).then(problem));
+$("chat-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = $("chat-body").value.trim();
+  if (!body) return;
+  const answer = await call("chat.send", { body, kind: $("chat-statement").checked ? "statement" : "chat" });
+  if (!problem(answer)) { $("chat-body").value = ""; $("chat-statement").checked = false; }
+});
+$("note-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = $("note-body").value.trim();
+  const doc = state.documents.find((d) => d.id === localView.document_id);
+  const caseId = doc ? doc.case_id : (state.current_case_id || (state.cases[0] && state.cases[0].id));
+  if (!body || !caseId) return;
+  const answer = await call("note.add", {
+    case_id: caseId,
+    document_id: doc ? doc.id : null,
+    page: doc ? localView.page : null,
+    body,
+  });
+  if (!problem(answer)) $("note-body").value = "";
+});
+$("mark").addEventListener("click", () => {
+  marking = !marking;
+  $("mark").setAttribute("aria-pressed", String(marking));
+  $("page-frame").classList.toggle("marking", marking);
+});
+(() => {
+  const frame = $("page-frame");
+  let start = null;
+  let ghost = null;
+  const point = (e) => {
+    const r = $("page-canvas").getBoundingClientRect();
+    return { x: Math.min(1, Math.max(0, (e.clientX - r.left) / r.width)), y: Math.min(1, Math.max(0, (e.clientY - r.top) / r.height)) };
+  };
+  frame.addEventListener("pointerdown", (e) => {
+    if (!marking || !localView.document_id) return;
+    start = point(e);
+    ghost = el("div", null, "mark ghost");
+    $("marks").append(ghost);
+  });
+  frame.addEventListener("pointermove", (e) => {
+    if (!start || !ghost) return;
+    const p = point(e);
+    Object.assign(ghost.style, {
+      left: `${Math.min(start.x, p.x) * 100}%`, top: `${Math.min(start.y, p.y) * 100}%`,
+      width: `${Math.abs(p.x - start.x) * 100}%`, height: `${Math.abs(p.y - start.y) * 100}%`,
+    });
+  });
+  frame.addEventListener("pointerup", async (e) => {
+    if (!start) return;
+    const p = point(e);
+    const rect = { x: Math.min(start.x, p.x), y: Math.min(start.y, p.y), w: Math.abs(p.x - start.x), h: Math.abs(p.y - start.y) };
+    start = null;
+    if (ghost) ghost.remove();
+    ghost = null;
+    if (rect.w < 0.01 || rect.h < 0.005) return;
+    const note = window.prompt(T.highlight_note) || null;
+    const answer = await call("highlight.add", { document_id: localView.document_id, page: localView.page, rect, note });
+    problem(answer);
+  });
+})();
+window.addEventListener("beforeunload", logReading);
