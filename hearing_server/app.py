@@ -104,6 +104,12 @@ def _register_template_helpers(app: Quart) -> None:
 
     nav.add("accounts.admin_users", "Users", "admin")
     nav.add("issuance.index", "Rulings", "party", "member", "secretary", "admin")
+    nav.add("cases.inbox", "Inbox", "secretary", "admin")
+    nav.add("cases.case_list", "Cases", "secretary", "admin", "member")
+    nav.add("cases.my_cases", "My cases", "party", "clerk")
+    nav.add("cases.new_case", "File a complaint", "party")
+    nav.add("cases.file_for_worker", "File for a worker", "clerk")
+    nav.add("notifications.dev_outbox", "Outbox", "admin")
     nav.add("scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
     nav.add("scheduling.calendars", "Calendar", "secretary", "admin", "member")
     app.jinja_env.globals.update(
@@ -126,6 +132,16 @@ def _register_blueprints(app: Quart) -> None:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(accounts_views.blueprint)
     app.register_blueprint(accounts_api.blueprint)
+    from hearing_server.cases import api as cases_api
+    from hearing_server.cases import views as cases_views
+    from hearing_server.notifications import delivery
+    from hearing_server.notifications import views as notifications_views
+
+    app.register_blueprint(cases_views.blueprint)
+    app.register_blueprint(cases_api.blueprint)
+    app.register_blueprint(notifications_views.blueprint)
+    context.CSRF_EXEMPT.update(cases_api.CSRF_EXEMPT)
+    delivery.install(app)
     from hearing_server.rooms import views as rooms_views
 
     app.register_blueprint(rooms_views.blueprint)
