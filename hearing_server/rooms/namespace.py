@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server import i18n
 from hearing_server.accounts import services as accounts
 from hearing_server.accounts.models import LoginSession, SessionStage
+from hearing_server.clock import utcnow
 from hearing_server.db import commit, rollback
 from hearing_server.errors import (
     DomainError,
@@ -43,7 +45,10 @@ from hearing_server.web.context import LANG_COOKIE, SESSION_COOKIE
 
 log = logging.getLogger(__name__)
 
-RECHECK_SECONDS = 15.0  # how often every socket's login session is checked again
+RECHECK_SECONDS = 15.0  # how often the background loop checks every socket's login session
+# An event re-checks its socket's login session when the last check is older than this
+# (app clock, so tests can move it); in between, a revoked session acts for at most this long.
+EVENT_RECHECK = timedelta(seconds=2)
 BUCKET_CAPACITY = 20.0  # events a socket may send in a burst
 BUCKET_RATE = 10.0  # events per second, sustained
 
@@ -72,6 +77,7 @@ class SocketState:
     ctx: RoomContext
     login_session_id: int
     bucket: TokenBucket = field(default_factory=TokenBucket)
+    checked_at: datetime | None = None
 
 
 Builtin = Callable[[AsyncSession, RoomContext, Any], Awaitable[dict[str, Any]]]
@@ -114,6 +120,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         self.sockets: dict[str, SocketState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recheck_started = False
+        # SQLite has one writer at a time. Room writes queue here, in the event loop, rather
+        # than in SQLite's busy handler, whose back-off sleeps grow to 100 ms per attempt.
+        self._write_lock: asyncio.Lock | None = asyncio.Lock() if rt.db.is_sqlite else None
         self.realtime = ev.Realtime(
             emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
         )
@@ -191,7 +200,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             await session.close()
         if attendance.admitted and not participant.is_board:
             await self.enter_room(sid, ev.socket_room(hearing_id, ev.AUDIENCE_ALL))
-        return SocketState(ctx=ctx, login_session_id=login.id)
+        return SocketState(ctx=ctx, login_session_id=login.id, checked_at=utcnow())
 
     async def _enter_rooms(self, sid: str, ctx: RoomContext, *, admitted: bool) -> None:
         await self.enter_room(sid, ev.socket_room(ctx.hearing_id, ev.audience_user(ctx.user.id)))
@@ -267,11 +276,29 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                     ],
                 ) from None
             payload = model if builtin else model.model_dump()
+        if write and self._write_lock is not None:
+            async with self._write_lock:
+                return await self._run(state, write, builtin, extra, payload)
+        return await self._run(state, write, builtin, extra, payload)
+
+    async def _run(
+        self,
+        state: SocketState,
+        write: bool,
+        builtin: tuple[type[ev.Payload], bool, Builtin] | None,
+        extra: ev.ExtraHandler | None,
+        payload: Any,
+    ) -> dict[str, Any]:
         session = self.rt.db.session(write=write)
         try:
-            login = await self._check_session(session, state)
-            if write and accounts.needs_touch(login):
-                await accounts.do_touch_session(session, login.id)
+            now = utcnow()
+            if state.checked_at is None or now - state.checked_at >= EVENT_RECHECK:
+                login = await self._check_session(session, state)
+                state.checked_at = now
+                if write and accounts.needs_touch(login):
+                    await accounts.do_touch_session(session, login.id)
+            elif not state.ctx.is_board:
+                await self._check_party(session, state)
             if builtin is not None:
                 result = await builtin[2](session, state.ctx, payload)
             elif extra is not None:
@@ -295,13 +322,20 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             login = await services.check_login_session(
                 session, self.rt.settings, state.login_session_id
             )
-            if not state.ctx.is_board:
-                # A party's standing changes with the phase: out they go in deliberation.
-                await services.check_participant(session, state.ctx.user, state.ctx.hearing_id)
-        except (Unauthenticated, Forbidden):
+        except Unauthenticated:
             self._later_disconnect(state.ctx.sid)
             raise
+        if not state.ctx.is_board:
+            await self._check_party(session, state)
         return login
+
+    async def _check_party(self, session: AsyncSession, state: SocketState) -> None:
+        """A party's standing changes with the phase: out they go in deliberation."""
+        try:
+            await services.check_participant(session, state.ctx.user, state.ctx.hearing_id)
+        except Forbidden:
+            self._later_disconnect(state.ctx.sid)
+            raise
 
     def _later_disconnect(self, sid: str) -> None:
         async def run() -> None:

@@ -227,23 +227,27 @@ async def do_append_event(
     audience: str = ev.AUDIENCE_ALL,
     *,
     actor_id: int | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> RoomEvent:
     """Number and store a room event; it is broadcast to ``audience`` after the commit.
 
     The hearing's counter is incremented by one UPDATE … RETURNING in this transaction, so
     two concurrent appends never share a number and a rolled-back one leaves no gap.
-    ``audience`` is "all", "board" or "user:<id>" (see ``rooms.events``)."""
+    ``audience`` is "all", "board" or "user:<id>" (see ``rooms.events``). ``changes`` are
+    further columns of the hearing written by the same UPDATE (the presenter's view)."""
     ev.socket_room(hearing.id, audience)  # validates the audience
     seq = await session.scalar(
         update(Hearing)
         .where(Hearing.id == hearing.id)
-        .values(room_seq=Hearing.room_seq + 1)
+        .values(room_seq=Hearing.room_seq + 1, **(changes or {}))
         .returning(Hearing.room_seq)
         .execution_options(synchronize_session=False)
     )
     if seq is None:
         raise NotFound("No such hearing.")
     set_committed_value(hearing, "room_seq", seq)
+    for name, value in (changes or {}).items():
+        set_committed_value(hearing, name, value)
     event = RoomEvent(
         hearing_id=hearing.id,
         seq=seq,
@@ -731,20 +735,20 @@ async def do_set_view(
     hearing = await _require_active(session, ctx)
     if not may_present(ctx, hearing):
         raise Forbidden("Only the presenter may turn the pages for everyone.", code="not_presenter")
-    document = await check_document(
-        session, user=ctx.user, hearing_id=hearing.id, document_id=document_id, is_board=True
-    )
-    pages = await session.scalar(
-        select(StoredFile.pages).where(StoredFile.sha256 == document.sha256)
-    )
+    # One query: the document is on this hearing's agenda, with its page count.
+    found = (
+        await session.execute(
+            select(Document, StoredFile.pages)
+            .join(StoredFile, StoredFile.sha256 == Document.sha256)
+            .join(AgendaItem, AgendaItem.case_id == Document.case_id)
+            .where(Document.id == document_id, AgendaItem.hearing_id == hearing.id)
+        )
+    ).first()
+    if found is None:
+        raise NotFound("No such document.")
+    document, pages = found
     if pages is not None and page > pages:
         raise Invalid("This document has only {pages} pages.", code="bad_page", pages=pages)
-    hearing.view_document_id = document_id
-    hearing.view_page = page
-    hearing.view_zoom = zoom
-    if hearing.current_case_id != document.case_id:
-        hearing.current_case_id = document.case_id
-    await session.flush()
     await do_append_event(
         session,
         hearing,
@@ -753,6 +757,12 @@ async def do_set_view(
         {"document_id": document_id, "case_id": document.case_id, "page": page, "zoom": zoom},
         document_audience(document, hearing),
         actor_id=ctx.user.id,
+        changes={
+            "view_document_id": document_id,
+            "view_page": page,
+            "view_zoom": zoom,
+            "current_case_id": document.case_id,
+        },
     )
     return hearing
 

@@ -10,8 +10,10 @@ import pytest
 import socketio
 from sqlalchemy import select
 
+from hearing_server import clock
 from hearing_server.accounts.models import LoginSession
 from hearing_server.clock import utcnow
+from hearing_server.rooms import namespace
 from hearing_server.rooms.models import Attendance
 from tests.conftest import LiveServer
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
@@ -213,6 +215,9 @@ async def test_revoked_session_is_disconnected_on_its_next_event(
         )
         assert row is not None
         row.revoked_at = utcnow()
+    # Within the re-check interval the socket's check is fresh; once it is due, the next
+    # event finds the session revoked.
+    clock.advance(namespace.EVENT_RECHECK)
     answer = await member.call("sync", {})
     assert answer["error"]["code"] == "session_ended"
     await __import__("asyncio").wait_for(member.disconnected.wait(), 10)

@@ -1,0 +1,338 @@
+"""Page-sync fan-out in the hearing room, beside a bare python-socketio server in the same run.
+
+Set-up (all its own, in a temporary directory): a SQLite database migrated and seeded with
+the demo (``hearing_server.demo.do_seed_demo``), then ROOMS hearings of the diagnosis board
+each with a case and a 4-page document, and 12 signed-in sockets per room (login sessions
+written directly, as the sign-in service would leave them). Our server is ``heyat serve``
+(uvicorn, the whole app) in a child process; the baseline is a bare python-socketio
+AsyncServer under uvicorn in another child process whose ``view.set`` handler only emits
+the payload to the room. Both use websocket transport on loopback.
+
+In every room the presenter (the chair) turns a page every INTERVAL seconds; the figure is
+the time from the presenter's emit to each of the other 11 sockets receiving the page
+(our server: auth re-check, validation, a write transaction numbering the event, commit,
+then the emit). The rooms run at the same time.
+
+Run: ``python bench/room_fanout.py [--rooms N] [--turns N]``. Last line:
+``room_fanout: p50_ms=… p95_ms=… p99_ms=… baseline_p95_ms=… ratio=…`` (ratio = our p95 /
+the baseline's p95; the issue's bar is ratio ≤ 1.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CLIENTS_PER_ROOM = 12
+NS = "/hearing"
+
+
+def percentile(samples: list[float], pct: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------- the bare baseline server
+
+
+def serve_baseline(port: int) -> None:
+    """A bare python-socketio server: join the room named in auth, re-emit view.set to it."""
+    import socketio
+    import uvicorn
+
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins=[f"http://127.0.0.1:{port}"],
+        transports=["websocket"],
+    )
+
+    @sio.on("connect", namespace=NS)
+    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> None:
+        await sio.enter_room(sid, f"h{auth['hearing_id']}:all", namespace=NS)
+        await sio.save_session(sid, {"hearing_id": auth["hearing_id"]}, namespace=NS)
+
+    seqs: dict[int, int] = {}
+
+    @sio.on("view.set", namespace=NS)
+    async def view_set(sid: str, data: dict[str, Any]) -> dict[str, Any]:
+        session = await sio.get_session(sid, namespace=NS)
+        hearing_id = session["hearing_id"]
+        seqs[hearing_id] = seqs.get(hearing_id, 0) + 1
+        event = {"seq": seqs[hearing_id], "type": "view", "op": "set", "payload": data}
+        await sio.emit("room", event, room=f"h{hearing_id}:all", namespace=NS)
+        return {"ok": True, "seq": seqs[hearing_id]}
+
+    app = socketio.ASGIApp(sio)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets")
+
+
+# ---------------------------------------------------------------- set-up of our server's data
+
+
+async def prepare(tmp: Path, rooms: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    import secrets
+
+    from cryptography.fernet import Fernet
+    from sqlalchemy import select
+    from weasyprint import HTML
+
+    from hearing_server.accounts.models import LoginSession, SessionStage, User
+    from hearing_server.accounts.security import token_hash
+    from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
+    from hearing_server.clock import utcnow
+    from hearing_server.config import Settings
+    from hearing_server.db import Database
+    from hearing_server.demo import do_seed_demo
+    from hearing_server.migrate import upgrade_async
+    from hearing_server.scheduling.models import PanelSeat
+    from tests.factories import make_case, make_hearing
+
+    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    env = {
+        "HEYAT_DATABASE_URL": url,
+        "HEYAT_SECRET_KEY": "bench-" + secrets.token_urlsafe(24),
+        "HEYAT_TOTP_KEYS": Fernet.generate_key().decode(),
+        "HEYAT_VAR_DIR": str(tmp),
+        "HEYAT_FILES_DIR": str(tmp / "files"),
+        "HEYAT_PKI_DIR": str(tmp / "pki"),
+    }
+    settings = Settings(
+        var_dir=tmp,
+        database_url=url,
+        secret_key=env["HEYAT_SECRET_KEY"],
+        totp_keys=(env["HEYAT_TOTP_KEYS"],),
+        files_dir=tmp / "files",
+        pki_dir=tmp / "pki",
+    )
+    await upgrade_async(url)
+    pdf = HTML(
+        string='<html dir="rtl"><body>'
+        + "".join(f'<p style="page-break-after:always">صفحهٔ {n}</p>' for n in range(1, 5))
+        + "</body></html>"
+    ).write_pdf()
+    sha = hashlib.sha256(pdf).hexdigest()
+    (tmp / "files" / sha[:2]).mkdir(parents=True, exist_ok=True)
+    (tmp / "files" / sha[:2] / sha).write_bytes(pdf)
+    db = Database(url)
+    plan: list[dict[str, Any]] = []
+    async with db.transaction() as session:
+        await do_seed_demo(session, settings)
+        session.add(StoredFile(sha256=sha, size=len(pdf), mime_type="application/pdf", pages=4))
+        secretary = await session.scalar(select(User).where(User.username == "secretary"))
+        assert secretary is not None
+        for _ in range(rooms):
+            case = await make_case(session)
+            hearing = await make_hearing(session, cases=[case])
+            document = Document(
+                case_id=case.id,
+                sha256=sha,
+                title="قرارداد کار",
+                kind="contract",
+                visibility=DocumentVisibility.PARTIES,
+                uploaded_by_id=secretary.id,
+            )
+            session.add(document)
+            await session.flush()
+            panel = list(
+                await session.scalars(select(PanelSeat).where(PanelSeat.hearing_id == hearing.id))
+            )
+            chair = next(seat.member_id for seat in panel if seat.is_chair)
+            others = [seat.member_id for seat in panel if not seat.is_chair] + [secretary.id]
+            users = [chair] + [others[i % len(others)] for i in range(CLIENTS_PER_ROOM - 1)]
+            cookies = []
+            now = utcnow()
+            from datetime import timedelta
+
+            for user_id in users:
+                token = secrets.token_urlsafe(32)
+                session.add(
+                    LoginSession(
+                        token_hash=token_hash(token),
+                        user_id=user_id,
+                        stage=SessionStage.FULL,
+                        csrf_token=secrets.token_urlsafe(16),
+                        created_at=now,
+                        last_seen_at=now,
+                        expires_at=now + timedelta(hours=12),
+                    )
+                )
+                cookies.append(f"heyat_session={token}")
+            plan.append({"hearing_id": hearing.id, "document_id": document.id, "cookies": cookies})
+    await db.dispose()
+    return env, plan
+
+
+# ---------------------------------------------------------------- the measurement
+
+
+async def wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise SystemExit("a server exited during start-up")
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise SystemExit("a server did not start")
+
+
+async def measure(
+    url: str, plan: list[dict[str, Any]], turns: int, interval: float, *, ours: bool
+) -> list[float]:
+    """Per-follower delivery times (ms) of the presenter's page turns, all rooms at once."""
+    import socketio
+
+    samples: list[float] = []
+    clients: list[socketio.AsyncClient] = []
+
+    async def run_room(room: dict[str, Any]) -> None:
+        sent: dict[int, float] = {}  # seq → when the presenter emitted
+        arrivals: dict[int, list[float]] = {}
+        members: list[socketio.AsyncClient] = []
+        for index, cookie in enumerate(room["cookies"]):
+            client = socketio.AsyncClient(reconnection=False)
+            if index > 0:
+
+                @client.on("room", namespace=NS)
+                async def on_room(event: dict[str, Any]) -> None:
+                    if event.get("type") == "view":
+                        arrivals.setdefault(event["seq"], []).append(time.perf_counter())
+
+            headers = {"Origin": url}
+            if ours:
+                headers["Cookie"] = cookie
+            await client.connect(
+                url,
+                namespaces=[NS],
+                transports=["websocket"],
+                headers=headers,
+                auth={"hearing_id": room["hearing_id"]},
+                wait_timeout=20,
+            )
+            members.append(client)
+            clients.append(client)
+        presenter = members[0]
+        await asyncio.sleep(0.5)
+        for turn in range(turns):
+            started = time.perf_counter()
+            answer = await presenter.call(
+                "view.set",
+                {"document_id": room["document_id"], "page": turn % 4 + 1},
+                namespace=NS,
+                timeout=20,
+            )
+            if "error" in answer:
+                raise SystemExit(f"view.set refused: {answer}")
+            sent[answer["seq"]] = started
+            await asyncio.sleep(interval)
+        await asyncio.sleep(0.5)
+        for seq, times in arrivals.items():
+            if seq in sent:
+                samples.extend((t - sent[seq]) * 1000 for t in times)
+
+    await asyncio.gather(*(run_room(room) for room in plan))
+    for client in clients:
+        await client.disconnect()
+    return samples
+
+
+def start_servers(
+    env: dict[str, str], tmp: Path, ours_port: int, base_port: int
+) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], Any]:
+    """Both servers as child processes (Popen returns at once; main waits for the ports)."""
+    log = (tmp / "server.log").open("wb")
+    ours = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "heyat"), "serve", "--port", str(ours_port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(ROOT),
+    )
+    bare = subprocess.Popen(
+        [sys.executable, __file__, "--serve-baseline", str(base_port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=str(ROOT),
+    )
+    return ours, bare, log
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rooms", type=int, default=4)
+    parser.add_argument("--turns", type=int, default=60)
+    parser.add_argument("--interval", type=float, default=0.15)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="heyat-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env_extra, plan = await prepare(tmp, args.rooms)
+        ours_port, base_port = free_port(), free_port()
+        env = dict(os.environ)
+        env.update(env_extra, HEYAT_BASE_URL=f"http://127.0.0.1:{ours_port}")
+        env.pop("HEYAT_REDIS_URL", None)
+        ours, bare, log = start_servers(env, tmp, ours_port, base_port)
+        try:
+            await wait_up(ours_port, ours)
+            await wait_up(base_port, bare)
+            base_url = f"http://127.0.0.1:{base_port}"
+            ours_url = f"http://127.0.0.1:{ours_port}"
+            # Alternate, so that neither profits from a quieter moment of the machine.
+            baseline = await measure(base_url, plan, args.turns // 2, args.interval, ours=False)
+            mine = await measure(ours_url, plan, args.turns // 2, args.interval, ours=True)
+            baseline += await measure(
+                base_url, plan, args.turns - args.turns // 2, args.interval, ours=False
+            )
+            mine += await measure(
+                ours_url, plan, args.turns - args.turns // 2, args.interval, ours=True
+            )
+        finally:
+            for proc in (ours, bare):
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            log.close()
+    expected = args.rooms * args.turns * (CLIENTS_PER_ROOM - 1)
+    print(f"rooms={args.rooms} clients/room={CLIENTS_PER_ROOM} turns={args.turns}")
+    print(f"deliveries: ours={len(mine)} baseline={len(baseline)} expected={expected}")
+    for name, data in (("baseline", baseline), ("ours", mine)):
+        print(
+            f"{name}: mean={statistics.mean(data):.2f} p50={percentile(data, 50):.2f} "
+            f"p95={percentile(data, 95):.2f} p99={percentile(data, 99):.2f} ms"
+        )
+    p95_base = percentile(baseline, 95)
+    print(
+        f"room_fanout: p50_ms={percentile(mine, 50):.2f} p95_ms={percentile(mine, 95):.2f} "
+        f"p99_ms={percentile(mine, 99):.2f} baseline_p95_ms={p95_base:.2f} "
+        f"ratio={percentile(mine, 95) / p95_base:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-baseline":
+        serve_baseline(int(sys.argv[2]))
+    else:
+        asyncio.run(main())
