@@ -145,6 +145,7 @@ TRANSITIONS: dict[tuple[CaseStatus, CaseStatus], Move] = {
     (_S.IN_HEARING, _S.ACCEPTED): Move(_BOARD),  # no quorum or no majority: to be reheard
     (_S.IN_HEARING, _S.DECIDED): Move(_BOARD),
     (_S.DECIDED, _S.RULING_ISSUED): Move(_BOARD),
+    (_S.DECIDED, _S.FINAL): Move(_STAFF),  # a settlement board's ruling is final on issue
     (_S.RULING_ISSUED, _S.FINAL): Move(_STAFF),  # or the system when the window passed
     (_S.RULING_ISSUED, _S.APPEALED): Move(frozenset({Role.PARTY, *_STAFF})),
     (_S.APPEALED, _S.FINAL): Move(_STAFF),
@@ -826,9 +827,17 @@ def _name_terms(*names: str | None) -> set[str]:
 
 
 async def _index_terms(session: AsyncSession, case: Case) -> None:
-    await session.execute(delete(CaseSearchTerm).where(CaseSearchTerm.case_id == case.id))
-    terms = _name_terms(case.workshop_name, *(p.full_name for p in case.parties))
-    session.add_all([CaseSearchTerm(case_id=case.id, term=t) for t in sorted(terms)])
+    await do_index_search_terms(
+        session, case.id, [case.workshop_name, *(p.full_name for p in case.parties)]
+    )
+
+
+async def do_index_search_terms(
+    session: AsyncSession, case_id: int, names: list[str | None]
+) -> None:
+    """Replace the words the secretary's search finds ``case_id`` by (party and workshop names)."""
+    await session.execute(delete(CaseSearchTerm).where(CaseSearchTerm.case_id == case_id))
+    session.add_all([CaseSearchTerm(case_id=case_id, term=t) for t in sorted(_name_terms(*names))])
     await session.flush()
 
 
@@ -840,7 +849,7 @@ async def do_submit(session: AsyncSession, *, actor: User, case_id: int) -> Case
     if case.status == _S.DRAFT:
         now = utcnow()
         case.number = await do_take_case_number(session, case.office_id, now)
-        case.tracking_code = await _unique_tracking_code(session)
+        case.tracking_code = await do_take_tracking_code(session)
         case.filed_at = now
         await session.flush()
     await _link_party_users(session, case)
@@ -849,7 +858,7 @@ async def do_submit(session: AsyncSession, *, actor: User, case_id: int) -> Case
     return await require_case(session, case.id)
 
 
-async def _unique_tracking_code(session: AsyncSession) -> str:
+async def do_take_tracking_code(session: AsyncSession) -> str:
     while True:
         code = new_tracking_code()
         taken = await session.scalar(select(Case.id).where(Case.tracking_code == code))

@@ -21,6 +21,7 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record, get_chain_head
 from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, ClaimKind, PartyRole
+from hearing_server.cases.services import do_take_case_number, do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.issuance import services
@@ -90,7 +91,7 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
     case = Case(
         office_id=board.office_id,
         board_id=board.id,
-        number=await services._next_case_number(session, board.office_id),
+        number=await do_take_case_number(session, board.office_id, now),
         tracking_code=TRACKING_CODE,
         status=CaseStatus.IN_HEARING,
         created_by_id=worker.id,
@@ -323,7 +324,9 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
         )
         motion.chain_head_at_close = await get_chain_head(session)
         minute += 8
-    await services._transition(session, case, CaseStatus.DECIDED, actor_id=gov, reason="vote")
+    chair = await session.get(User, gov)
+    assert chair is not None  # noqa: S101  # seeded just above
+    await do_transition(session, case, CaseStatus.DECIDED, actor=chair, reason="vote")
     await session.flush()
 
     ruling = await services.do_draft_ruling(session, settings, actor=secretary, case_id=case.id)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from persiantools.jdatetime import JalaliDate
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,15 +35,19 @@ from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice
 from hearing_server.cases import access
 from hearing_server.cases.models import (
     Case,
-    CaseNumberCounter,
     CaseParty,
     CaseStatus,
-    CaseTransition,
     Claim,
     ClaimKind,
     Document,
     DocumentVisibility,
     FiledVia,
+)
+from hearing_server.cases.services import (
+    do_index_search_terms,
+    do_take_case_number,
+    do_take_tracking_code,
+    do_transition,
 )
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -66,7 +69,6 @@ from hearing_server.text import normalize_digits, normalize_persian
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
 from hearing_server.voting.rules import BoardType
 from rulings import compose as rc
-from rulings.persian import to_tehran
 from rulings.render import FontMissingError, RenderError, render_pdf_async
 from rulings.sign import SignerConfig, SigningError, sign_pdf
 from rulings.verify import VerifyResult, verify_pdf
@@ -154,36 +156,6 @@ def is_staff(user: User) -> bool:
 def require_staff(user: User) -> None:
     if not is_staff(user):
         raise Forbidden("Only the board secretary may do this.")
-
-
-async def _transition(
-    session: AsyncSession,
-    case: Case,
-    to: CaseStatus,
-    *,
-    actor_id: int | None,
-    reason: str | None = None,
-) -> None:
-    """Case.status + CaseTransition + audit, in the caller's transaction."""
-    before = case.status
-    case.status = to
-    session.add(
-        CaseTransition(
-            case_id=case.id,
-            from_status=before.value if before else None,
-            to_status=to.value,
-            actor_id=actor_id,
-            reason=reason,
-        )
-    )
-    await do_record(
-        session,
-        actor_id=actor_id,
-        action=f"case.{to.value}",
-        subject_type="case",
-        subject_id=case.id,
-        payload={"from": before.value if before else None, "to": to.value},
-    )
 
 
 async def _rules_objection_days(session: AsyncSession, rules_version_id: int) -> int | None:
@@ -780,13 +752,9 @@ async def do_issue_ruling(
         ):
             older.state = RulingState.SUPERSEDED
         await session.flush()
-        await _transition(
-            session,
-            case,
-            CaseStatus.FINAL if final else CaseStatus.RULING_ISSUED,
-            actor_id=actor.id,
-            reason=ruling.number,
-        )
+        target = CaseStatus.FINAL if final else CaseStatus.RULING_ISSUED
+        if case.status != target:  # a corrected, re-issued ruling leaves the case where it is
+            await do_transition(session, case, target, actor=actor, reason=ruling.number)
         await do_record(
             session,
             actor_id=actor.id,
@@ -903,21 +871,6 @@ async def render_draft_pdf(
 # --------------------------------------------------------------------------- objection
 
 
-async def _next_case_number(session: AsyncSession, office_id: int) -> str:
-    year = int(JalaliDate(to_tehran(utcnow()).date()).year)  # type: ignore[no-untyped-call]  # persiantools is untyped
-    counter = await session.scalar(
-        select(CaseNumberCounter)
-        .where(CaseNumberCounter.office_id == office_id, CaseNumberCounter.jalali_year == year)
-        .with_for_update()
-    )
-    if counter is None:
-        counter = CaseNumberCounter(office_id=office_id, jalali_year=year, last_value=0)
-        session.add(counter)
-    counter.last_value += 1
-    await session.flush()
-    return f"{year}-{counter.last_value:06d}"
-
-
 async def _settlement_board(session: AsyncSession, office_id: int) -> Board:
     board = await session.scalar(
         select(Board).where(Board.office_id == office_id, Board.type == BoardType.SETTLEMENT)
@@ -979,9 +932,9 @@ async def do_object(
     appeal = Case(
         office_id=case.office_id,
         board_id=board.id,
-        number=await _next_case_number(session, case.office_id),
-        tracking_code=secrets.token_hex(5).upper(),
-        status=CaseStatus.FILED,
+        number=await do_take_case_number(session, case.office_id, now),
+        tracking_code=await do_take_tracking_code(session),
+        status=CaseStatus.DRAFT,
         filed_via=FiledVia.APPEAL,
         created_by_id=actor.id,
         created_at=now,
@@ -1038,11 +991,10 @@ async def do_object(
             uploaded_at=now,
         )
     )
-    session.add(
-        CaseTransition(
-            case_id=appeal.id, from_status=None, to_status=CaseStatus.FILED.value, actor_id=actor.id
-        )
+    await do_index_search_terms(
+        session, appeal.id, [case.workshop_name, *(p.full_name for p in case.parties)]
     )
+    await do_transition(session, appeal, CaseStatus.FILED, actor=actor, reason=ruling.number)
     objection = Objection(
         ruling_id=ruling.id,
         party_id=party.id,
@@ -1054,8 +1006,8 @@ async def do_object(
     session.add(objection)
     ruling.state = RulingState.APPEALED
     await session.flush()
-    await _transition(
-        session, case, CaseStatus.APPEALED, actor_id=actor.id, reason=f"appeal {appeal.number}"
+    await do_transition(
+        session, case, CaseStatus.APPEALED, actor=actor, reason=f"appeal {appeal.number}"
     )
     await do_record(
         session,
@@ -1109,7 +1061,7 @@ async def do_finality_sweep(session: AsyncSession) -> list[Ruling]:
         if case is None:
             raise NotFound("The record is missing.")
         if case.status == CaseStatus.RULING_ISSUED:
-            await _transition(session, case, CaseStatus.FINAL, actor_id=None, reason=ruling.number)
+            await do_transition(session, case, CaseStatus.FINAL, actor=None, reason=ruling.number)
         await do_record(
             session,
             actor_id=None,
