@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import BoardRulesVersion
+from hearing_server.cases.files import file_path
 from hearing_server.cases.models import (
     Case,
     CaseStatus,
@@ -1341,10 +1342,11 @@ async def _people(
 
 
 def stored_file_path(settings: Settings, sha256: str) -> Path:
-    """Where the file store keeps the bytes of ``sha256``: ``files/ab/abcdef…``."""
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise NotFound("No such document.")
-    return settings.files_dir / sha256[:2] / sha256
+    """Where the file store keeps the bytes of ``sha256`` (``hearing_server.cases.files``)."""
+    try:
+        return file_path(settings.files_dir, sha256)
+    except ValueError:
+        raise NotFound("No such document.") from None
 
 
 async def check_document_for_user(

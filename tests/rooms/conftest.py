@@ -16,6 +16,7 @@ import httpx
 import pytest
 import socketio
 
+from hearing_server.cases.files import file_path
 from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
 from hearing_server.config import Settings
 from tests.conftest import LiveServer, OtpSource, Person
@@ -43,7 +44,7 @@ def case_pdf(pages: int = 4, title: str = "قرارداد کار") -> bytes:
 
 def store_file(settings: Settings, data: bytes) -> str:
     sha = hashlib.sha256(data).hexdigest()
-    path = Path(settings.files_dir) / sha[:2] / sha
+    path = file_path(Path(settings.files_dir), sha)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return sha
