@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hearing_server.accounts.models import User
+from hearing_server.cases.files import file_path
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.issuance import services
@@ -78,7 +79,7 @@ async def test_hostile_claim_text_is_printed_escaped_and_fetches_nothing(
         await server.wait_closed()
     assert hits == []  # nothing was fetched from the loopback server
     assert ruling.pdf_sha256 is not None
-    pdf = (settings.files_dir / ruling.pdf_sha256[:2] / ruling.pdf_sha256).read_bytes()
+    pdf = file_path(settings.files_dir, ruling.pdf_sha256).read_bytes()
     text = pdf_text(pdf)
     # Shown as text, not markup (pdftotext mirrors the brackets in right-to-left lines).
     assert 'img src="http://127.0.0.1' in text and "title.png" in text and "bold" in text
@@ -138,7 +139,7 @@ async def test_reissued_ruling_makes_the_older_file_not_the_latest(
     decided = await make_decided_case(db)
     first = await issue_directly(db, settings, decided)
     assert first.pdf_sha256 is not None
-    old_pdf = (settings.files_dir / first.pdf_sha256[:2] / first.pdf_sha256).read_bytes()
+    old_pdf = file_path(settings.files_dir, first.pdf_sha256).read_bytes()
     second = await issue_directly(db, settings, decided)  # a corrected version
     assert second.version == 2
     client = quart_app.test_client()
