@@ -670,6 +670,34 @@ async def do_declare_recusal(
 # ------------------------------------------------------------------ reading
 
 
+async def claims_to_vote_on(session: AsyncSession, hearing: Hearing) -> list[dict[str, Any]]:
+    """For the secretary's vote page: each claim of the hearing's cases in hearing that has
+    no open or passed/failed motion yet (a no-majority motion may be put again)."""
+    case_ids = [item.case_id for item in hearing.agenda]
+    if not case_ids:
+        return []
+    cases = await session.scalars(
+        select(Case)
+        .options(selectinload(Case.claims))
+        .where(Case.id.in_(case_ids), Case.status == CaseStatus.IN_HEARING)
+    )
+    settled = set(
+        await session.scalars(
+            select(Motion.claim_id).where(
+                Motion.hearing_id == hearing.id,
+                Motion.claim_id.is_not(None),
+                (Motion.state == MotionState.OPEN) | Motion.outcome.in_(["passed", "failed"]),
+            )
+        )
+    )
+    return [
+        {"case_id": case.id, "case_number": case.number, "claim": claim}
+        for case in cases
+        for claim in case.claims
+        if claim.id not in settled
+    ]
+
+
 async def list_motions(session: AsyncSession, *, actor: User, hearing_id: int) -> list[Motion]:
     hearing = await require_hearing(session, hearing_id)
     check_can_see_hearing(actor, hearing)

@@ -9,8 +9,11 @@ from typing import cast as type_cast
 from quart import Blueprint, Response, make_response, render_template, request
 
 from hearing_server.accounts.models import Role
-from hearing_server.errors import DomainError
+from hearing_server.cases.models import ClaimKind
+from hearing_server.cases.services import CLAIM_LABELS
+from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import gettext as _
+from hearing_server.text import normalize_digits, parse_rials
 from hearing_server.voting import services
 from hearing_server.voting.models import Motion
 from hearing_server.web.context import (
@@ -38,13 +41,17 @@ async def _render(
     motions: list[Motion] = await services.list_motions(session, actor=user, hearing_id=hearing_id)
     views = [await services.motion_view(session, m, viewer=user) for m in motions]
     hearing = await services.require_hearing(session, hearing_id)
+    can_run = user.role == Role.SECRETARY or services.is_chair(hearing, user)
+    proposals = await services.claims_to_vote_on(session, hearing) if can_run else []
     page = await render_template(
         "voting/vote.html",
         hearing=hearing,
         open_motions=[v for v in views if v["state"] == "open"],
         closed_motions=[v for v in views if v["state"] == "closed"],
         user=user,
-        can_run=user.role == Role.SECRETARY or services.is_chair(hearing, user),
+        can_run=can_run,
+        proposals=proposals,
+        claim_label=lambda kind: _(CLAIM_LABELS[ClaimKind(kind)]),
         errors=errors or {},
         cast=cast,
         form=form or {},
@@ -91,3 +98,60 @@ async def cast_ballot(hearing_id: int, motion_id: int) -> Any:
         hearing_id,
         cast={"motion_id": motion_id, "receipt": result.ballot.receipt, "closed": result.closed},
     )
+
+
+@blueprint.post("/hearings/<int:hearing_id>/motions")
+@login_required(Role.MEMBER, Role.SECRETARY)
+async def open_motion(hearing_id: int) -> Any:
+    """The secretary or chair opens a vote on one claim (or a free-text motion)."""
+    form = await request.form
+    session = await db_session()
+    try:
+        amount_text = (form.get("amount") or "").strip()
+        await services.do_open_motion(
+            session,
+            actor=require_user(),
+            hearing_id=hearing_id,
+            case_id=_int(form.get("case_id")),
+            claim_id=_int(form.get("claim_id")) if form.get("claim_id") else None,
+            kind=form.get("kind", ""),
+            text=form.get("text", ""),
+            amount=parse_rials(amount_text) if amount_text else None,
+            reasoning=form.get("reasoning") or None,
+            legal_basis=form.get("legal_basis") or None,
+        )
+    except ValueError:
+        return await _render(
+            hearing_id,
+            errors={0: {"_form": _("The amount is not a whole number of rials.")}},
+            status=422,
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _render(
+            hearing_id, errors={0: {"_form": _(exc.message, **exc.params)}}, status=exc.status
+        )
+    return await _render(hearing_id)
+
+
+@blueprint.post("/hearings/<int:hearing_id>/motions/<int:motion_id>/close")
+@login_required(Role.MEMBER, Role.SECRETARY)
+async def close_motion(hearing_id: int, motion_id: int) -> Any:
+    session = await db_session()
+    try:
+        await services.do_close_motion(session, actor=require_user(), motion_id=motion_id)
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _render(
+            hearing_id,
+            errors={motion_id: {"_form": _(exc.message, **exc.params)}},
+            status=exc.status,
+        )
+    return await _render(hearing_id)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(normalize_digits(value or ""))
+    except ValueError:
+        raise Invalid("The request is not valid.") from None
