@@ -219,8 +219,9 @@ def make_settings(url: str, var_dir: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(db_url: str, tmp_path: Path) -> Settings:
-    return make_settings(db_url, tmp_path)
+def settings(db_url: str, tmp_path: Path, tmp_root: Path) -> Settings:
+    """Per-test files; the installation's PKI is the one the seeded demo signed with."""
+    return make_settings(db_url, tmp_path, pki_dir=tmp_root / "pki")
 
 
 @pytest.fixture
