@@ -16,6 +16,7 @@ import pyotp
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hearing_server.accounts.models import (
     LoginSession,
@@ -382,15 +383,27 @@ def _new_recovery_code() -> str:
 
 
 async def verify_otp(
-    session: AsyncSession, settings: Settings, user: User, code: str, *, purpose: str
+    session: AsyncSession,
+    settings: Settings,
+    user: User,
+    code: str,
+    *,
+    purpose: str,
+    credential: TotpCredential | None = None,
 ) -> int:
     """Check a fresh code of ``user``'s active authenticator; return the claimed time-step.
 
     Replay-proof: the matched time-step is claimed with a conditional UPDATE, so of any
     number of concurrent submissions of one code exactly one succeeds. Five wrong codes
     lock the authenticator for five minutes. Every failure is audited.
+
+    ``credential``: the user's row, when the caller has just read it in this transaction
+    (saves the read); otherwise it is read here.
     """
-    cred = await session.get(TotpCredential, user.id, populate_existing=True)
+    if credential is not None and credential.user_id == user.id:
+        cred: TotpCredential | None = credential
+    else:
+        cred = await session.get(TotpCredential, user.id, populate_existing=True)
     if cred is None or cred.activated_at is None:
         raise Conflict("This account has no active authenticator.", code="totp_not_enrolled")
     return await _check_code(session, settings, user, cred, code, purpose=purpose)
@@ -451,7 +464,10 @@ async def _check_code(
             persist=True,
             field="otp",
         )
-    await session.refresh(cred)
+    # What the UPDATE wrote, without reading the row back.
+    set_committed_value(cred, "last_used_step", matched)
+    set_committed_value(cred, "failed_count", 0)
+    set_committed_value(cred, "locked_until", None)
     await do_record(session, actor_id=user.id, action="otp.accepted", payload={"purpose": purpose})
     return matched
 

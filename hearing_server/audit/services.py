@@ -42,6 +42,32 @@ def compute_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical(event)).hexdigest()
 
 
+# The tip (seq, hash) this transaction last appended, so a second append (or a receipt's
+# chain head) in the same transaction needs no SELECT: with the chain's lock held until the
+# transaction ends, nobody else can have appended since. Keyed by the root transaction and
+# never used inside a savepoint (a rolled-back savepoint could drop the row it names).
+_TIP = "audit_chain_tip"
+
+
+def _known_tip(session: AsyncSession) -> tuple[int, str] | None:
+    cached = session.info.get(_TIP)
+    if cached is None:
+        return None
+    sync = session.sync_session
+    if sync.in_nested_transaction() or sync.get_transaction() is not cached[0]:
+        return None
+    return cached[1], cached[2]
+
+
+async def _read_tip(session: AsyncSession) -> tuple[int, str] | None:
+    last = (
+        await session.execute(
+            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+        )
+    ).first()
+    return (last.seq, last.hash) if last else None
+
+
 async def do_record(
     session: AsyncSession,
     *,
@@ -51,33 +77,41 @@ async def do_record(
     subject_id: object = None,
     payload: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
-    last = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-        )
-    ).first()
+    last = _known_tip(session)
+    if last is None:
+        bind = session.get_bind()
+        if bind.dialect.name == "postgresql":
+            await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+        last = await _read_tip(session)
     event = AuditEvent(
-        seq=(last.seq + 1) if last else 1,
+        seq=(last[0] + 1) if last else 1,
         at=utcnow(),
         actor_id=actor_id,
         action=action,
         subject_type=subject_type,
         subject_id=None if subject_id is None else str(subject_id),
         payload=payload or {},
-        prev_hash=last.hash if last else GENESIS,
+        prev_hash=last[1] if last else GENESIS,
     )
     event.hash = compute_hash(event)
     session.add(event)
     await session.flush()
+    sync = session.sync_session
+    if sync.in_nested_transaction():
+        session.info.pop(_TIP, None)
+    else:
+        session.info[_TIP] = (sync.get_transaction(), event.seq, event.hash)
     return event
 
 
+async def get_chain_tip(session: AsyncSession) -> tuple[int, str]:
+    """(seq, hash) of the newest event: ``(0, GENESIS)`` for an empty chain."""
+    tip = _known_tip(session) or await _read_tip(session)
+    return tip if tip is not None else (0, GENESIS)
+
+
 async def get_chain_head(session: AsyncSession) -> str:
-    head = await session.scalar(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
-    return head or GENESIS
+    return (await get_chain_tip(session))[1]
 
 
 @dataclass(frozen=True)

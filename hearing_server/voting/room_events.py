@@ -54,14 +54,23 @@ def opened_payload(motion: Motion) -> dict[str, Any]:
     }
 
 
-async def progress_payload(session: AsyncSession, motion: Motion) -> dict[str, Any]:
-    """Who has voted, not how."""
+async def progress_payload(
+    session: AsyncSession,
+    motion: Motion,
+    *,
+    voted: set[int] | None = None,
+    recused: set[int] | None = None,
+) -> dict[str, Any]:
+    """Who has voted, not how. ``voted`` and ``recused`` when the caller has just read them
+    under the motion's lock (a ballot); otherwise they are read here."""
     from hearing_server.voting.services import recused_member_ids
 
-    voted = set(
-        await session.scalars(select(Ballot.member_id).where(Ballot.motion_id == motion.id))
-    )
-    recused = await recused_member_ids(session, motion.hearing_id, motion.case_id)
+    if voted is None:
+        voted = set(
+            await session.scalars(select(Ballot.member_id).where(Ballot.motion_id == motion.id))
+        )
+    if recused is None:
+        recused = await recused_member_ids(session, motion.hearing_id, motion.case_id)
     waiting = [int(i["member_id"]) for i in motion.eligible]
     return {
         "motion_id": motion.id,
@@ -90,8 +99,16 @@ async def notify_motion_opened(session: AsyncSession, hearing: Hearing, motion: 
     await _append(session, hearing, "opened", opened_payload(motion))
 
 
-async def notify_progress(session: AsyncSession, hearing: Hearing, motion: Motion) -> None:
-    await _append(session, hearing, "progress", await progress_payload(session, motion))
+async def notify_progress(
+    session: AsyncSession,
+    hearing: Hearing,
+    motion: Motion,
+    *,
+    voted: set[int] | None = None,
+    recused: set[int] | None = None,
+) -> None:
+    payload = await progress_payload(session, motion, voted=voted, recused=recused)
+    await _append(session, hearing, "progress", payload)
 
 
 async def notify_motion_closed(session: AsyncSession, hearing: Hearing, motion: Motion) -> None:
@@ -110,17 +127,19 @@ class CastIn(BaseModel):
     opinion: str | None = Field(default=None, max_length=20_000)
 
 
+VOTER_ROLES = frozenset({"chair", "member"})  # the room's roles of panel members
+
+
 async def on_cast(session: AsyncSession, ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """``vote.cast`` from a member's socket in the hearing room: the same service as the
-    HTTP POST; the namespace acknowledges with this dict after the commit."""
-    from hearing_server.errors import NotFound
+    HTTP POST, for a motion of this socket's hearing; the namespace acknowledges with this
+    dict after the commit (and the room's progress event goes out after the commit too)."""
+    from hearing_server.errors import Forbidden
     from hearing_server.voting.services import do_cast_ballot
 
-    hearing_id = await session.scalar(
-        select(Motion.hearing_id).where(Motion.id == payload["motion_id"])
-    )
-    if hearing_id is None or hearing_id != ctx.hearing_id:
-        raise NotFound("No such motion.")
+    if ctx.role not in VOTER_ROLES:
+        # A party's (or the secretary's) socket: refused before anything is read.
+        raise Forbidden("Only board members can vote.", code="not_a_voter")
     result = await do_cast_ballot(
         session,
         ctx.settings,
@@ -129,6 +148,7 @@ async def on_cast(session: AsyncSession, ctx: Any, payload: dict[str, Any]) -> d
         choice=payload["choice"],
         code=payload["otp"],
         opinion=payload.get("opinion"),
+        hearing_id=ctx.hearing_id,
     )
     return {
         "ballot_id": result.ballot.id,

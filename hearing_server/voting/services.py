@@ -23,21 +23,29 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import join as orm_join
+from sqlalchemy.orm import outerjoin, selectinload
 
-from hearing_server.accounts.models import Role, User
-from hearing_server.accounts.services import check_throttle, do_count_attempt, verify_otp
+from hearing_server.accounts.models import Role, ThrottleHit, TotpCredential, User
+from hearing_server.accounts.services import check_throttle, verify_otp
 from hearing_server.audit.models import AuditEvent
-from hearing_server.audit.services import do_record, get_chain_head, verify_chain
+from hearing_server.audit.services import do_record, get_chain_tip, verify_chain
 from hearing_server.boards.models import Board, BoardRulesVersion
 from hearing_server.cases.models import Case, CaseStatus, Claim
 from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
+from hearing_server.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TooManyRequests,
+    ValidationErrors,
+)
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
 from hearing_server.text import normalize_persian
@@ -58,6 +66,8 @@ MAX_TEXT = 4000
 MAX_OPINION = 10000
 MAX_REASON = 2000
 VOTE_ATTEMPTS_PER_MINUTE = 20
+THROTTLE_WINDOW = timedelta(minutes=1)
+THROTTLE_KEEP = timedelta(days=1)  # as accounts.do_count_attempt
 RESOLVED = {Outcome.PASSED.value, Outcome.FAILED.value}
 RECEIPT_VERSION = 1
 
@@ -376,21 +386,79 @@ async def do_cast_ballot(
     choice: str,
     code: str,
     opinion: str | None = None,
+    hearing_id: int | None = None,
 ) -> CastResult:
     """Record ``actor``'s named, final ballot after a fresh authenticator code.
 
-    Refusals, in order: not a member (403), too many attempts (429), no such motion (404),
-    not on the panel (403), bad choice or opinion (422), already voted (409), vote closed
-    (409), not eligible / recused / not in the room (403), then the code (422, or 423 when
-    locked; the code's bookkeeping is committed). The last eligible ballot closes the
-    vote in the same transaction.
+    Refusals, in order: not a member (403), too many attempts (429), no such motion (404;
+    also when ``hearing_id`` is given and the motion is of another hearing), not on the
+    panel (403), bad choice or opinion (422), already voted (409), vote closed (409), not
+    eligible / recused / not in the room (403), then the code (422, or 423 when locked;
+    the code's bookkeeping is committed). The last eligible ballot closes the vote in the
+    same transaction.
+
+    The hot path (a socket event in the room) keeps its round trips few: one read of the
+    motion with its hearing, the member's authenticator, seat, presence and throttle count
+    (on PostgreSQL the hearing row is locked by a read of its own first), one read of who
+    has voted and who is recused (reused for the progress event), the throttle hit, the
+    code's claim and audit row, the ballot and its audit row.
     """
     if actor.role != Role.MEMBER:
         raise Forbidden("Only board members can vote.")
-    keys = [f"vote:user:{actor.id}"]
-    await check_throttle(session, keys, limit=VOTE_ATTEMPTS_PER_MINUTE, window=timedelta(minutes=1))
-    motion, hearing = await _lock_motion(session, motion_id)
-    if panel_seat(hearing, actor.id) is None:
+    key = f"vote:user:{actor.id}"
+    now = utcnow()
+    of_motion = select(Motion.hearing_id).where(Motion.id == motion_id).scalar_subquery()
+    seated = exists().where(
+        PanelSeat.hearing_id == Motion.hearing_id, PanelSeat.member_id == actor.id
+    )
+    present = exists().where(
+        Attendance.hearing_id == Motion.hearing_id,
+        Attendance.user_id == actor.id,
+        Attendance.left_at.is_(None),
+    )
+    attempts = (
+        select(func.count())
+        .select_from(ThrottleHit)
+        .where(ThrottleHit.key == key, ThrottleHit.at >= now - THROTTLE_WINDOW)
+        .scalar_subquery()
+    )
+    oldest = select(func.min(ThrottleHit.at)).where(ThrottleHit.key == key).scalar_subquery()
+    columns: list[Any] = [Motion, TotpCredential, seated, present, attempts, oldest]
+    source: Any = Motion
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres:
+        columns.append(Hearing)
+        source = orm_join(Motion, Hearing, Hearing.id == Motion.hearing_id)
+    facts = (
+        select(*columns)
+        .select_from(outerjoin(source, TotpCredential, TotpCredential.user_id == actor.id))
+        .where(Motion.id == motion_id)
+        .execution_options(populate_existing=True)
+    )
+    row: Any
+    hearing: Hearing | None
+    if postgres:
+        # Row locks in the order every writer takes them: hearing, motion (then the chain).
+        hearing = await session.scalar(
+            select(Hearing)
+            .where(Hearing.id == of_motion)
+            .with_for_update(of=Hearing)
+            .execution_options(populate_existing=True)
+        )
+        row = None
+        if hearing is not None:
+            row = (await session.execute(facts.with_for_update(of=Motion))).one_or_none()
+    else:
+        # SQLite: BEGIN IMMEDIATE already holds the database's write lock; one read.
+        row = (await session.execute(facts)).one_or_none()
+        hearing = row[-1] if row is not None else None
+    if row is None or hearing is None or (hearing_id is not None and hearing.id != hearing_id):
+        await check_throttle(session, [key], limit=VOTE_ATTEMPTS_PER_MINUTE, window=THROTTLE_WINDOW)
+        raise NotFound("No such motion.")
+    motion, credential, is_seated, is_present, tries, first_hit = row[:6]
+    if (tries or 0) >= VOTE_ATTEMPTS_PER_MINUTE:
+        raise TooManyRequests("Too many attempts. Please wait a few minutes and try again.")
+    if not is_seated:
         raise Forbidden("You do not have access to this hearing.")
     picked = _parse_choice(choice)
     written = normalize_persian(opinion or "").strip() or None
@@ -398,10 +466,8 @@ async def do_cast_ballot(
         raise Invalid(
             "The opinion is too long (at most {max} characters).", field="opinion", max=MAX_OPINION
         )
-    existing = await session.scalar(
-        select(Ballot.id).where(Ballot.motion_id == motion.id, Ballot.member_id == actor.id)
-    )
-    if existing is not None:
+    voted, recused = await _voters_and_recused(session, motion)
+    if actor.id in voted:
         raise Conflict("You have already voted on this motion.", code="already_voted")
     if motion.state != MotionState.OPEN:
         raise Conflict("This vote is closed; no more ballots are accepted.", code="vote_closed")
@@ -410,15 +476,23 @@ async def do_cast_ballot(
             "You cannot vote on this motion: you were not in the room when the vote opened.",
             code="not_eligible",
         )
-    if actor.id in await recused_member_ids(session, hearing.id, motion.case_id):
+    if actor.id in recused:
         raise Forbidden("You have recused yourself from this case.", code="recused")
-    if actor.id not in await present_member_ids(session, hearing.id):
+    if not is_present:
         raise Forbidden("Join the hearing room to vote.", code="not_present")
-    await do_count_attempt(session, keys)
-    step = await verify_otp(session, settings, actor, code, purpose="vote")
+    # The attempt is counted (committed even when the code is refused); this key's hits
+    # older than a day are dropped when there are any (the same bookkeeping as
+    # accounts.do_count_attempt, without scanning every key's hits on every ballot).
+    await session.execute(insert(ThrottleHit).values(key=key, at=now))
+    if first_hit is not None and first_hit < now - THROTTLE_KEEP:
+        await session.execute(
+            delete(ThrottleHit).where(ThrottleHit.key == key, ThrottleHit.at < now - THROTTLE_KEEP)
+        )
+    step = await verify_otp(session, settings, actor, code, purpose="vote", credential=credential)
 
     cast_at = utcnow()
-    head = await get_chain_head(session)  # the chain is locked by verify_otp's audit row
+    # The chain is locked by verify_otp's audit row; its tip is that row.
+    head_seq, head = await get_chain_tip(session)
     receipt = make_receipt(
         motion_id=motion.id,
         member_id=actor.id,
@@ -428,21 +502,25 @@ async def do_cast_ballot(
         otp_step=step,
         chain_head=head,
     )
-    ballot = Ballot(
-        motion_id=motion.id,
-        member_id=actor.id,
-        choice=picked.value,
-        opinion=written,
-        cast_at=cast_at,
-        otp_step=step,
-        receipt=receipt,
-    )
+    values = {
+        "motion_id": motion.id,
+        "member_id": actor.id,
+        "choice": picked.value,
+        "opinion": written,
+        "cast_at": cast_at,
+        "otp_step": step,
+        # The ballot's own audit row comes next in the chain (still locked by us).
+        "audit_seq": head_seq + 1,
+        "receipt": receipt,
+    }
     try:
-        async with session.begin_nested():
-            session.add(ballot)
-            await session.flush()
+        ballot_id = (
+            await session.execute(insert(Ballot).values(**values).returning(Ballot.id))
+        ).scalar_one()
     except IntegrityError:
+        # The unique (motion, member) constraint; the transaction is rolled back.
         raise Conflict("You have already voted on this motion.", code="already_voted") from None
+    ballot = Ballot(id=ballot_id, **values)
     event = await do_record(
         session,
         actor_id=actor.id,
@@ -450,7 +528,7 @@ async def do_cast_ballot(
         subject_type="motion",
         subject_id=motion.id,
         payload={
-            "ballot_id": ballot.id,
+            "ballot_id": ballot_id,
             "member_id": actor.id,
             "choice": picked.value,
             "opinion_sha256": (
@@ -459,12 +537,33 @@ async def do_cast_ballot(
             "receipt": receipt,
         },
     )
-    ballot.audit_seq = event.seq
-    await session.flush()
-    closed = await _maybe_auto_close(session, motion, hearing)
-    if not closed:
-        await room_events.notify_progress(session, hearing, motion)
-    return CastResult(ballot=ballot, motion=motion, closed=closed)
+    if event.seq != head_seq + 1:  # cannot happen while the chain's lock is held
+        raise RuntimeError("the audit chain moved during a ballot")
+    voted.add(actor.id)
+    waiting = set(eligible_ids(motion)) - recused
+    if waiting <= voted:
+        await _close(session, motion, hearing, closed_by=None)
+        return CastResult(ballot=ballot, motion=motion, closed=True)
+    await room_events.notify_progress(session, hearing, motion, voted=voted, recused=recused)
+    return CastResult(ballot=ballot, motion=motion, closed=False)
+
+
+async def _voters_and_recused(session: AsyncSession, motion: Motion) -> tuple[set[int], set[int]]:
+    """Who has voted on ``motion`` and who is recused from its case, in one round trip."""
+    rows = await session.execute(
+        select(Ballot.member_id, literal("b"))
+        .where(Ballot.motion_id == motion.id)
+        .union_all(
+            select(Recusal.member_id, literal("r")).where(
+                Recusal.hearing_id == motion.hearing_id, Recusal.case_id == motion.case_id
+            )
+        )
+    )
+    voted: set[int] = set()
+    recused: set[int] = set()
+    for member_id, kind in rows:
+        (voted if kind == "b" else recused).add(int(member_id))
+    return voted, recused
 
 
 # ------------------------------------------------------------------ closing

@@ -1,6 +1,6 @@
-"""The ``vote.cast`` room handler: the same service as the HTTP POST, refused for a motion
-of another hearing. (Called directly; the rooms part's namespace wraps it in the socket
-transaction and acknowledges after the commit.)"""
+"""The ``vote.cast`` room handler called directly: the same service as the HTTP POST,
+refused for a motion of another hearing and for a socket that is not a panel member's.
+(Over a live socket: test_voting_room_socket.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from hearing_server.accounts.models import User
 from hearing_server.config import Settings
-from hearing_server.errors import NotFound
+from hearing_server.errors import Forbidden, NotFound
 from hearing_server.voting.models import Ballot
 from hearing_server.voting.room_events import on_cast
 from tests.conftest import OtpSource, Person
@@ -24,6 +24,7 @@ class Ctx:
     user: User
     hearing_id: int
     settings: Settings
+    role: str = "member"
 
 
 async def test_room_cast_records_the_ballot_and_refuses_other_hearings(
@@ -39,6 +40,12 @@ async def test_room_cast_records_the_ballot_and_refuses_other_hearings(
             await on_cast(
                 session,
                 Ctx(user, other.hearing_id, settings),
+                {"motion_id": motion["id"], "choice": "for", "otp": "123456"},
+            )
+        with pytest.raises(Forbidden):
+            await on_cast(
+                session,
+                Ctx(user, arranged.hearing_id, settings, role="claimant"),
                 {"motion_id": motion["id"], "choice": "for", "otp": "123456"},
             )
         ack = await on_cast(
