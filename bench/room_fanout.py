@@ -5,8 +5,11 @@ the demo (``hearing_server.demo.do_seed_demo``), then ROOMS hearings of the diag
 each with a case and a 4-page document, and 12 signed-in sockets per room (login sessions
 written directly, as the sign-in service would leave them). Our server is ``heyat serve``
 (uvicorn, the whole app) in a child process; the baseline is a bare python-socketio
-AsyncServer under uvicorn in another child process whose ``view.set`` handler only emits
-the payload to the room. Both use websocket transport on loopback.
+AsyncServer in another child process, served by ``uvicorn.run`` with the same defaults as
+``heyat serve`` (websocket implementation, event loop, log level) and the same Socket.IO
+options, whose ``view.set`` handler only emits an event of the same shape and size as ours
+to the room. Both use websocket transport on loopback; the clients are the same sockets
+code in this process for both, and the two servers are measured alternately.
 
 In every room the presenter (the chair) turns a page every INTERVAL seconds; the figure is
 the time from the presenter's emit to each of the other 11 sockets receiving the page
@@ -56,14 +59,22 @@ def free_port() -> int:
 
 
 def serve_baseline(port: int) -> None:
-    """A bare python-socketio server: join the room named in auth, re-emit view.set to it."""
+    """A bare python-socketio server: join the room named in auth, re-emit view.set to it.
+
+    Served the way ``heyat serve`` serves the app (``uvicorn.run`` with the same defaults:
+    the same websocket implementation, event loop and log level), with the same Socket.IO
+    server options, and emitting an event of the same shape and size as ours (sequence
+    number, type, op, the page with its case, actor, time)."""
+    from datetime import UTC, datetime
+
     import socketio
     import uvicorn
 
     sio = socketio.AsyncServer(
         async_mode="asgi",
         cors_allowed_origins=[f"http://127.0.0.1:{port}"],
-        transports=["websocket"],
+        max_http_buffer_size=64 * 1024,
+        transports=["websocket", "polling"],
     )
 
     @sio.on("connect", namespace=NS)
@@ -78,12 +89,24 @@ def serve_baseline(port: int) -> None:
         session = await sio.get_session(sid, namespace=NS)
         hearing_id = session["hearing_id"]
         seqs[hearing_id] = seqs.get(hearing_id, 0) + 1
-        event = {"seq": seqs[hearing_id], "type": "view", "op": "set", "payload": data}
+        event = {
+            "seq": seqs[hearing_id],
+            "type": "view",
+            "op": "set",
+            "payload": {
+                "document_id": data["document_id"],
+                "case_id": data["document_id"],
+                "page": data["page"],
+                "zoom": data.get("zoom", 100),
+            },
+            "actor_id": hearing_id,
+            "at": datetime.now(UTC).isoformat(),
+        }
         await sio.emit("room", event, room=f"h{hearing_id}:all", namespace=NS)
         return {"ok": True, "seq": seqs[hearing_id]}
 
     app = socketio.ASGIApp(sio)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", ws="websockets")
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
 
 
 # ---------------------------------------------------------------- set-up of our server's data

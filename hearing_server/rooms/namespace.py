@@ -375,8 +375,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         return {"ok": True, "seq": hearing.room_seq}
 
     async def _view(self, session: AsyncSession, ctx: RoomContext, p: ev.ViewIn) -> dict[str, Any]:
-        hearing = await services.do_set_view(session, ctx, p.document_id, p.page, p.zoom)
-        return {"ok": True, "seq": hearing.room_seq}
+        event = await services.do_set_view(session, ctx, p.document_id, p.page, p.zoom)
+        return {"ok": True, "seq": event.seq}
 
     async def _highlight(
         self, session: AsyncSession, ctx: RoomContext, p: ev.HighlightIn

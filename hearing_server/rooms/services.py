@@ -18,9 +18,23 @@ from pathlib import Path
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import (
+    Boolean,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
 from hearing_server.audit.services import do_record
@@ -36,6 +50,7 @@ from hearing_server.cases.models import (
 )
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Base
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from hearing_server.i18n import lazy
 from hearing_server.rooms import events as ev
@@ -731,8 +746,61 @@ def may_present(ctx: RoomContext, hearing: Hearing) -> bool:
 
 async def do_set_view(
     session: AsyncSession, ctx: RoomContext, document_id: int, page: int, zoom: int
-) -> Hearing:
-    """The presenter shows a document's page at a zoom; followers turn with them."""
+) -> RoomEvent:
+    """The presenter shows a document's page at a zoom; followers turn with them.
+
+    This runs on every page turn, so a board member's turn is one guarded statement: the
+    UPDATE that numbers the event carries every check of the slow path in its WHERE clause
+    (room not closed, sender may present, document on this hearing's agenda with that
+    page) and RETURNs what the event needs; then the INSERT into the log. When the UPDATE
+    changes no row, :func:`_set_view_checked` does the same work the long way and raises
+    the error that says why. Either way the checks read the database in this transaction,
+    after the write lock was taken (nothing is cached)."""
+    if ctx.is_board:
+        row = await _VIEW_UPDATE.first(
+            session,
+            {
+                "hearing": ctx.hearing_id,
+                "moderator": ctx.is_moderator,
+                "actor": ctx.user.id,
+                "doc": document_id,
+                "pg": page,
+                "zm": zoom,
+            },
+        )
+        if row is not None:
+            seq, phase, case_id, party_visible = row
+            loaded = session.identity_map.get(identity_key(Hearing, ctx.hearing_id))
+            if isinstance(loaded, Hearing):  # keep a loaded Hearing in step with the database
+                hearing = loaded
+                set_committed_value(hearing, "room_seq", seq)
+                set_committed_value(hearing, "view_document_id", document_id)
+                set_committed_value(hearing, "view_page", page)
+                set_committed_value(hearing, "view_zoom", zoom)
+                set_committed_value(hearing, "current_case_id", case_id)
+            public = ev.AUDIENCE_ALL if RoomPhase(phase) in PUBLIC_PHASES else ev.AUDIENCE_BOARD
+            return await _insert_event(
+                session,
+                hearing_id=ctx.hearing_id,
+                seq=seq,
+                type="view",
+                op="set",
+                payload={
+                    "document_id": document_id,
+                    "case_id": case_id,
+                    "page": page,
+                    "zoom": zoom,
+                },
+                audience=public if party_visible else ev.AUDIENCE_BOARD,
+                actor_id=ctx.user.id,
+            )
+    return await _set_view_checked(session, ctx, document_id, page, zoom)
+
+
+async def _set_view_checked(
+    session: AsyncSession, ctx: RoomContext, document_id: int, page: int, zoom: int
+) -> RoomEvent:
+    """:func:`do_set_view` step by step: each check on its own, with its own error."""
     hearing = await _require_active(session, ctx)
     if not may_present(ctx, hearing):
         raise Forbidden("Only the presenter may turn the pages for everyone.", code="not_presenter")
@@ -750,7 +818,7 @@ async def do_set_view(
     document, pages = found
     if pages is not None and page > pages:
         raise Invalid("This document has only {pages} pages.", code="bad_page", pages=pages)
-    await do_append_event(
+    return await do_append_event(
         session,
         hearing,
         "view",
@@ -765,7 +833,155 @@ async def do_set_view(
             "current_case_id": document.case_id,
         },
     )
-    return hearing
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _view_update() -> Any:
+    """The page turn's guarded UPDATE (built once; compiled once per dialect)."""
+    hearings = _table("hearings")
+    documents = _table("documents")
+    agenda = _table("agenda_items")
+    files = _table("stored_files")
+    on_agenda_with_page = exists(
+        select(literal(1))
+        .select_from(
+            documents.join(agenda, agenda.c.case_id == documents.c.case_id).join(
+                files, files.c.sha256 == documents.c.sha256
+            )
+        )
+        .where(
+            documents.c.id == bindparam("doc"),
+            agenda.c.hearing_id == hearings.c.id,
+            or_(files.c.pages.is_(None), files.c.pages >= bindparam("pg")),
+        )
+    )
+    document_case = (
+        select(documents.c.case_id).where(documents.c.id == bindparam("doc")).scalar_subquery()
+    )
+    party_visible = (
+        select(
+            and_(
+                documents.c.visibility == DocumentVisibility.PARTIES,
+                documents.c.withdrawn_at.is_(None),
+            )
+        )
+        .where(documents.c.id == bindparam("doc"))
+        .scalar_subquery()
+    )
+    return (
+        update(hearings)
+        .where(
+            hearings.c.id == bindparam("hearing"),
+            hearings.c.phase != RoomPhase.CLOSED,
+            or_(
+                bindparam("moderator", type_=Boolean),
+                hearings.c.presenter_id == bindparam("actor"),
+            ),
+            on_agenda_with_page,
+        )
+        .values(
+            room_seq=hearings.c.room_seq + 1,
+            view_document_id=bindparam("doc"),
+            view_page=bindparam("pg"),
+            view_zoom=bindparam("zm"),
+            current_case_id=document_case,
+        )
+        .returning(hearings.c.room_seq, hearings.c.phase, hearings.c.current_case_id, party_visible)
+    )
+
+
+class _HotStatement:
+    """A Core statement of the page turn, built once.
+
+    On SQLite it goes to the aiosqlite driver of the session's own connection, inside the
+    session's transaction, as one call (one hop to the driver's thread; SQLAlchemy's
+    adapter makes four: cursor, execute, fetch, close). The SQL and the parameter order
+    come from SQLAlchemy's compiler and the values pass through the columns' own bind
+    processors, so it is the same statement either way. Elsewhere: SQLAlchemy Core."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        dialect = sqlite_dialect(paramstyle="qmark")
+        compiled = statement.compile(dialect=dialect)
+        self.sqlite_sql = str(compiled)
+        names = tuple(compiled.positiontup or ())
+        # (name, given by the caller?, the statement's own value, the column's processor)
+        self.sqlite_params: list[tuple[str, bool, Any, Any]] = []
+        for name in names:
+            bind = compiled.binds[name]
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self.sqlite_params.append((name, bind.required, bind.value, processor))
+
+    def _sqlite_values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        values = []
+        for name, required, fixed, processor in self.sqlite_params:
+            value = params[name] if required else fixed
+            values.append(processor(value) if processor is not None else value)
+        return tuple(values)
+
+    async def rows(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
+        connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
+        if connection.dialect.name == "sqlite":
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            return list(await driver.execute_fetchall(self.sqlite_sql, self._sqlite_values(params)))
+        result = await connection.execute(self.statement, params)
+        return list(result.all()) if result.returns_rows else []
+
+    async def first(self, session: AsyncSession, params: dict[str, Any]) -> Any:
+        found = await self.rows(session, params)
+        return found[0] if found else None
+
+
+_VIEW_UPDATE = _HotStatement(_view_update())
+_EVENT_COLUMNS = ("hearing_id", "seq", "type", "op", "audience", "payload", "actor_id", "at")
+_EVENT_INSERT = _HotStatement(
+    insert(_table("room_events")).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+)
+
+
+async def _insert_event(
+    session: AsyncSession,
+    *,
+    hearing_id: int,
+    seq: int,
+    type: str,
+    op: str,
+    payload: dict[str, Any],
+    audience: str,
+    actor_id: int | None,
+) -> RoomEvent:
+    """Store an event numbered by the caller's UPDATE with one Core INSERT (no unit of work)
+    and queue it for broadcast after the commit. The returned event is not in the session."""
+    at = utcnow()
+    await _EVENT_INSERT.rows(
+        session,
+        {
+            "hearing_id": hearing_id,
+            "seq": seq,
+            "type": type,
+            "op": op,
+            "audience": audience,
+            "payload": payload,
+            "actor_id": actor_id,
+            "at": at,
+        },
+    )
+    event = RoomEvent(
+        hearing_id=hearing_id,
+        seq=seq,
+        type=type,
+        op=op,
+        audience=audience,
+        payload=payload,
+        actor_id=actor_id,
+        at=at,
+    )
+    ev.emit_after_commit(session, event)
+    return event
 
 
 async def do_add_highlight(
