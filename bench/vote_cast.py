@@ -22,6 +22,12 @@ vote, so no motion closes and every cast does the same work. Casts are paced PAC
 The baseline is a bare ``websockets`` echo server on loopback: a message of the same
 size sent and echoed back, in the same event loop.
 
+Besides the latencies it prints the SQL statements per cast, one cast's statements
+(``--show-sql``), a cProfile of the socket casts (``--profile``), and the server-side
+sections of a socket cast: voting's handler, the namespace's whole transaction (session
+re-check, handler, commit, after-commit emits) and the time spent inside SQL statements
+(execute → rows, the hop to aiosqlite's thread and back included).
+
 Run: ``python bench/vote_cast.py [--casts N] [--profile] [--show-sql]``. The last line is
 ``vote_cast: p50_ms=… p95_ms=… p99_ms=… baseline_p95_ms=… ratio=…`` (socket path) where
 ``ratio`` is our p99 over the baseline's p99 (the issue's figure is p99 ≤ 10 ms).
@@ -188,7 +194,9 @@ class Sections:
 
 
 class Statements:
-    """Counts the SQL statements the server's engine executes (per cast, on average)."""
+    """Counts the SQL statements the server's engine executes (per cast, on average) and,
+    for the socket casts, the wall time from each statement's start to its rows being
+    fetched (the thread hop to aiosqlite and back included)."""
 
     def __init__(self, engine: Any) -> None:
         from sqlalchemy import event
@@ -196,13 +204,24 @@ class Statements:
         self.count = 0
         self.texts: list[str] = []
         self.keep = False
+        self.timing = False
+        self.spent = 0.0
+        self._started: dict[int, float] = {}
 
-        def on_execute(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        def before(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
             self.count += 1
             if self.keep:
                 self.texts.append(" ".join(statement.split())[:110])
+            if self.timing:
+                self._started[id(cursor)] = time.perf_counter()
 
-        event.listen(engine.sync_engine, "before_cursor_execute", on_execute)
+        def after(_conn: Any, cursor: Any, *_args: Any) -> None:
+            start = self._started.pop(id(cursor), None)
+            if start is not None:
+                self.spent += (time.perf_counter() - start) * 1000
+
+        event.listen(engine.sync_engine, "before_cursor_execute", before)
+        event.listen(engine.sync_engine, "after_cursor_execute", after)
 
 
 async def bench_votes(
@@ -279,6 +298,7 @@ async def bench_votes(
                 await asyncio.sleep(PACE)
                 statements.keep = index == WARMUP
                 sections.on = index >= WARMUP
+                statements.timing = index >= WARMUP
                 if profiler is not None and index >= WARMUP:
                     profiler.enable()
                 start = time.perf_counter()
@@ -288,6 +308,7 @@ async def bench_votes(
                     profiler.disable()
                 statements.keep = False
                 sections.on = False
+                statements.timing = False
                 if not isinstance(ack, dict) or "receipt" not in ack:
                     raise SystemExit(f"cast refused over the socket: {ack}")
                 samples.append(elapsed)
@@ -295,6 +316,7 @@ async def bench_votes(
             out["socket"] = samples[WARMUP:]
             out["one_cast"] = list(statements.texts)
             out["sections"] = sections
+            out["sql_ms"] = statements.spent / max(1, half - WARMUP)
             if profiler is not None:
                 stats = pstats.Stats(profiler)
                 stats.sort_stats(PROFILE_SORT).print_stats(30)
@@ -381,7 +403,9 @@ async def main() -> None:
         print(
             f"socket sections (server side): vote.cast handler p50={s50:.2f} ms p99={s99:.2f} ms; "
             f"transaction incl. session re-check + commit + emit p50={run50:.2f} ms "
-            f"p99={run99:.2f} ms; the rest (socket.io, websocket, client) p50≈{p50 - run50:.2f} ms"
+            f"p99={run99:.2f} ms; the rest (socket.io, websocket, client) "
+            f"p50≈{p50 - run50:.2f} ms; inside SQL statements (execute → rows) "
+            f"{result['sql_ms']:.2f} ms per cast"
         )
     print(f"bare websockets echo: p50={b50:.3f} ms p95={b95:.3f} ms p99={b99:.3f} ms")
     print(f"target: p99 ≤ 10 ms → {'met' if p99 <= 10 else 'NOT met'}")
