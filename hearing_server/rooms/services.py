@@ -43,11 +43,11 @@ from hearing_server.cases.files import file_path
 from hearing_server.cases.models import (
     Case,
     CaseStatus,
-    CaseTransition,
     Document,
     DocumentVisibility,
     StoredFile,
 )
+from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.db import Base
@@ -529,34 +529,15 @@ def document_audience(document: Document, hearing: Hearing) -> str:
 
 
 async def _mark_cases_in_hearing(session: AsyncSession, hearing: Hearing, actor: User) -> None:
-    """scheduled → in_hearing for the hearing's cases, with the transition and the audit row.
-    (A private stand-in until the cases part offers its transition function.)"""
+    """scheduled → in_hearing for the hearing's cases, through the case state machine."""
     case_ids = await _hearing_case_ids(session, hearing.id)
     if not case_ids:
         return
-    cases = await session.scalars(select(Case).where(Case.id.in_(case_ids)).with_for_update())
-    for case in cases:
-        if case.status != CaseStatus.SCHEDULED:
-            continue
-        case.status = CaseStatus.IN_HEARING
-        session.add(
-            CaseTransition(
-                case_id=case.id,
-                from_status=CaseStatus.SCHEDULED.value,
-                to_status=CaseStatus.IN_HEARING.value,
-                actor_id=actor.id,
-                reason=f"hearing {hearing.id}",
+    for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
+        if case.status == CaseStatus.SCHEDULED:
+            await do_transition(
+                session, case, CaseStatus.IN_HEARING, actor=actor, reason=f"hearing {hearing.id}"
             )
-        )
-        await do_record(
-            session,
-            actor_id=actor.id,
-            action="case.in_hearing",
-            subject_type="case",
-            subject_id=case.id,
-            payload={"hearing_id": hearing.id, "from": CaseStatus.SCHEDULED.value},
-        )
-    await session.flush()
 
 
 async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> Hearing:
