@@ -125,47 +125,51 @@ def _register_template_helpers(app: Quart) -> None:
 
 
 def _register_blueprints(app: Quart) -> None:
+    """Every part's pages and API, and the background loops they own (outbox delivery,
+    hearing reminders, ruling finality), which start when the app starts serving."""
     from hearing_server.accounts import api as accounts_api
     from hearing_server.accounts import views as accounts_views
-    from hearing_server.web import health
-
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(accounts_views.blueprint)
-    app.register_blueprint(accounts_api.blueprint)
     from hearing_server.cases import api as cases_api
     from hearing_server.cases import views as cases_views
+    from hearing_server.issuance import api as issuance_api
+    from hearing_server.issuance import finality
+    from hearing_server.issuance import views as issuance_views
     from hearing_server.notifications import delivery
     from hearing_server.notifications import views as notifications_views
-
-    app.register_blueprint(cases_views.blueprint)
-    app.register_blueprint(cases_api.blueprint)
-    app.register_blueprint(notifications_views.blueprint)
-    context.CSRF_EXEMPT.update(cases_api.CSRF_EXEMPT)
-    delivery.install(app)
     from hearing_server.rooms import views as rooms_views
-
-    app.register_blueprint(rooms_views.blueprint)
-    from hearing_server.scheduling import api as scheduling_api, reminders, views as scheduling_views
-
-    app.register_blueprint(scheduling_views.blueprint)
-    app.register_blueprint(scheduling_api.blueprint)
-    reminders.install(app)
+    from hearing_server.scheduling import api as scheduling_api
+    from hearing_server.scheduling import reminders
+    from hearing_server.scheduling import views as scheduling_views
     from hearing_server.voting import api as voting_api
     from hearing_server.voting import views as voting_views
-    app.register_blueprint(voting_api.blueprint)
-    app.register_blueprint(voting_views.blueprint)
-    from hearing_server.issuance import api as issuance_api, finality, views as issuance_views
+    from hearing_server.web import health
 
-    app.register_blueprint(issuance_views.blueprint)
-    app.register_blueprint(issuance_api.blueprint)
+    for blueprint in (
+        health.blueprint,
+        accounts_views.blueprint,
+        accounts_api.blueprint,
+        cases_views.blueprint,
+        cases_api.blueprint,
+        notifications_views.blueprint,
+        rooms_views.blueprint,
+        scheduling_views.blueprint,
+        scheduling_api.blueprint,
+        voting_api.blueprint,
+        voting_views.blueprint,
+        issuance_views.blueprint,
+        issuance_api.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    context.CSRF_EXEMPT.update(cases_api.CSRF_EXEMPT)
+    delivery.install(app)
+    reminders.install(app)
     finality.install(app)
 
 
 def _register_realtime(rt: Runtime) -> None:
-    """Socket.IO namespaces are registered here as the rooms part grows."""
+    """The /hearing namespace, with the vote events the voting part adds to it."""
+    from hearing_server.rooms import namespace as rooms_namespace
     from hearing_server.voting import room_events as voting_room_events
 
     voting_room_events.register_room_handlers()
-    from hearing_server.rooms import namespace as rooms_namespace
-
     rooms_namespace.register(rt)

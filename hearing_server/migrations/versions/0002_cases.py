@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_case_search_terms")),
     )
     with op.batch_alter_table("case_search_terms", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_case_search_terms_case_id"), ["case_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_case_search_terms_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_case_search_terms_term", ["term", "case_id"], unique=False)
     with op.batch_alter_table("cases", schema=None) as batch_op:
         batch_op.create_index("ix_cases_filed_at", ["filed_at"], unique=False)
