@@ -14,13 +14,26 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.audit.models import AuditEvent
 from hearing_server.clock import utcnow
+from hearing_server.db import Base
 
 GENESIS = "0" * 64
+_EVENTS = Base.metadata.tables[AuditEvent.__tablename__]
+_COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "action",
+    "subject_type",
+    "subject_id",
+    "payload",
+    "prev_hash",
+    "hash",
+)
 _PG_LOCK_KEY = 0x48455941  # "HEYA"
 
 
@@ -94,8 +107,16 @@ async def do_record(
         prev_hash=last[1] if last else GENESIS,
     )
     event.hash = compute_hash(event)
-    session.add(event)
+    # One Core INSERT … RETURNING id instead of the unit of work (the same row, the same
+    # column types). The caller's pending changes are flushed first, as the ORM flush did.
     await session.flush()
+    event.id = (
+        await session.execute(
+            insert(_EVENTS)
+            .values(**{name: getattr(event, name) for name in _COLUMNS})
+            .returning(_EVENTS.c.id)
+        )
+    ).scalar_one()
     sync = session.sync_session
     if sync.in_nested_transaction():
         session.info.pop(_TIP, None)

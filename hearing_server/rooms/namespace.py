@@ -293,10 +293,10 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         try:
             now = utcnow()
             if state.checked_at is None or now - state.checked_at >= EVENT_RECHECK:
-                login = await self._check_session(session, state)
+                touch_due = await self._check_session(session, state)
                 state.checked_at = now
-                if write and accounts.needs_touch(login):
-                    await accounts.do_touch_session(session, login.id)
+                if write and touch_due:
+                    await accounts.do_touch_session(session, state.login_session_id)
             elif not state.ctx.is_board:
                 await self._check_party(session, state)
             if builtin is not None:
@@ -317,17 +317,17 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             await session.close()
         return result
 
-    async def _check_session(self, session: AsyncSession, state: SocketState) -> LoginSession:
+    async def _check_session(self, session: AsyncSession, state: SocketState) -> bool:
+        """The login session is still good (else the socket is closed); whether it is due
+        a touch of ``last_seen_at`` (once a minute, as for HTTP requests)."""
         try:
-            login = await services.check_login_session(
-                session, self.rt.settings, state.login_session_id
-            )
+            touch_due = await services.check_socket_session(session, state.login_session_id)
         except Unauthenticated:
             self._later_disconnect(state.ctx.sid)
             raise
         if not state.ctx.is_board:
             await self._check_party(session, state)
-        return login
+        return touch_due
 
     async def _check_party(self, session: AsyncSession, state: SocketState) -> None:
         """A party's standing changes with the phase: out they go in deliberation."""

@@ -37,6 +37,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts.services import SESSION_TOUCH_EVERY
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import BoardRulesVersion
 from hearing_server.cases.files import file_path
@@ -196,6 +197,19 @@ async def check_login_session(
     return row
 
 
+async def check_socket_session(session: AsyncSession, login_session_id: int) -> bool:
+    """:func:`check_login_session` for a busy socket, as one light read (no ORM rows):
+    the same conditions, the same error. Returns whether the session's ``last_seen_at``
+    is due a touch (``accounts.needs_touch``: at most once a minute)."""
+    now = utcnow()
+    row = await _SESSION_CHECK.first(
+        session, {"id": login_session_id, "now": now, "touch_before": now - SESSION_TOUCH_EVERY}
+    )
+    if row is None:
+        raise Unauthenticated("Your session has ended. Please sign in again.", code="session_ended")
+    return bool(row[0])
+
+
 def _serializer(settings: Settings) -> URLSafeSerializer:
     return URLSafeSerializer(settings.secret_key, salt="heyat-room-token")
 
@@ -252,32 +266,35 @@ async def do_append_event(
     ``audience`` is "all", "board" or "user:<id>" (see ``rooms.events``). ``changes`` are
     further columns of the hearing written by the same UPDATE (the presenter's view)."""
     ev.socket_room(hearing.id, audience)  # validates the audience
-    seq = await session.scalar(
-        update(Hearing)
-        .where(Hearing.id == hearing.id)
-        .values(room_seq=Hearing.room_seq + 1, **(changes or {}))
-        .returning(Hearing.room_seq)
-        .execution_options(synchronize_session=False)
-    )
+    # The caller's pending changes reach the database first (the ORM UPDATE autoflushed).
+    await session.flush()
+    seq: int | None
+    if changes:
+        seq = await session.scalar(
+            update(Hearing)
+            .where(Hearing.id == hearing.id)
+            .values(room_seq=Hearing.room_seq + 1, **changes)
+            .returning(Hearing.room_seq)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        row = await _SEQ_UPDATE.first(session, {"hearing": hearing.id})
+        seq = None if row is None else int(row[0])
     if seq is None:
         raise NotFound("No such hearing.")
     set_committed_value(hearing, "room_seq", seq)
     for name, value in (changes or {}).items():
         set_committed_value(hearing, name, value)
-    event = RoomEvent(
+    return await _insert_event(
+        session,
         hearing_id=hearing.id,
         seq=seq,
         type=type,
         op=op,
-        audience=audience,
         payload=payload,
+        audience=audience,
         actor_id=actor_id,
-        at=utcnow(),
     )
-    session.add(event)
-    await session.flush()
-    ev.emit_after_commit(session, event)
-    return event
 
 
 async def is_admitted(session: AsyncSession, hearing_id: int, user_id: int) -> bool:
@@ -918,6 +935,31 @@ class _HotStatement:
 
 
 _VIEW_UPDATE = _HotStatement(_view_update())
+
+
+def _session_check() -> Any:
+    sessions = _table("login_sessions")
+    users = _table("users")
+    return (
+        select(sessions.c.last_seen_at <= bindparam("touch_before"))
+        .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+        .where(
+            sessions.c.id == bindparam("id"),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.stage == SessionStage.FULL,
+            users.c.is_active.is_(True),
+            sessions.c.expires_at > bindparam("now"),
+        )
+    )
+
+
+_SESSION_CHECK = _HotStatement(_session_check())
+_SEQ_UPDATE = _HotStatement(
+    update(_table("hearings"))
+    .where(_table("hearings").c.id == bindparam("hearing"))
+    .values(room_seq=_table("hearings").c.room_seq + 1)
+    .returning(_table("hearings").c.room_seq)
+)
 _EVENT_COLUMNS = ("hearing_id", "seq", "type", "op", "audience", "payload", "actor_id", "at")
 _EVENT_INSERT = _HotStatement(
     insert(_table("room_events")).values({name: bindparam(name) for name in _EVENT_COLUMNS})
