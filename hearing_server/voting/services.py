@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, literal, select
+from sqlalchemy import bindparam, delete, exists, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import join as orm_join
@@ -377,6 +377,57 @@ def _parse_choice(choice: str) -> Choice:
         raise Invalid("Choose for, against or abstain.", field="choice") from None
 
 
+def _cast_facts(*, with_hearing: bool) -> Any:
+    """The cast's one read (built once; bind parameters ``motion``, ``actor``, ``key`` and
+    ``since``): the motion, the member's authenticator, whether they are seated and present,
+    their attempts in the throttle window and their oldest hit (and, on SQLite, the hearing)."""
+    seated = exists().where(
+        PanelSeat.hearing_id == Motion.hearing_id, PanelSeat.member_id == bindparam("actor")
+    )
+    present = exists().where(
+        Attendance.hearing_id == Motion.hearing_id,
+        Attendance.user_id == bindparam("actor"),
+        Attendance.left_at.is_(None),
+    )
+    attempts = (
+        select(func.count())
+        .select_from(ThrottleHit)
+        .where(ThrottleHit.key == bindparam("key"), ThrottleHit.at >= bindparam("since"))
+        .scalar_subquery()
+    )
+    oldest = (
+        select(func.min(ThrottleHit.at))
+        .where(ThrottleHit.key == bindparam("key"))
+        .scalar_subquery()
+    )
+    columns: list[Any] = [Motion, TotpCredential, seated, present, attempts, oldest]
+    source: Any = Motion
+    if with_hearing:
+        columns.append(Hearing)
+        source = orm_join(Motion, Hearing, Hearing.id == Motion.hearing_id)
+    return (
+        select(*columns)
+        .select_from(
+            outerjoin(source, TotpCredential, TotpCredential.user_id == bindparam("actor"))
+        )
+        .where(Motion.id == bindparam("motion"))
+        .execution_options(populate_existing=True)
+    )
+
+
+_CAST_FACTS_WITH_HEARING = _cast_facts(with_hearing=True)
+_CAST_FACTS_LOCKED = _cast_facts(with_hearing=False).with_for_update(of=Motion)
+_HEARING_OF_MOTION_LOCKED = (
+    select(Hearing)
+    .where(
+        Hearing.id
+        == select(Motion.hearing_id).where(Motion.id == bindparam("motion")).scalar_subquery()
+    )
+    .with_for_update(of=Hearing)
+    .execution_options(populate_existing=True)
+)
+
+
 async def do_cast_ballot(
     session: AsyncSession,
     settings: Settings,
@@ -407,50 +458,18 @@ async def do_cast_ballot(
         raise Forbidden("Only board members can vote.")
     key = f"vote:user:{actor.id}"
     now = utcnow()
-    of_motion = select(Motion.hearing_id).where(Motion.id == motion_id).scalar_subquery()
-    seated = exists().where(
-        PanelSeat.hearing_id == Motion.hearing_id, PanelSeat.member_id == actor.id
-    )
-    present = exists().where(
-        Attendance.hearing_id == Motion.hearing_id,
-        Attendance.user_id == actor.id,
-        Attendance.left_at.is_(None),
-    )
-    attempts = (
-        select(func.count())
-        .select_from(ThrottleHit)
-        .where(ThrottleHit.key == key, ThrottleHit.at >= now - THROTTLE_WINDOW)
-        .scalar_subquery()
-    )
-    oldest = select(func.min(ThrottleHit.at)).where(ThrottleHit.key == key).scalar_subquery()
-    columns: list[Any] = [Motion, TotpCredential, seated, present, attempts, oldest]
-    source: Any = Motion
-    postgres = session.get_bind().dialect.name == "postgresql"
-    if not postgres:
-        columns.append(Hearing)
-        source = orm_join(Motion, Hearing, Hearing.id == Motion.hearing_id)
-    facts = (
-        select(*columns)
-        .select_from(outerjoin(source, TotpCredential, TotpCredential.user_id == actor.id))
-        .where(Motion.id == motion_id)
-        .execution_options(populate_existing=True)
-    )
+    params = {"motion": motion_id, "actor": actor.id, "key": key, "since": now - THROTTLE_WINDOW}
     row: Any
     hearing: Hearing | None
-    if postgres:
+    if session.get_bind().dialect.name == "postgresql":
         # Row locks in the order every writer takes them: hearing, motion (then the chain).
-        hearing = await session.scalar(
-            select(Hearing)
-            .where(Hearing.id == of_motion)
-            .with_for_update(of=Hearing)
-            .execution_options(populate_existing=True)
-        )
+        hearing = await session.scalar(_HEARING_OF_MOTION_LOCKED, {"motion": motion_id})
         row = None
         if hearing is not None:
-            row = (await session.execute(facts.with_for_update(of=Motion))).one_or_none()
+            row = (await session.execute(_CAST_FACTS_LOCKED, params)).one_or_none()
     else:
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock; one read.
-        row = (await session.execute(facts)).one_or_none()
+        row = (await session.execute(_CAST_FACTS_WITH_HEARING, params)).one_or_none()
         hearing = row[-1] if row is not None else None
     if row is None or hearing is None or (hearing_id is not None and hearing.id != hearing_id):
         await check_throttle(session, [key], limit=VOTE_ATTEMPTS_PER_MINUTE, window=THROTTLE_WINDOW)
