@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import statistics
@@ -162,12 +163,22 @@ class Sections:
         self.run: list[float] = []
         self.handler: list[float] = []
         self.on = False
+        # Garbage-collector pauses inside the measured casts: (generation, ms).
+        self.gc: list[tuple[int, float]] = []
+        self._gc_started = 0.0
+
+    def _gc_callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self.on:
+            self.gc.append((info["generation"], (time.perf_counter() - self._gc_started) * 1000))
 
     def install(self) -> None:
         from hearing_server.rooms import events as ev
         from hearing_server.rooms.namespace import HearingNamespace
 
         sections = self
+        gc.callbacks.append(self._gc_callback)
         original_run = HearingNamespace._run
 
         async def timed_run(self: Any, *args: Any) -> Any:
@@ -234,6 +245,7 @@ class Statements:
         async def counted_rows(hot: Any, session: Any, params: dict[str, Any]) -> list[Any]:
             if session.get_bind().dialect.name != "sqlite":
                 return await original_rows(hot, session, params)
+            await session.connection()  # the transaction's BEGIN first, as in the listing
             statements.count += 1
             if statements.keep:
                 statements.texts.append("(direct) " + " ".join(hot.sqlite_sql.split())[:101])
@@ -429,6 +441,12 @@ async def main() -> None:
             f"p99={run99:.2f} ms; the rest (socket.io, websocket, client) "
             f"p50≈{p50 - run50:.2f} ms; inside SQL statements (execute → rows) "
             f"{result['sql_ms']:.2f} ms per cast"
+        )
+    if sections.gc:
+        by_gen = {g: [ms for gen, ms in sections.gc if gen == g] for g in (0, 1, 2)}
+        print(
+            "garbage collections during the socket casts: "
+            + ", ".join(f"gen{g} ×{len(v)} max={max(v):.2f} ms" for g, v in by_gen.items() if v)
         )
     print(f"bare websockets echo: p50={b50:.3f} ms p95={b95:.3f} ms p99={b99:.3f} ms")
     print(f"target: p99 ≤ 10 ms → {'met' if p99 <= 10 else 'NOT met'}")

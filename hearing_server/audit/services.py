@@ -72,12 +72,12 @@ def _known_tip(session: AsyncSession) -> tuple[int, str] | None:
     return cached[1], cached[2]
 
 
+_INSERT = insert(_EVENTS).returning(_EVENTS.c.id)  # built once; the row's values as parameters
+_TIP_READ = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+
+
 async def _read_tip(session: AsyncSession) -> tuple[int, str] | None:
-    last = (
-        await session.execute(
-            select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-        )
-    ).first()
+    last = (await session.execute(_TIP_READ)).first()
     return (last.seq, last.hash) if last else None
 
 
@@ -111,11 +111,7 @@ async def do_record(
     # column types). The caller's pending changes are flushed first, as the ORM flush did.
     await session.flush()
     event.id = (
-        await session.execute(
-            insert(_EVENTS)
-            .values(**{name: getattr(event, name) for name in _COLUMNS})
-            .returning(_EVENTS.c.id)
-        )
+        await session.execute(_INSERT, {name: getattr(event, name) for name in _COLUMNS})
     ).scalar_one()
     sync = session.sync_session
     if sync.in_nested_transaction():

@@ -567,16 +567,22 @@ async def do_cast_ballot(
     return CastResult(ballot=ballot, motion=motion, closed=False)
 
 
+_VOTERS_AND_RECUSED = (
+    select(Ballot.member_id, literal("b"))
+    .where(Ballot.motion_id == bindparam("motion"))
+    .union_all(
+        select(Recusal.member_id, literal("r")).where(
+            Recusal.hearing_id == bindparam("hearing"), Recusal.case_id == bindparam("case")
+        )
+    )
+)
+
+
 async def _voters_and_recused(session: AsyncSession, motion: Motion) -> tuple[set[int], set[int]]:
     """Who has voted on ``motion`` and who is recused from its case, in one round trip."""
     rows = await session.execute(
-        select(Ballot.member_id, literal("b"))
-        .where(Ballot.motion_id == motion.id)
-        .union_all(
-            select(Recusal.member_id, literal("r")).where(
-                Recusal.hearing_id == motion.hearing_id, Recusal.case_id == motion.case_id
-            )
-        )
+        _VOTERS_AND_RECUSED,
+        {"motion": motion.id, "hearing": motion.hearing_id, "case": motion.case_id},
     )
     voted: set[int] = set()
     recused: set[int] = set()
