@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -409,6 +409,20 @@ async def verify_otp(
     return await _check_code(session, settings, user, cred, code, purpose=purpose)
 
 
+# The replay-proof claim of a matched time-step (built once): one row changes only when
+# no equal or later step was claimed before.
+_CLAIM_STEP = (
+    update(TotpCredential)
+    .where(
+        TotpCredential.user_id == bindparam("user"),
+        (TotpCredential.last_used_step.is_(None))
+        | (TotpCredential.last_used_step < bindparam("step")),
+    )
+    .values(last_used_step=bindparam("step"), failed_count=0, locked_until=None)
+    .execution_options(synchronize_session=False)
+)
+
+
 async def _check_code(
     session: AsyncSession,
     settings: Settings,
@@ -445,15 +459,7 @@ async def _check_code(
     if matched is None:
         await _count_failure(session, user, cred, now, purpose)
         raise Invalid("The code is not correct.", code="otp_invalid", persist=True, field="otp")
-    claimed = await session.execute(
-        update(TotpCredential)
-        .where(
-            TotpCredential.user_id == user.id,
-            (TotpCredential.last_used_step.is_(None)) | (TotpCredential.last_used_step < matched),
-        )
-        .values(last_used_step=matched, failed_count=0, locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
+    claimed = await session.execute(_CLAIM_STEP, {"user": user.id, "step": matched})
     if int(getattr(claimed, "rowcount", 0) or 0) != 1:
         await do_record(
             session, actor_id=user.id, action="otp.replayed", payload={"purpose": purpose}
@@ -475,23 +481,26 @@ async def _check_code(
 async def _count_failure(
     session: AsyncSession, user: User, cred: TotpCredential, now: object, purpose: str
 ) -> None:
-    await session.execute(
+    # The count after this failure, from the UPDATE itself (no read-back, no refresh).
+    failures = await session.scalar(
         update(TotpCredential)
         .where(TotpCredential.user_id == user.id)
         .values(failed_count=TotpCredential.failed_count + 1)
+        .returning(TotpCredential.failed_count)
         .execution_options(synchronize_session=False)
     )
-    failures = await session.scalar(
-        select(TotpCredential.failed_count).where(TotpCredential.user_id == user.id)
-    )
     if (failures or 0) >= MAX_OTP_FAILURES:
+        until = utcnow() + OTP_LOCK
         await session.execute(
             update(TotpCredential)
             .where(TotpCredential.user_id == user.id)
-            .values(failed_count=0, locked_until=utcnow() + OTP_LOCK)
+            .values(failed_count=0, locked_until=until)
             .execution_options(synchronize_session=False)
         )
-    await session.refresh(cred)
+        set_committed_value(cred, "failed_count", 0)
+        set_committed_value(cred, "locked_until", until)
+    else:
+        set_committed_value(cred, "failed_count", failures or 0)
     await do_record(
         session,
         actor_id=user.id,
