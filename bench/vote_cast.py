@@ -165,6 +165,7 @@ class Sections:
         self.on = False
         # Garbage-collector pauses inside the measured casts: (generation, ms).
         self.gc: list[tuple[int, float]] = []
+        self.commit: list[float] = []  # AsyncSession.commit (COMMIT, WAL checkpoints included)
         self._gc_started = 0.0
 
     def _gc_callback(self, phase: str, info: dict[str, Any]) -> None:
@@ -179,6 +180,19 @@ class Sections:
 
         sections = self
         gc.callbacks.append(self._gc_callback)
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        original_commit = AsyncSession.commit
+
+        async def timed_commit(session: Any) -> None:
+            start = time.perf_counter()
+            try:
+                await original_commit(session)
+            finally:
+                if sections.on:
+                    sections.commit.append((time.perf_counter() - start) * 1000)
+
+        AsyncSession.commit = timed_commit  # type: ignore[method-assign]  # bench-only timing
         original_run = HearingNamespace._run
 
         async def timed_run(self: Any, *args: Any) -> Any:
@@ -227,10 +241,14 @@ class Statements:
             if self.timing:
                 self._started[id(cursor)] = time.perf_counter()
 
-        def after(_conn: Any, cursor: Any, *_args: Any) -> None:
+        self.slowest: list[tuple[float, str]] = []
+
+        def after(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
             start = self._started.pop(id(cursor), None)
             if start is not None:
-                self.spent += (time.perf_counter() - start) * 1000
+                ms = (time.perf_counter() - start) * 1000
+                self.spent += ms
+                self.slowest.append((ms, " ".join(statement.split())[:60]))
 
         event.listen(engine.sync_engine, "before_cursor_execute", before)
         event.listen(engine.sync_engine, "after_cursor_execute", after)
@@ -254,7 +272,9 @@ class Statements:
                 return await original_rows(hot, session, params)
             finally:
                 if statements.timing:
-                    statements.spent += (time.perf_counter() - start) * 1000
+                    ms = (time.perf_counter() - start) * 1000
+                    statements.spent += ms
+                    statements.slowest.append((ms, hot.sqlite_sql[:60]))
 
         rooms._HotStatement.rows = counted_rows  # type: ignore[method-assign]  # bench-only
 
@@ -352,6 +372,8 @@ async def bench_votes(
             out["one_cast"] = list(statements.texts)
             out["sections"] = sections
             out["sql_ms"] = statements.spent / max(1, half - WARMUP)
+            out["slowest"] = sorted(statements.slowest, reverse=True)[:5]
+            out["statement_ms"] = [ms for ms, _ in statements.slowest]
             if profiler is not None:
                 stats = pstats.Stats(profiler)
                 stats.sort_stats(PROFILE_SORT).print_stats(30)
@@ -407,7 +429,15 @@ async def main() -> None:
     parser.add_argument("--casts", type=int, default=300, help="ballots per path (one per motion)")
     parser.add_argument("--profile", action="store_true", help="cProfile the socket casts")
     parser.add_argument("--show-sql", action="store_true", help="print one cast's statements")
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval in ms (GIL hand-over to aiosqlite's thread; default 5 ms)",
+    )
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval / 1000)
     logging.basicConfig(level=logging.WARNING)
     per_path = args.casts + WARMUP
     with tempfile.TemporaryDirectory(prefix="heyat-bench-") as tmp:
@@ -441,6 +471,14 @@ async def main() -> None:
             f"p99={run99:.2f} ms; the rest (socket.io, websocket, client) "
             f"p50≈{p50 - run50:.2f} ms; inside SQL statements (execute → rows) "
             f"{result['sql_ms']:.2f} ms per cast"
+        )
+    if sections.commit:
+        print(
+            f"commit: p50={percentile(sections.commit, 50):.2f} ms "
+            f"p99={percentile(sections.commit, 99):.2f} ms max={max(sections.commit):.2f} ms; "
+            f"one statement: p50={percentile(result['statement_ms'], 50):.2f} ms "
+            f"p99={percentile(result['statement_ms'], 99):.2f} ms; slowest: "
+            + "; ".join(f"{ms:.1f} ms {text}" for ms, text in result["slowest"][:3])
         )
     if sections.gc:
         by_gen = {g: [ms for gen, ms in sections.gc if gen == g] for g in (0, 1, 2)}
