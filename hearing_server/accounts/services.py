@@ -41,6 +41,7 @@ from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import (
     Conflict,
+    Forbidden,
     Invalid,
     Locked,
     NotFound,
@@ -295,8 +296,6 @@ async def do_logout(session: AsyncSession, row: LoginSession) -> None:
 async def do_revoke_sessions(session: AsyncSession, *, actor: User, user_id: int) -> int:
     """Revoke every live session of ``user_id`` (an admin, or the user for their own)."""
     if actor.role != Role.ADMIN and actor.id != user_id:
-        from hearing_server.errors import Forbidden
-
         raise Forbidden("You may not revoke this user's sessions.")
     await require_user(session, user_id)
     result = await session.execute(
