@@ -224,7 +224,7 @@ class Statements:
     fetched (the thread hop to aiosqlite and back included). The rooms part's statements
     sent straight to aiosqlite are counted and timed too (marked "(direct)")."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, *engines: Any) -> None:
         from sqlalchemy import event
 
         self.count = 0
@@ -250,8 +250,9 @@ class Statements:
                 self.spent += ms
                 self.slowest.append((ms, " ".join(statement.split())[:60]))
 
-        event.listen(engine.sync_engine, "before_cursor_execute", before)
-        event.listen(engine.sync_engine, "after_cursor_execute", after)
+        for one in engines:
+            event.listen(one.sync_engine, "before_cursor_execute", before)
+            event.listen(one.sync_engine, "after_cursor_execute", after)
 
         # The rooms part's hot statements go straight to aiosqlite on SQLite, past the
         # engine's events: count and time them here too (bench-only wrapper).
@@ -290,7 +291,6 @@ async def bench_votes(
 
     import httpx
     import pyotp
-    import socketio
     import uvicorn
     from sqlalchemy import select
 
@@ -301,7 +301,7 @@ async def bench_votes(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app(dataclasses.replace(settings, base_url=url))
-    statements = Statements(app.runtime.db.engine)
+    statements = Statements(app.runtime.db.engine, app.runtime.db.writer_engine)
     sections = Sections()
     sections.install()
     server = uvicorn.Server(
@@ -333,16 +333,28 @@ async def bench_votes(
             headers = {"X-CSRF-Token": response.json()["csrf_token"]}
             cookie = f"heyat_session={response.cookies['heyat_session']}"
 
-            # -- the socket path: the member is in the room, the ack carries the receipt
-            sio = socketio.AsyncClient(reconnection=False)
-            await sio.connect(
-                url,
-                namespaces=[NS],
-                transports=["websocket"],
-                headers={"Cookie": cookie, "Origin": url},
-                auth={"hearing_id": hearing_id},
-                wait_timeout=10,
+            # -- the socket path: the member is in the room, the ack carries the receipt.
+            # The member's client is a separate process (as a member's browser would be):
+            # this process only serves, and moves the server's clock for each new code.
+            client_proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--client",
+                json.dumps({"url": url, "cookie": cookie, "hearing_id": hearing_id}),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                cwd=str(ROOT),
             )
+            assert client_proc.stdin is not None and client_proc.stdout is not None
+
+            async def ask(line: str) -> str:
+                assert client_proc.stdin is not None and client_proc.stdout is not None
+                client_proc.stdin.write(line.encode() + b"\n")
+                await client_proc.stdin.drain()
+                return (await client_proc.stdout.readline()).decode().strip()
+
+            if await ask("ready") != "ready":
+                raise SystemExit("the bench's socket client did not connect")
             samples: list[float] = []
             profiler = cProfile.Profile() if profile else None
             before = statements.count
@@ -356,17 +368,16 @@ async def bench_votes(
                 statements.timing = index >= WARMUP
                 if profiler is not None and index >= WARMUP:
                     profiler.enable()
-                start = time.perf_counter()
-                ack = await sio.call("vote.cast", data, namespace=NS, timeout=30)
-                elapsed = (time.perf_counter() - start) * 1000
+                answer = json.loads(await ask(json.dumps(data)))
                 if profiler is not None:
                     profiler.disable()
                 statements.keep = False
                 sections.on = False
                 statements.timing = False
+                ack = answer["ack"]
                 if not isinstance(ack, dict) or "receipt" not in ack:
                     raise SystemExit(f"cast refused over the socket: {ack}")
-                samples.append(elapsed)
+                samples.append(answer["ms"])
             out["socket_statements"] = (statements.count - before) / half
             out["socket"] = samples[WARMUP:]
             out["one_cast"] = list(statements.texts)
@@ -395,14 +406,50 @@ async def bench_votes(
                 samples.append(elapsed)
             out["http_statements"] = (statements.count - before) / (len(motion_ids) - half)
             out["http"] = samples[WARMUP:]
-            await sio.disconnect()
+            await ask("bye")  # the member's socket stayed in the room (presence) until here
+            await client_proc.wait()
     finally:
         server.should_exit = True
         await task
     return out
 
 
+async def run_client(spec: dict[str, Any]) -> None:
+    """The member's socket, in its own process: one line in (a cast's payload), one line
+    out (the ack and the cast → ack time in ms), over stdin/stdout."""
+    import socketio
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        spec["url"],
+        namespaces=[NS],
+        transports=["websocket"],
+        headers={"Cookie": spec["cookie"], "Origin": spec["url"]},
+        auth={"hearing_id": spec["hearing_id"]},
+        wait_timeout=10,
+    )
+    try:
+        while line := (await reader.readline()).decode().strip():
+            if line == "ready":
+                print("ready", flush=True)
+                continue
+            if line == "bye":
+                print("bye", flush=True)
+                break
+            data = json.loads(line)
+            start = time.perf_counter()
+            ack = await sio.call("vote.cast", data, namespace=NS, timeout=30)
+            elapsed = (time.perf_counter() - start) * 1000
+            print(json.dumps({"ack": ack, "ms": elapsed}), flush=True)
+    finally:
+        await sio.disconnect()
+
+
 async def bench_echo(count: int, size: int) -> list[float]:
+    """A bare websockets echo server here, its client in a separate process (as ours)."""
     import websockets
 
     async def echo(connection: Any) -> None:
@@ -410,18 +457,32 @@ async def bench_echo(count: int, size: int) -> list[float]:
             await connection.send(message)
 
     port = free_port()
-    message = json.dumps({"choice": "for", "otp": "123456", "pad": "x" * max(0, size - 40)})
+    async with websockets.serve(echo, "127.0.0.1", port):
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--echo-client",
+            json.dumps({"port": port, "count": count, "size": size}),
+            stdout=asyncio.subprocess.PIPE,
+            cwd=str(ROOT),
+        )
+        out, _ = await proc.communicate()
+    return [float(x) for x in json.loads(out)]
+
+
+async def run_echo_client(spec: dict[str, Any]) -> None:
+    import websockets
+
+    message = json.dumps({"choice": "for", "otp": "123456", "pad": "x" * max(0, spec["size"] - 40)})
     samples: list[float] = []
-    async with (
-        websockets.serve(echo, "127.0.0.1", port),
-        websockets.connect(f"ws://127.0.0.1:{port}") as client,
-    ):
-        for _ in range(count + WARMUP):
+    async with websockets.connect(f"ws://127.0.0.1:{spec['port']}") as client:
+        for _ in range(spec["count"] + WARMUP):
+            await asyncio.sleep(PACE / 10)
             start = time.perf_counter()
             await client.send(message)
             await client.recv()
             samples.append((time.perf_counter() - start) * 1000)
-    return samples[WARMUP:]
+    print(json.dumps(samples[WARMUP:]))
 
 
 async def main() -> None:
@@ -495,4 +556,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    if len(sys.argv) == 3 and sys.argv[1] == "--client":
+        asyncio.run(run_client(json.loads(sys.argv[2])))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--echo-client":
+        asyncio.run(run_echo_client(json.loads(sys.argv[2])))
+    else:
+        asyncio.run(main())

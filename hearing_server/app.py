@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -11,7 +12,7 @@ from quart_schema import QuartSchema
 
 from hearing_server import i18n
 from hearing_server.config import PROJECT_ROOT, Settings
-from hearing_server.db import Database
+from hearing_server.db import Database, run_checkpoints
 from hearing_server.runtime import Runtime
 from hearing_server.web import context, errors
 
@@ -65,6 +66,11 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     _register_template_helpers(app)
     _register_blueprints(app)
     _register_realtime(rt)
+
+    @app.before_serving
+    async def start_checkpoints() -> None:
+        if db.is_sqlite:
+            rt.background.append(asyncio.create_task(run_checkpoints(db)))
 
     @app.after_serving
     async def shutdown() -> None:

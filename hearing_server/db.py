@@ -7,12 +7,21 @@ services registered with :func:`after_commit` (socket emits, wake-ups).
 
 SQLite is tuned as STACK.md says: WAL, a busy timeout, foreign keys, and
 ``BEGIN IMMEDIATE`` for write transactions, so that two writers queue instead
-of failing with "database is locked" when a read turns into a write.
+of failing with "database is locked" when a read turns into a write. SQLite has
+one writer at a time; in one process, write transactions share one connection and
+queue for it in the event loop (first come, first served), not in SQLite's busy
+handler, whose sleeps grow to 100 ms a try. Other processes on the same file still
+meet the busy handler. A served app checkpoints the WAL in the background
+(:func:`run_checkpoints`), so that no commit pays for copying pages into the
+database file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,6 +37,16 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
+
+from hearing_server import sqlite_driver
+
+log = logging.getLogger(__name__)
+
+# A commit checkpoints the WAL itself only past this many pages (64 MB): the safety net
+# for processes without the background checkpointer (the CLI). Served apps checkpoint
+# every CHECKPOINT_SECONDS, off the commit path.
+WAL_AUTOCHECKPOINT_PAGES = 16384
+CHECKPOINT_SECONDS = 1.0
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -82,15 +101,21 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            # One trip to the driver's thread per statement (see sqlite_driver).
+            kwargs["async_creator"] = sqlite_driver.connector(url, timeout=30)
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        writer: AsyncEngine = self.engine
         if self.is_sqlite:
             _tune_sqlite(self.engine)
+            # The one writer connection: write transactions queue for it here.
+            writer = create_async_engine(url, pool_size=1, max_overflow=0, **kwargs)
+            _tune_sqlite(writer)
+        self.writer_engine = writer
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
-            self.engine.execution_options(heyat_write=True), expire_on_commit=False
+            writer.execution_options(heyat_write=True), expire_on_commit=False
         )
 
     def session(self, *, write: bool = True) -> AsyncSession:
@@ -109,6 +134,34 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.writer_engine is not self.engine:
+            await self.writer_engine.dispose()
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL's committed pages into the database file (SQLite; PASSIVE: never
+        waits for readers or the writer, and the writer never waits for it)."""
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.run_in_thread(_checkpoint_passive)
+
+
+def _checkpoint_passive(connection: sqlite3.Connection) -> Any:
+    return connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+async def run_checkpoints(db: Database, interval: float = CHECKPOINT_SECONDS) -> None:
+    """Forever (a served app's background task): checkpoint the WAL every ``interval``."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await db.checkpoint()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a busy or missing database: try again next time
+            log.exception("WAL checkpoint failed")
 
 
 async def commit(session: AsyncSession) -> None:
@@ -140,6 +193,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")

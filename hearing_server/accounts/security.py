@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import secrets
@@ -53,6 +54,12 @@ class SecretBox:
         if not keys:
             raise ValueError("at least one TOTP encryption key is needed")
         self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
+
+    @staticmethod
+    @functools.lru_cache(maxsize=8)
+    def for_keys(keys: tuple[str, ...]) -> SecretBox:
+        """The box of ``keys``, built once per set of keys (every code check opens one)."""
+        return SecretBox(keys)
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

@@ -276,10 +276,16 @@ def needs_touch(row: LoginSession) -> bool:
     return utcnow() - row.last_seen_at >= SESSION_TOUCH_EVERY
 
 
+_TOUCH = (
+    update(LoginSession)
+    .where(LoginSession.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("seen"))
+    .execution_options(synchronize_session=False)
+)  # built once
+
+
 async def do_touch_session(session: AsyncSession, session_id: int) -> None:
-    await session.execute(
-        update(LoginSession).where(LoginSession.id == session_id).values(last_seen_at=utcnow())
-    )
+    await session.execute(_TOUCH, {"session_id": session_id, "seen": utcnow()})
 
 
 async def do_logout(session: AsyncSession, row: LoginSession) -> None:
@@ -443,7 +449,7 @@ async def _check_code(
             field="otp",
             minutes=max(1, int((cred.locked_until - now).total_seconds() // 60) + 1),
         )
-    secret = SecretBox(settings.totp_keys).open(cred.secret_encrypted)
+    secret = SecretBox.for_keys(settings.totp_keys).open(cred.secret_encrypted)
     totp = _totp(secret)
     matched: int | None = None
     try:

@@ -120,9 +120,6 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         self.sockets: dict[str, SocketState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recheck_started = False
-        # SQLite has one writer at a time. Room writes queue here, in the event loop, rather
-        # than in SQLite's busy handler, whose back-off sleeps grow to 100 ms per attempt.
-        self._write_lock: asyncio.Lock | None = asyncio.Lock() if rt.db.is_sqlite else None
         self.realtime = ev.Realtime(
             emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
         )
@@ -276,9 +273,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                     ],
                 ) from None
             payload = model if builtin else model.model_dump()
-        if write and self._write_lock is not None:
-            async with self._write_lock:
-                return await self._run(state, write, builtin, extra, payload)
+        # On SQLite, write transactions queue for the database's one writer connection.
         return await self._run(state, write, builtin, extra, payload)
 
     async def _run(

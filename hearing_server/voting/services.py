@@ -427,6 +427,10 @@ _HEARING_OF_MOTION_LOCKED = (
     .execution_options(populate_existing=True)
 )
 
+# The cast's two inserts, built once (Core: the row's values as parameters, no unit of work).
+_THROTTLE_HIT = insert(ThrottleHit.__table__)
+_BALLOT_INSERT = insert(Ballot.__table__).returning(Ballot.__table__.c.id)
+
 
 async def do_cast_ballot(
     session: AsyncSession,
@@ -502,7 +506,7 @@ async def do_cast_ballot(
     # The attempt is counted (committed even when the code is refused); this key's hits
     # older than a day are dropped when there are any (the same bookkeeping as
     # accounts.do_count_attempt, without scanning every key's hits on every ballot).
-    await session.execute(insert(ThrottleHit).values(key=key, at=now))
+    await session.execute(_THROTTLE_HIT, {"key": key, "at": now})
     if first_hit is not None and first_hit < now - THROTTLE_KEEP:
         await session.execute(
             delete(ThrottleHit).where(ThrottleHit.key == key, ThrottleHit.at < now - THROTTLE_KEEP)
@@ -533,9 +537,7 @@ async def do_cast_ballot(
         "receipt": receipt,
     }
     try:
-        ballot_id = (
-            await session.execute(insert(Ballot).values(**values).returning(Ballot.id))
-        ).scalar_one()
+        ballot_id = (await session.execute(_BALLOT_INSERT, values)).scalar_one()
     except IntegrityError:
         # The unique (motion, member) constraint; the transaction is rolled back.
         raise Conflict("You have already voted on this motion.", code="already_voted") from None

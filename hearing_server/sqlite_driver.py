@@ -1,0 +1,120 @@
+"""aiosqlite connections whose statements cost one trip to the driver's thread.
+
+aiosqlite runs each sqlite3 call in the connection's own thread, and SQLAlchemy's
+adapter makes four such calls per statement (create a cursor, execute, fetch the rows,
+close the cursor): four hand-overs between the event loop and the thread, each a queue
+put, a thread wake-up and a loop wake-up. Here a statement is one call: the cursor is
+created, executed, drained and closed in the thread, and what SQLAlchemy reads afterwards
+(description, rowcount, lastrowid, the rows) comes back with it.
+
+It plugs in through ``create_async_engine(..., async_creator=...)``, so SQLAlchemy's own
+aiosqlite dialect (types, errors, pool, events) is unchanged. It builds on
+``aiosqlite.Connection``'s queue of work (``_execute``), which is also what SQLAlchemy's
+adapter uses for its isolation-level setter.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.engine import make_url
+
+Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any) -> Outcome:
+    """In the driver's thread: the whole statement, rows included."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        # After the rows are drained, so that rowcount counts an UPDATE … RETURNING's rows.
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+def _run_many(connection: sqlite3.Connection, sql: str, seq: Iterable[Any]) -> Outcome:
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(sql, seq)
+        return cursor.description, cursor.rowcount, cursor.lastrowid, []
+    finally:
+        cursor.close()
+
+
+class OneTripCursor:
+    """The part of aiosqlite's cursor that SQLAlchemy's adapter uses, one trip per statement."""
+
+    arraysize = 1
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneTripCursor:
+        outcome = await self._connection.run_in_thread(_run, sql, parameters or ())
+        self.description, self.rowcount, self.lastrowid, self._rows = outcome
+        return self
+
+    async def executemany(self, sql: str, seq: Iterable[Any]) -> OneTripCursor:
+        outcome = await self._connection.run_in_thread(_run_many, sql, list(seq))
+        self.description, self.rowcount, self.lastrowid, self._rows = outcome
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def nextset(self) -> None:
+        return None
+
+    async def setinputsizes(self, *_sizes: Any) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> OneTripCursor:  # type: ignore[override]  # a cursor, no trip yet
+        return OneTripCursor(self)
+
+    async def run_in_thread(self, fn: Callable[..., Outcome], *args: Any) -> Outcome:
+        """``fn(sqlite3_connection, *args)`` in this connection's thread: one trip."""
+        return await self._execute(lambda: fn(self._conn, *args))  # type: ignore[no-any-return]
+
+
+def connector(url: str, **connect_args: Any) -> Callable[[], Awaitable[OneTripConnection]]:
+    """An ``async_creator`` for ``url`` (a ``sqlite+aiosqlite`` URL): the file, the URI
+    and the query options are read by SQLAlchemy's own SQLite dialect, as without it."""
+    parsed = make_url(url)
+    args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    kwargs.update(connect_args)
+
+    async def connect() -> OneTripConnection:
+        connection = OneTripConnection(lambda: sqlite3.connect(*args, **kwargs), 64)
+        connection._thread.daemon = True  # as SQLAlchemy does for its own aiosqlite connections
+        return await connection
+
+    return connect
