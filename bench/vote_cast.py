@@ -15,12 +15,16 @@ then casts a ballot on each motion in turn:
 
 Each cast needs a code for a new time-step: the server runs in this process, so the bench
 moves the server's clock (``hearing_server.clock``) 30 s forward before each cast and
-computes the code with pyotp from the member's known secret. The other members do not
-vote, so no motion closes and every cast does the same work. Casts are paced PACE apart
-(the room allows a socket 10 events a second).
+computes the code with pyotp from the member's known secret. The member's socket client
+runs in a child process (as a member's browser is not inside the server): it gets each
+cast's payload over a pipe, times ``vote.cast`` → ack itself and reports the figure back.
+Because the clock jumps 30 s a cast, every cast also re-checks the login session and every
+other one touches it, as a real cast a minute or more after the member's last event does.
+The other members do not vote, so no motion closes and every cast does the same work.
+Casts are paced PACE apart (the room allows a socket 10 events a second).
 
-The baseline is a bare ``websockets`` echo server on loopback: a message of the same
-size sent and echoed back, in the same event loop.
+The baseline is a bare ``websockets`` echo server on loopback in this process, its client
+in a child process as ours: a message of the same size sent and echoed back.
 
 Besides the latencies it prints the SQL statements per cast, one cast's statements
 (``--show-sql``), a cProfile of the socket casts (``--profile``), and the server-side

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy.engine import make_url
@@ -102,7 +102,9 @@ class OneTripConnection(aiosqlite.Connection):
 
     async def run_in_thread(self, fn: Callable[..., Outcome], *args: Any) -> Outcome:
         """``fn(sqlite3_connection, *args)`` in this connection's thread: one trip."""
-        return await self._execute(lambda: fn(self._conn, *args))  # type: ignore[no-any-return]
+        run: Any = self._execute  # aiosqlite's own queue of work (untyped)
+        outcome: Outcome = await run(lambda: fn(self._conn, *args))
+        return outcome
 
 
 def connector(url: str, **connect_args: Any) -> Callable[[], Awaitable[OneTripConnection]]:
@@ -111,10 +113,12 @@ def connector(url: str, **connect_args: Any) -> Callable[[], Awaitable[OneTripCo
     parsed = make_url(url)
     args, kwargs = parsed.get_dialect()().create_connect_args(parsed)
     kwargs.update(connect_args)
+    open_file: Any = sqlite3.connect
 
     async def connect() -> OneTripConnection:
-        connection = OneTripConnection(lambda: sqlite3.connect(*args, **kwargs), 64)
+        connection = OneTripConnection(lambda: open_file(*args, **kwargs), 64)
         connection._thread.daemon = True  # as SQLAlchemy does for its own aiosqlite connections
-        return await connection
+        opened = await connection  # starts the thread and opens the file there
+        return cast(OneTripConnection, opened)
 
     return connect

@@ -38,6 +38,7 @@ from hearing_server.cases.models import Case, CaseStatus, Claim
 from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Base
 from hearing_server.errors import (
     Conflict,
     Forbidden,
@@ -428,8 +429,9 @@ _HEARING_OF_MOTION_LOCKED = (
 )
 
 # The cast's two inserts, built once (Core: the row's values as parameters, no unit of work).
-_THROTTLE_HIT = insert(ThrottleHit.__table__)
-_BALLOT_INSERT = insert(Ballot.__table__).returning(Ballot.__table__.c.id)
+_THROTTLE_HIT = insert(Base.metadata.tables[ThrottleHit.__tablename__])
+_BALLOTS = Base.metadata.tables[Ballot.__tablename__]
+_BALLOT_INSERT = insert(_BALLOTS).returning(_BALLOTS.c.id)
 
 
 async def do_cast_ballot(
