@@ -9,7 +9,8 @@ AsyncServer in another child process, served by ``uvicorn.run`` with the same de
 ``heyat serve`` (websocket implementation, event loop, log level) and the same Socket.IO
 options, whose ``view.set`` handler only emits an event of the same shape and size as ours
 to the room. Both use websocket transport on loopback; the clients are the same sockets
-code in this process for both, and the two servers are measured alternately.
+code in this process for both, and the two servers are measured alternately, in BLOCKS
+short runs each.
 
 In every room the presenter (the chair) turns a page every INTERVAL seconds; the figure is
 the time from the presenter's emit to each of the other 11 sockets receiving the page
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 CLIENTS_PER_ROOM = 12
+BLOCKS = 6  # alternating measurement blocks per server
+ACKS: dict[str, list[float]] = {}
 NS = "/hearing"
 
 
@@ -229,6 +232,7 @@ async def measure(
 
     samples: list[float] = []
     clients: list[socketio.AsyncClient] = []
+    acks: list[float] = []  # the presenter's view.set → ack (the server's whole path)
 
     async def run_room(room: dict[str, Any]) -> None:
         sent: dict[int, float] = {}  # seq → when the presenter emitted
@@ -266,6 +270,7 @@ async def measure(
                 namespace=NS,
                 timeout=20,
             )
+            acks.append((time.perf_counter() - started) * 1000)
             if "error" in answer:
                 raise SystemExit(f"view.set refused: {answer}")
             sent[answer["seq"]] = started
@@ -278,6 +283,7 @@ async def measure(
     await asyncio.gather(*(run_room(room) for room in plan))
     for client in clients:
         await client.disconnect()
+    ACKS.setdefault("ours" if ours else "baseline", []).extend(acks)
     return samples
 
 
@@ -305,7 +311,7 @@ def start_servers(
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rooms", type=int, default=4)
-    parser.add_argument("--turns", type=int, default=60)
+    parser.add_argument("--turns", type=int, default=240)
     parser.add_argument("--interval", type=float, default=0.15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="heyat-bench-") as tmp_name:
@@ -321,15 +327,13 @@ async def main() -> None:
             await wait_up(base_port, bare)
             base_url = f"http://127.0.0.1:{base_port}"
             ours_url = f"http://127.0.0.1:{ours_port}"
-            # Alternate, so that neither profits from a quieter moment of the machine.
-            baseline = await measure(base_url, plan, args.turns // 2, args.interval, ours=False)
-            mine = await measure(ours_url, plan, args.turns // 2, args.interval, ours=True)
-            baseline += await measure(
-                base_url, plan, args.turns - args.turns // 2, args.interval, ours=False
-            )
-            mine += await measure(
-                ours_url, plan, args.turns - args.turns // 2, args.interval, ours=True
-            )
+            # Alternate in BLOCKS short runs each, so that neither profits from a quieter
+            # moment of the machine.
+            baseline, mine = [], []
+            for block in range(BLOCKS):
+                turns = args.turns // BLOCKS + (1 if block < args.turns % BLOCKS else 0)
+                baseline += await measure(base_url, plan, turns, args.interval, ours=False)
+                mine += await measure(ours_url, plan, turns, args.interval, ours=True)
         finally:
             for proc in (ours, bare):
                 proc.terminate()
@@ -345,6 +349,12 @@ async def main() -> None:
         print(
             f"{name}: mean={statistics.mean(data):.2f} p50={percentile(data, 50):.2f} "
             f"p95={percentile(data, 95):.2f} p99={percentile(data, 99):.2f} ms"
+        )
+    for name in ("baseline", "ours"):
+        acks = ACKS.get(name, [])
+        print(
+            f"{name}: presenter's view.set → ack p50={percentile(acks, 50):.2f} "
+            f"p95={percentile(acks, 95):.2f} ms"
         )
     p95_base = percentile(baseline, 95)
     print(

@@ -305,7 +305,7 @@ async def bench_votes(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     app = create_app(dataclasses.replace(settings, base_url=url))
-    statements = Statements(app.runtime.db.engine, app.runtime.db.writer_engine)
+    statements = Statements(app.runtime.db.engine)
     sections = Sections()
     sections.install()
     server = uvicorn.Server(

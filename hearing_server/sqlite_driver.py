@@ -5,7 +5,8 @@ adapter makes four such calls per statement (create a cursor, execute, fetch the
 close the cursor): four hand-overs between the event loop and the thread, each a queue
 put, a thread wake-up and a loop wake-up. Here a statement is one call: the cursor is
 created, executed, drained and closed in the thread, and what SQLAlchemy reads afterwards
-(description, rowcount, lastrowid, the rows) comes back with it.
+(description, rowcount, lastrowid, the rows) comes back with it. A transaction's BEGIN
+travels with its first statement.
 
 It plugs in through ``create_async_engine(..., async_creator=...)``, so SQLAlchemy's own
 aiosqlite dialect (types, errors, pool, events) is unchanged. It builds on
@@ -23,6 +24,9 @@ import aiosqlite
 from sqlalchemy.engine import make_url
 
 Outcome = tuple[Any, int, int | None, list[Any]]
+
+
+BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "BEGIN EXCLUSIVE"})
 
 
 def _run(connection: sqlite3.Connection, sql: str, parameters: Any) -> Outcome:
@@ -65,7 +69,13 @@ class OneTripCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneTripCursor:
-        outcome = await self._connection.run_in_thread(_run, sql, parameters or ())
+        connection = self._connection
+        if not parameters and sql.strip().upper() in BEGINS and connection.pending_begin is None:
+            # Sent with the transaction's first statement: one trip fewer per transaction.
+            connection.pending_begin = sql
+            self.description, self.rowcount, self.lastrowid, self._rows = None, -1, None, []
+            return self
+        outcome = await connection.run_in_thread(_run, sql, parameters or ())
         self.description, self.rowcount, self.lastrowid, self._rows = outcome
         return self
 
@@ -97,8 +107,47 @@ class OneTripCursor:
 
 
 class OneTripConnection(aiosqlite.Connection):
+    """A BEGIN waits to travel with the transaction's first statement (a transaction that
+    sends none costs no trip at all); a COMMIT or ROLLBACK with nothing to end costs none."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending_begin: str | None = None
+
     def cursor(self) -> OneTripCursor:  # type: ignore[override]  # a cursor, no trip yet
         return OneTripCursor(self)
+
+    def _nothing_to_end(self) -> bool:
+        if self.pending_begin is not None:
+            self.pending_begin = None
+            return True
+        # The pool rolls back every connection it gets back, and ours come back after
+        # their COMMIT or ROLLBACK already. Reading the flag from here is safe: nothing
+        # else runs on this connection at that moment.
+        return self._connection is not None and not self._connection.in_transaction
+
+    async def _execute(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every piece of work aiosqlite sends to the thread passes here (statements of
+        SQLAlchemy's and direct ``execute_fetchall`` calls alike): a waiting BEGIN goes
+        first, in the same trip."""
+        begin, self.pending_begin = self.pending_begin, None
+        base: Any = super()._execute
+        if begin is None:
+            return await base(fn, *args, **kwargs)
+
+        def begun() -> Any:
+            self._conn.execute(begin)
+            return fn(*args, **kwargs)
+
+        return await base(begun)
+
+    async def commit(self) -> None:
+        if not self._nothing_to_end():
+            await super().commit()
+
+    async def rollback(self) -> None:
+        if not self._nothing_to_end():
+            await super().rollback()
 
     async def run_in_thread(self, fn: Callable[..., Outcome], *args: Any) -> Outcome:
         """``fn(sqlite3_connection, *args)`` in this connection's thread: one trip."""

@@ -1,6 +1,6 @@
 """The SQLite side of hearing_server.db: one trip to the driver's thread per statement,
-one writer connection per process (writes queue in the event loop, first come first
-served), and WAL checkpoints kept off the commit path."""
+write transactions that take the write lock first (no lost update, no "database is
+locked"), and WAL checkpoints kept off the commit path."""
 
 from __future__ import annotations
 
@@ -53,6 +53,38 @@ async def test_a_statement_with_rows_is_one_trip_to_the_driver_thread(
     assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
 
 
+async def test_a_one_statement_write_is_two_trips_and_an_empty_transaction_none(
+    db: Database, trips: list[str]
+) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (v, k) VALUES (1, 'a')"))  # + BEGIN IMMEDIATE
+    assert len(trips) == 2  # the statement with its BEGIN, then the COMMIT
+    trips.clear()
+    async with db.transaction() as session:
+        await session.connection()  # begun, but nothing sent
+    assert trips == []
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+
+
+async def test_direct_driver_calls_run_inside_the_sessions_transaction(db: Database) -> None:
+    """The rooms part sends hot statements straight to the driver; they must be inside the
+    session's transaction (its BEGIN travels with them), so a rollback undoes them."""
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with db.transaction() as session:
+            connection = await session.connection()
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.execute_fetchall("INSERT INTO t (v, k) VALUES (?, ?)", (1, "direct"))
+            raise Undo
+    async with db.transaction(write=False) as session:
+        assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
 async def test_rowcount_lastrowid_returning_and_executemany_come_back_right(
     db: Database,
 ) -> None:
@@ -83,32 +115,24 @@ async def test_a_constraint_error_is_sqlalchemys_integrity_error_and_nothing_sta
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 0
 
 
-async def test_write_transactions_queue_for_the_one_writer_in_arrival_order(
+async def test_concurrent_read_then_write_transactions_all_succeed_and_none_is_lost(
     db: Database,
 ) -> None:
     """Twenty writers at once, each reading then writing (the pattern that fails with
-    "database is locked" under deferred transactions): all succeed, none is lost, and
-    they commit in the order they asked — they waited in the event loop's queue, not in
-    SQLite's busy handler (whose retries come in no particular order)."""
+    "database is locked" under deferred transactions, or loses updates without a lock):
+    all succeed and the counter counts twenty."""
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO t (id, v) VALUES (1, 0)"))
-    order: list[int] = []
 
-    async def writer(n: int) -> None:
+    async def writer() -> None:
         async with db.transaction() as session:
             value = (await session.execute(text("SELECT v FROM t WHERE id = 1"))).scalar_one()
-            await asyncio.sleep(0.001)  # another coroutine runs while this one holds the writer
+            await asyncio.sleep(0.001)  # other coroutines run while this one holds the lock
             await session.execute(text("UPDATE t SET v = :v WHERE id = 1"), {"v": value + 1})
-            order.append(n)
 
-    async def start(n: int) -> None:
-        await asyncio.sleep(n * 0.0005)  # arrival order 0, 1, 2, …
-        await writer(n)
-
-    await asyncio.gather(*(start(n) for n in range(20)))
+    await asyncio.gather(*(writer() for _ in range(20)))
     async with db.transaction(write=False) as session:
         assert (await session.execute(text("SELECT v FROM t WHERE id = 1"))).scalar() == 20
-    assert order == list(range(20))
 
 
 def rows_in_the_database_file(path: Path) -> int:

@@ -12,6 +12,7 @@ the same transaction as the row it numbers. Events reach sockets only after the 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -755,7 +756,29 @@ async def do_set_view(
     the error that says why. Either way the checks read the database in this transaction,
     after the write lock was taken (nothing is cached)."""
     if ctx.is_board:
-        row = await _VIEW_UPDATE.first(
+        at = utcnow()
+
+        def event_values(row: Any) -> dict[str, Any]:
+            seq, phase, case_id, party_visible = row
+            public = ev.AUDIENCE_ALL if RoomPhase(phase) in PUBLIC_PHASES else ev.AUDIENCE_BOARD
+            return {
+                "hearing_id": ctx.hearing_id,
+                "seq": seq,
+                "type": "view",
+                "op": "set",
+                "payload": {
+                    "document_id": document_id,
+                    "case_id": case_id,
+                    "page": page,
+                    "zoom": zoom,
+                },
+                "audience": public if party_visible else ev.AUDIENCE_BOARD,
+                "actor_id": ctx.user.id,
+                "at": at,
+            }
+
+        # The guarded UPDATE and, when it numbered the event, the log's INSERT: one trip.
+        found = await _VIEW_UPDATE.first_then(
             session,
             {
                 "hearing": ctx.hearing_id,
@@ -765,9 +788,11 @@ async def do_set_view(
                 "pg": page,
                 "zm": zoom,
             },
+            _EVENT_INSERT,
+            event_values,
         )
-        if row is not None:
-            seq, phase, case_id, party_visible = row
+        if found is not None:
+            (seq, _phase, case_id, _visible), values = found
             loaded = session.identity_map.get(identity_key(Hearing, ctx.hearing_id))
             if isinstance(loaded, Hearing):  # keep a loaded Hearing in step with the database
                 hearing = loaded
@@ -776,22 +801,9 @@ async def do_set_view(
                 set_committed_value(hearing, "view_page", page)
                 set_committed_value(hearing, "view_zoom", zoom)
                 set_committed_value(hearing, "current_case_id", case_id)
-            public = ev.AUDIENCE_ALL if RoomPhase(phase) in PUBLIC_PHASES else ev.AUDIENCE_BOARD
-            return await _insert_event(
-                session,
-                hearing_id=ctx.hearing_id,
-                seq=seq,
-                type="view",
-                op="set",
-                payload={
-                    "document_id": document_id,
-                    "case_id": case_id,
-                    "page": page,
-                    "zoom": zoom,
-                },
-                audience=public if party_visible else ev.AUDIENCE_BOARD,
-                actor_id=ctx.user.id,
-            )
+            event = RoomEvent(**values)
+            ev.emit_after_commit(session, event)
+            return event
     return await _set_view_checked(session, ctx, document_id, page, zoom)
 
 
@@ -932,6 +944,39 @@ class _HotStatement:
     async def first(self, session: AsyncSession, params: dict[str, Any]) -> Any:
         found = await self.rows(session, params)
         return found[0] if found else None
+
+    async def first_then(
+        self,
+        session: AsyncSession,
+        params: dict[str, Any],
+        then: _HotStatement,
+        then_params: Callable[[Any], dict[str, Any]],
+    ) -> tuple[Any, dict[str, Any]] | None:
+        """This statement's first row, then ``then`` with ``then_params(row)``; None (and
+        ``then`` not run) when there is no row. On SQLite both go in one trip to the driver's
+        thread (``then_params`` runs there: keep it a pure function of the row)."""
+        connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
+        if connection.dialect.name != "sqlite":
+            row = await self.first(session, params)
+            if row is None:
+                return None
+            values = then_params(row)
+            await then.rows(session, values)
+            return row, values
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        first_values = self._sqlite_values(params)
+
+        def both(db: Any) -> tuple[Any, dict[str, Any]] | None:
+            row = db.execute(self.sqlite_sql, first_values).fetchone()
+            if row is None:
+                return None
+            values = then_params(row)
+            db.execute(then.sqlite_sql, then._sqlite_values(values)).fetchall()
+            return row, values
+
+        found: tuple[Any, dict[str, Any]] | None = await driver.run_in_thread(both)
+        return found
 
 
 _VIEW_UPDATE = _HotStatement(_view_update())
