@@ -102,6 +102,7 @@ class Database:
         if self.is_sqlite:
             # One trip to the driver's thread per statement (see sqlite_driver).
             kwargs["async_creator"] = sqlite_driver.connector(url, timeout=30)
+            kwargs["pool_use_lifo"] = True
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
