@@ -28,6 +28,7 @@ const pdfCache = new Map();
 let renderTask = null;
 let marking = false;
 let reading = { key: null, since: Date.now() };
+const opened = new Set(); // documents whose opening this page has reported
 
 // ------------------------------------------------------------------ socket
 
@@ -353,6 +354,11 @@ async function showView(view) {
   if (!doc) return;
   logReading();
   reading = { key: [view.document_id, view.page], since: Date.now() };
+  if (!opened.has(view.document_id) && socket.connected) {
+    // The board learns at once that this member opened the file; the seconds follow.
+    opened.add(view.document_id);
+    call("reading.log", { document_id: view.document_id, page: view.page, seconds: 0 });
+  }
   $("doc-select").value = String(view.document_id);
   const frame = $("page-frame");
   frame.dataset.page = String(view.page);

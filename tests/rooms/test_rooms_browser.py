@@ -41,6 +41,9 @@ async def test_follower_sees_the_presenters_page_in_persian_and_english(
     assert await chair.inner_text("#phase") == "انتظار"
     assert await member.inner_text("#phase") == "Lobby"
 
+    unread = "document.querySelectorAll('#unread li').length"
+    before = await chair.evaluate(unread)
+    assert before >= 2  # nobody has opened the file yet: the chair and the member among them
     await chair.select_option("#doc-select", str(room.public_doc))
     await chair.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:1"]')
     await chair.click("#page-next")
@@ -48,6 +51,8 @@ async def test_follower_sees_the_presenters_page_in_persian_and_english(
     await chair.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:3"]')
     await member.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:3"]')
     assert await member.inner_text("#page-label") == "Page 3 of 4"
+    # Both opened the file: the chair's list says so at once (not after a reading period).
+    await chair.wait_for_function(f"{unread} === {before - 2}", timeout=10_000)
     assert await chair.inner_text("#page-label") == "صفحهٔ ۳ از ۴"
     ARTIFACTS.mkdir(exist_ok=True)
     await member.locator("#page-frame").screenshot(path=str(ARTIFACTS / "room-follower-page3.png"))
