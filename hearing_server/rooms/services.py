@@ -558,6 +558,33 @@ async def _mark_cases_in_hearing(session: AsyncSession, hearing: Hearing, actor:
             )
 
 
+async def _return_undecided_cases(session: AsyncSession, hearing: Hearing, actor: User) -> None:
+    """The room closed: a case still in hearing (its vote ended with no majority, or it was
+    not voted on) goes back to the board's queue, accepted, to be reheard at a new session;
+    the scheduling form offers it again. A case with a vote still open stays as it is."""
+    from hearing_server.voting.models import Motion, MotionState
+
+    case_ids = await _hearing_case_ids(session, hearing.id)
+    if not case_ids:
+        return
+    voting = set(
+        await session.scalars(
+            select(Motion.case_id).where(
+                Motion.hearing_id == hearing.id, Motion.state == MotionState.OPEN
+            )
+        )
+    )
+    for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
+        if case.status == CaseStatus.IN_HEARING and case.id not in voting:
+            await do_transition(
+                session,
+                case,
+                CaseStatus.ACCEPTED,
+                actor=actor,
+                reason=f"hearing {hearing.id} closed without a decision: to be reheard",
+            )
+
+
 async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> Hearing:
     _require_moderator(ctx)
     hearing = await require_hearing(session, ctx.hearing_id, lock=True)
@@ -577,6 +604,8 @@ async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> H
         await _mark_cases_in_hearing(session, hearing, ctx.user)
     if target == RoomPhase.CLOSED and hearing.status == HearingStatus.IN_PROGRESS:
         hearing.status = HearingStatus.HELD
+    if target == RoomPhase.CLOSED:
+        await _return_undecided_cases(session, hearing, ctx.user)
     removed: list[str] = []
     if target not in PUBLIC_PHASES:
         removed = await _remove_parties(session, hearing)

@@ -50,6 +50,8 @@ async def _render(
         closed_motions=[v for v in views if v["state"] == "closed"],
         user=user,
         can_run=can_run,
+        # The rehearing is scheduled by the board's secretary (or an admin) on this form.
+        can_schedule=user.role in (Role.SECRETARY, Role.ADMIN),
         proposals=proposals,
         claim_label=lambda kind: _(CLAIM_LABELS[ClaimKind(kind)]),
         errors=errors or {},

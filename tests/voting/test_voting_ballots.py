@@ -12,10 +12,15 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.cases.models import Case, CaseStatus, CaseTransition, ClaimKind
 from hearing_server.clock import utcnow
+from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import Attendance
+from hearing_server.rooms.services import do_set_phase
+from hearing_server.scheduling.models import Hearing
+from hearing_server.scheduling.services import accepted_cases
 from hearing_server.voting.models import Ballot, Motion
 from hearing_server.voting.rules import BoardType
 from tests.conftest import OtpSource, Person
+from tests.factories import user_named
 from tests.voting.conftest import SETTLEMENT, Login, arrange_voting, cast, open_motion
 
 
@@ -165,7 +170,7 @@ async def test_last_ballot_closes_the_vote_and_decides_the_case(
 
 
 async def test_settlement_board_no_majority_requires_a_rehearing(
-    db: Any, login: Login, otp: OtpSource
+    db: Any, login: Login, otp: OtpSource, settings: Any
 ) -> None:
     arranged = await arrange_voting(db, board_type=BoardType.SETTLEMENT)
     secretary = await login("secretary")
@@ -182,6 +187,38 @@ async def test_settlement_board_no_majority_requires_a_rehearing(
     async with db.transaction(write=False) as session:
         case = await session.get(Case, arranged.case_id)
     assert case is not None and case.status == CaseStatus.IN_HEARING
+    # The secretary's vote page offers the scheduling form of the board.
+    response = await secretary.client.get(f"/hearings/{arranged.hearing_id}/vote")
+    page = await response.get_data(as_text=True)
+    async with db.transaction(write=False) as session:
+        hearing = await session.get(Hearing, arranged.hearing_id)
+    assert hearing is not None
+    assert f'href="/boards/{hearing.board_id}/hearings/new"' in page
+
+    # The secretary closes the room: the case goes back to the queue, to be reheard.
+    async with db.transaction() as session:
+        secretary_user = await user_named(session, "secretary")
+        ctx = RoomContext(
+            sid="-",
+            user=secretary_user,
+            hearing_id=arranged.hearing_id,
+            role="secretary",
+            locale="en",
+            settings=settings,
+        )
+        await do_set_phase(session, ctx, "closed")
+    async with db.transaction(write=False) as session:
+        case = await session.get(Case, arranged.case_id)
+        queue = await accepted_cases(session, hearing.board_id)
+        back = await session.scalar(
+            select(CaseTransition)
+            .where(CaseTransition.case_id == arranged.case_id)
+            .order_by(CaseTransition.id.desc())
+        )
+    assert case is not None and case.status == CaseStatus.ACCEPTED
+    assert arranged.case_id in [c.id for c in queue]
+    assert back is not None and back.from_status == "in_hearing"
+    assert "reheard" in (back.reason or "")
 
 
 async def test_settlement_board_five_in_favour_pass(db: Any, login: Login, otp: OtpSource) -> None:
