@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -102,7 +102,8 @@ class Database:
         if self.is_sqlite:
             # One trip to the driver's thread per statement (see sqlite_driver).
             kwargs["async_creator"] = sqlite_driver.connector(url, timeout=30)
-            kwargs["pool_use_lifo"] = True
+            if _is_file_database(url):  # an in-memory database has one connection
+                kwargs["pool_use_lifo"] = True  # the last used: warm page cache and thread
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
@@ -139,6 +140,11 @@ class Database:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             await driver.run_in_thread(_checkpoint_passive)
+
+
+def _is_file_database(url: str) -> bool:
+    database = make_url(url).database or ""
+    return database not in ("", ":memory:") and "mode=memory" not in url
 
 
 def _checkpoint_passive(connection: sqlite3.Connection) -> Any:

@@ -157,3 +157,16 @@ async def test_commits_leave_the_wal_to_the_background_checkpoint(
     assert rows_in_the_database_file(tmp_path / "heyat.db") == 0  # no commit copied its pages
     await db.checkpoint()
     assert rows_in_the_database_file(tmp_path / "heyat.db") == 30
+
+
+async def test_an_in_memory_database_works_too() -> None:
+    """One connection for the whole in-memory database (no pool of strangers to it)."""
+    memory = Database("sqlite+aiosqlite://")
+    try:
+        async with memory.transaction() as session:
+            await session.execute(text(SCHEMA))
+            await session.execute(text("INSERT INTO t (v) VALUES (7)"))
+        async with memory.transaction(write=False) as session:
+            assert (await session.execute(text("SELECT v FROM t"))).scalar() == 7
+    finally:
+        await memory.dispose()
