@@ -10,20 +10,22 @@ travels with its first statement.
 
 It plugs in through ``create_async_engine(..., async_creator=...)``, so SQLAlchemy's own
 aiosqlite dialect (types, errors, pool, events) is unchanged. It builds on
-``aiosqlite.Connection``'s queue of work (``_execute``), which is also what SQLAlchemy's
-adapter uses for its isolation-level setter.
+``aiosqlite.Connection``'s queue of work (``_execute``, ``_conn``), which SQLAlchemy's
+adapter also reaches into; pyproject.toml pins aiosqlite's minor version for that, and
+tests/test_db.py fails if the queue changes under us.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 from sqlalchemy.engine import make_url
 
 Outcome = tuple[Any, int, int | None, list[Any]]
+T = TypeVar("T")
 
 
 BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE", "BEGIN DEFERRED", "BEGIN EXCLUSIVE"})
@@ -149,11 +151,15 @@ class OneTripConnection(aiosqlite.Connection):
         if not self._nothing_to_end():
             await super().rollback()
 
-    async def run_in_thread(self, fn: Callable[..., Outcome], *args: Any) -> Outcome:
+    async def close(self) -> None:
+        self.pending_begin = None  # a transaction that sent nothing has nothing to close
+        await super().close()
+
+    async def run_in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(sqlite3_connection, *args)`` in this connection's thread: one trip."""
         run: Any = self._execute  # aiosqlite's own queue of work (untyped)
-        outcome: Outcome = await run(lambda: fn(self._conn, *args))
-        return outcome
+        result: T = await run(lambda: fn(self._conn, *args))
+        return result
 
 
 def connector(url: str, **connect_args: Any) -> Callable[[], Awaitable[OneTripConnection]]:
