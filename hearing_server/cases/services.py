@@ -256,6 +256,12 @@ FILED_SMS = lazy(
     "Heyat: case {number} registered. Tracking code {code}. Track it with your national ID."
 )
 
+# A case that goes back to the board's queue (hearing cancelled, no quorum, no majority).
+BACK_IN_QUEUE = (
+    lazy("Case {number} will be heard at a new session"),
+    lazy("Heyat: case {number} will be heard at a new session. You will be told the date."),
+)
+
 _MESSAGES: dict[CaseStatus, tuple[str, str]] = {
     _S.FILED: (
         lazy("Complaint registered: case {number}"),
@@ -284,6 +290,8 @@ async def _notify_parties(
     if to_status not in _MESSAGES:
         return
     subject_id, body_id = _MESSAGES[to_status]
+    if to_status == _S.ACCEPTED and from_status in (_S.SCHEDULED, _S.IN_HEARING):
+        subject_id, body_id = BACK_IN_QUEUE  # accepted long ago: it is to be heard again
     claimants = list(
         await session.scalars(
             select(CaseParty).where(

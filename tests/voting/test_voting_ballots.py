@@ -12,6 +12,7 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.cases.models import Case, CaseStatus, CaseTransition, ClaimKind
 from hearing_server.clock import utcnow
+from hearing_server.notifications.models import OutboxMessage
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import Attendance
 from hearing_server.rooms.services import do_set_phase
@@ -219,6 +220,16 @@ async def test_settlement_board_no_majority_requires_a_rehearing(
     assert arranged.case_id in [c.id for c in queue]
     assert back is not None and back.from_status == "in_hearing"
     assert "reheard" in (back.reason or "")
+    # The worker is told it will be heard again (not that it was "accepted" once more).
+    async with db.transaction(write=False) as session:
+        told = list(
+            await session.scalars(
+                select(OutboxMessage.body).where(
+                    OutboxMessage.dedupe_key.startswith(f"case:{arranged.case_id}:{back.id}:")
+                )
+            )
+        )
+    assert told and all("جلسهٔ دیگری" in body for body in told)
 
 
 async def test_settlement_board_five_in_favour_pass(db: Any, login: Login, otp: OtpSource) -> None:
