@@ -75,6 +75,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+async def spawn_self(
+    mode: str, spec: dict[str, Any], *, stdin: bool = False
+) -> asyncio.subprocess.Process:
+    """This script in a child process, as ``mode`` (``--client``, ``--echo-client``) with
+    ``spec``; its stdout (and stdin when asked) piped to this process."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        mode,
+        json.dumps(spec),
+        stdin=asyncio.subprocess.PIPE if stdin else None,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=str(ROOT),
+    )
+
+
 async def prepare(tmp: Path, motions: int) -> tuple[Any, dict[str, Any], list[int]]:
     from cryptography.fernet import Fernet
     from sqlalchemy import select
@@ -340,14 +356,8 @@ async def bench_votes(
             # -- the socket path: the member is in the room, the ack carries the receipt.
             # The member's client is a separate process (as a member's browser would be):
             # this process only serves, and moves the server's clock for each new code.
-            client_proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                __file__,
-                "--client",
-                json.dumps({"url": url, "cookie": cookie, "hearing_id": hearing_id}),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                cwd=str(ROOT),
+            client_proc = await spawn_self(
+                "--client", {"url": url, "cookie": cookie, "hearing_id": hearing_id}, stdin=True
             )
             assert client_proc.stdin is not None and client_proc.stdout is not None
 
@@ -462,14 +472,7 @@ async def bench_echo(count: int, size: int) -> list[float]:
 
     port = free_port()
     async with websockets.serve(echo, "127.0.0.1", port):
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--echo-client",
-            json.dumps({"port": port, "count": count, "size": size}),
-            stdout=asyncio.subprocess.PIPE,
-            cwd=str(ROOT),
-        )
+        proc = await spawn_self("--echo-client", {"port": port, "count": count, "size": size})
         out, _ = await proc.communicate()
     return [float(x) for x in json.loads(out)]
 

@@ -72,6 +72,12 @@ class Settings:
             smtp_from=env.get("HEYAT_SMTP_FROM", "heyat@localhost"),
             tsa_url=env.get("HEYAT_TSA_URL") or None,
             pki_dir=Path(env.get("HEYAT_PKI_DIR", str(var_dir / "pki"))),
+            # Tests that run `heyat serve` processes tick the reminders faster; unset in use.
+            extra=(
+                {"reminder_interval_seconds": env["HEYAT_REMINDER_TICK_SECONDS"]}
+                if env.get("HEYAT_REMINDER_TICK_SECONDS")
+                else {}
+            ),
         )
         if overrides:
             settings = replace(settings, **overrides)  # type: ignore[arg-type]  # keys are field names

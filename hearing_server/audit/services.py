@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.audit.models import AuditEvent
 from hearing_server.clock import utcnow
-from hearing_server.db import Base
+from hearing_server.db import table_of
 
 GENESIS = "0" * 64
-_EVENTS = Base.metadata.tables[AuditEvent.__tablename__]
+_EVENTS = table_of(AuditEvent)
 _COLUMNS = (
     "seq",
     "at",

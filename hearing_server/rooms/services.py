@@ -21,7 +21,6 @@ from typing import Any
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import (
     Boolean,
-    Table,
     and_,
     bindparam,
     exists,
@@ -52,7 +51,7 @@ from hearing_server.cases.models import (
 from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.db import Base
+from hearing_server.db import table_of
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from hearing_server.i18n import lazy
 from hearing_server.rooms import events as ev
@@ -74,6 +73,7 @@ from hearing_server.scheduling.models import (
     RoomPhase,
     Summons,
 )
+from hearing_server.voting.models import Motion, MotionState
 from hearing_server.voting.rules import BoardRules, QuorumStatus, SeatGroup, quorum_status
 
 MAX_REPLAY = 500  # more missed events than this: the client gets a snapshot instead
@@ -562,8 +562,6 @@ async def _return_undecided_cases(session: AsyncSession, hearing: Hearing, actor
     """The room closed: a case still in hearing (its vote ended with no majority, or it was
     not voted on) goes back to the board's queue, accepted, to be reheard at a new session;
     the scheduling form offers it again. A case with a vote still open stays as it is."""
-    from hearing_server.voting.models import Motion, MotionState
-
     case_ids = await _hearing_case_ids(session, hearing.id)
     if not case_ids:
         return
@@ -830,9 +828,7 @@ async def do_set_view(
                 set_committed_value(hearing, "view_page", page)
                 set_committed_value(hearing, "view_zoom", zoom)
                 set_committed_value(hearing, "current_case_id", case_id)
-            event = RoomEvent(**values)
-            ev.emit_after_commit(session, event)
-            return event
+            return _queued(session, values)
     return await _set_view_checked(session, ctx, document_id, page, zoom)
 
 
@@ -874,16 +870,12 @@ async def _set_view_checked(
     )
 
 
-def _table(name: str) -> Table:
-    return Base.metadata.tables[name]
-
-
 def _view_update() -> Any:
     """The page turn's guarded UPDATE (built once; compiled once per dialect)."""
-    hearings = _table("hearings")
-    documents = _table("documents")
-    agenda = _table("agenda_items")
-    files = _table("stored_files")
+    hearings = table_of(Hearing)
+    documents = table_of(Document)
+    agenda = table_of(AgendaItem)
+    files = table_of(StoredFile)
     on_agenda_with_page = exists(
         select(literal(1))
         .select_from(
@@ -933,13 +925,15 @@ def _view_update() -> Any:
 
 
 class _HotStatement:
-    """A Core statement of the page turn, built once.
+    """A Core statement of the room's hot path, built once.
 
-    On SQLite it goes to the aiosqlite driver of the session's own connection, inside the
-    session's transaction, as one call (one hop to the driver's thread; SQLAlchemy's
-    adapter makes four: cursor, execute, fetch, close). The SQL and the parameter order
-    come from SQLAlchemy's compiler and the values pass through the columns' own bind
-    processors, so it is the same statement either way. Elsewhere: SQLAlchemy Core."""
+    On SQLite it goes straight to the aiosqlite driver of the session's own connection,
+    inside the session's transaction, past SQLAlchemy's execution and result layers (about
+    40 µs a statement; the trip to the driver's thread is one either way, see
+    ``hearing_server.sqlite_driver``), and :meth:`first_then` sends two statements in one
+    trip. The SQL and the parameter order come from SQLAlchemy's compiler and the values
+    pass through the columns' own bind processors, so it is the same statement either way.
+    Elsewhere: SQLAlchemy Core."""
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
@@ -1012,8 +1006,8 @@ _VIEW_UPDATE = _HotStatement(_view_update())
 
 
 def _session_check() -> Any:
-    sessions = _table("login_sessions")
-    users = _table("users")
+    sessions = table_of(LoginSession)
+    users = table_of(User)
     return (
         select(sessions.c.last_seen_at <= bindparam("touch_before"))
         .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
@@ -1029,14 +1023,14 @@ def _session_check() -> Any:
 
 _SESSION_CHECK = _HotStatement(_session_check())
 _SEQ_UPDATE = _HotStatement(
-    update(_table("hearings"))
-    .where(_table("hearings").c.id == bindparam("hearing"))
-    .values(room_seq=_table("hearings").c.room_seq + 1)
-    .returning(_table("hearings").c.room_seq)
+    update(table_of(Hearing))
+    .where(table_of(Hearing).c.id == bindparam("hearing"))
+    .values(room_seq=table_of(Hearing).c.room_seq + 1)
+    .returning(table_of(Hearing).c.room_seq)
 )
 _EVENT_COLUMNS = ("hearing_id", "seq", "type", "op", "audience", "payload", "actor_id", "at")
 _EVENT_INSERT = _HotStatement(
-    insert(_table("room_events")).values({name: bindparam(name) for name in _EVENT_COLUMNS})
+    insert(table_of(RoomEvent)).values({name: bindparam(name) for name in _EVENT_COLUMNS})
 )
 
 
@@ -1052,31 +1046,25 @@ async def _insert_event(
     actor_id: int | None,
 ) -> RoomEvent:
     """Store an event numbered by the caller's UPDATE with one Core INSERT (no unit of work)
-    and queue it for broadcast after the commit. The returned event is not in the session."""
-    at = utcnow()
-    await _EVENT_INSERT.rows(
-        session,
-        {
-            "hearing_id": hearing_id,
-            "seq": seq,
-            "type": type,
-            "op": op,
-            "audience": audience,
-            "payload": payload,
-            "actor_id": actor_id,
-            "at": at,
-        },
-    )
-    event = RoomEvent(
-        hearing_id=hearing_id,
-        seq=seq,
-        type=type,
-        op=op,
-        audience=audience,
-        payload=payload,
-        actor_id=actor_id,
-        at=at,
-    )
+    and queue it for broadcast after the commit."""
+    values = {
+        "hearing_id": hearing_id,
+        "seq": seq,
+        "type": type,
+        "op": op,
+        "audience": audience,
+        "payload": payload,
+        "actor_id": actor_id,
+        "at": utcnow(),
+    }
+    await _EVENT_INSERT.rows(session, values)
+    return _queued(session, values)
+
+
+def _queued(session: AsyncSession, values: dict[str, Any]) -> RoomEvent:
+    """The event just stored with ``values`` (not in the session), queued for broadcast
+    after the commit."""
+    event = RoomEvent(**values)
     ev.emit_after_commit(session, event)
     return event
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from typing import Any
 
 from quart import Quart
@@ -128,11 +127,5 @@ def install(app: Quart) -> None:
     @app.before_serving
     async def start_reminders() -> None:
         rt: Any = app.extensions["heyat"]
-        interval = float(
-            rt.settings.extra.get(
-                "reminder_interval_seconds",
-                # Tests that run `heyat serve` processes tick faster; unset in production.
-                os.environ.get("HEYAT_REMINDER_TICK_SECONDS") or DEFAULT_INTERVAL,
-            )
-        )
+        interval = float(rt.settings.extra.get("reminder_interval_seconds", DEFAULT_INTERVAL))
         rt.background.append(asyncio.create_task(run(rt.db, rt.settings, interval)))

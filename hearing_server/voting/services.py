@@ -38,7 +38,7 @@ from hearing_server.cases.models import Case, CaseStatus, Claim
 from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.db import Base
+from hearing_server.db import table_of
 from hearing_server.errors import (
     Conflict,
     Forbidden,
@@ -429,8 +429,8 @@ _HEARING_OF_MOTION_LOCKED = (
 )
 
 # The cast's two inserts, built once (Core: the row's values as parameters, no unit of work).
-_THROTTLE_HIT = insert(Base.metadata.tables[ThrottleHit.__tablename__])
-_BALLOTS = Base.metadata.tables[Ballot.__tablename__]
+_THROTTLE_HIT = insert(table_of(ThrottleHit))
+_BALLOTS = table_of(Ballot)
 _BALLOT_INSERT = insert(_BALLOTS).returning(_BALLOTS.c.id)
 
 

@@ -13,6 +13,7 @@ from hearing_server.cases.models import ClaimKind
 from hearing_server.cases.services import CLAIM_LABELS
 from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import gettext as _
+from hearing_server.scheduling.services import SCHEDULERS
 from hearing_server.text import normalize_digits, parse_rials
 from hearing_server.voting import services
 from hearing_server.voting.models import Motion
@@ -51,7 +52,7 @@ async def _render(
         user=user,
         can_run=can_run,
         # The rehearing is scheduled by the board's secretary (or an admin) on this form.
-        can_schedule=user.role in (Role.SECRETARY, Role.ADMIN),
+        can_schedule=user.role in SCHEDULERS,
         proposals=proposals,
         claim_label=lambda kind: _(CLAIM_LABELS[ClaimKind(kind)]),
         errors=errors or {},

@@ -4,82 +4,28 @@ processes sharing rooms through Redis."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import socket
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
 
 from hearing_server.config import Settings
 from hearing_server.rooms.models import Attendance, RoomEvent
-from tests.conftest import PROJECT, OtpSource, Person, free_port, require_or_skip, server_env
+from tests.conftest import OtpSource, Person, require_or_skip
 from tests.rooms.conftest import Room, RoomClient, login_cookie
-
-HEYAT = str(PROJECT / ".venv" / "bin" / "heyat")
-
-
-class Server:
-    def __init__(self, settings: Settings, port: int, log: Path, **env: str) -> None:
-        self.settings = settings
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.env = server_env(settings, port, **env)
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        """Start `heyat serve` (Popen returns at once; the caller waits for /healthz)."""
-        with self.log.open("ab") as out:
-            return subprocess.Popen(
-                [HEYAT, "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=str(PROJECT),
-            )
-
-    async def start(self) -> None:
-        self.proc = self.spawn()
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(300):
-                if self.proc.poll() is not None:
-                    raise AssertionError(f"server exited: {self.log.read_text()[-3000:]}")
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError("server did not start")
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+from tests.serve import ServeProcess
 
 
 @pytest.fixture
-async def servers(settings: Settings, tmp_path: Path) -> AsyncIterator[Callable[..., Server]]:
-    made: list[Server] = []
+async def servers(settings: Settings, tmp_path: Path) -> AsyncIterator[Callable[..., ServeProcess]]:
+    made: list[ServeProcess] = []
 
-    def make(port: int | None = None, **env: str) -> Server:
-        server = Server(settings, port or free_port(), tmp_path / f"server-{len(made)}.log", **env)
+    def make(port: int | None = None, **env: str) -> ServeProcess:
+        server = ServeProcess(settings, tmp_path / f"server-{len(made)}.log", port=port, **env)
         made.append(server)
         return server
 
@@ -89,7 +35,7 @@ async def servers(settings: Settings, tmp_path: Path) -> AsyncIterator[Callable[
 
 
 async def connect(
-    clients: Callable[[str], RoomClient], server: Server, room: Room, name: str, cookie: str
+    clients: Callable[[str], RoomClient], server: ServeProcess, room: Room, name: str, cookie: str
 ) -> RoomClient:
     client = clients(name)
     await client.connect(server.url, room.hearing_id, cookie=cookie)
@@ -97,7 +43,7 @@ async def connect(
 
 
 async def test_kill_9_mid_hearing_loses_nothing_and_each_client_gets_what_it_missed(
-    servers: Callable[..., Server],
+    servers: Callable[..., ServeProcess],
     room: Room,
     db: Any,
     people: dict[str, Person],
@@ -208,7 +154,7 @@ def _redis_reachable() -> bool:
 
 
 async def test_two_processes_share_a_room_through_redis(
-    servers: Callable[..., Server],
+    servers: Callable[..., ServeProcess],
     room: Room,
     people: dict[str, Person],
     otp: OtpSource,

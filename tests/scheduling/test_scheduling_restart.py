@@ -6,9 +6,7 @@ once: each reminder message goes out exactly once."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 
 from hearing_server.accounts.models import User
@@ -31,11 +28,10 @@ from hearing_server.scheduling.services import (
     tehran_to_utc,
 )
 from hearing_server.voting.rules import BoardType
-from tests.conftest import PROJECT, free_port, server_env
 from tests.factories import user_named
 from tests.scheduling.conftest import board_id, new_case, panel_of
+from tests.serve import ServeProcess
 
-HEYAT = str(PROJECT / ".venv" / "bin" / "heyat")
 TICK = "0.3"  # HEYAT_REMINDER_TICK_SECONDS: a few ticks take about a second
 FEW_TICKS = 1.5
 WAIT = 30.0  # bound of every poll loop
@@ -63,59 +59,17 @@ class Noted:
         return {rid for rid, (k, _user, _due) in self.rows.items() if k == kind}
 
 
-class Server:
-    """One `heyat serve` process whose clock reads ``moment`` when it starts."""
-
-    def __init__(self, settings: Settings, log: Path, moment: datetime) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        offset = (moment - datetime.now(UTC)).total_seconds()
-        self.env = server_env(
-            settings,
-            self.port,
-            HEYAT_CLOCK_OFFSET_SECONDS=f"{offset:.3f}",
-            HEYAT_REMINDER_TICK_SECONDS=TICK,
-        )
-        self.log = log
-        with log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [HEYAT, "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=str(PROJECT),
-                start_new_session=True,
-            )
-
-    def check_alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise AssertionError(
-                f"server on port {self.port} exited with {self.proc.returncode}: "
-                f"{self.log.read_text(errors='replace')[-3000:]}"
-            )
-
-    async def healthy(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(int(WAIT / 0.1)):
-                self.check_alive()
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"server on port {self.port} did not answer /healthz in {WAIT} s")
-
-    def stop(self, sig: signal.Signals) -> None:
-        self.check_alive()
-        os.kill(self.proc.pid, sig)
-        self.proc.wait(timeout=15)
-
-    def kill(self) -> None:
-        """Clean-up: kill -9 the process group this test started, if still running."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=15)
+def server_at(settings: Settings, log: Path, moment: datetime) -> ServeProcess:
+    """A `heyat serve` process (started at once) whose clock reads ``moment`` when it starts."""
+    offset = (moment - datetime.now(UTC)).total_seconds()
+    server = ServeProcess(
+        settings,
+        log,
+        HEYAT_CLOCK_OFFSET_SECONDS=f"{offset:.3f}",
+        HEYAT_REMINDER_TICK_SECONDS=TICK,
+    )
+    server.spawn()
+    return server
 
 
 async def _schedule(db: Any, settings: Settings, day: date) -> Noted:
@@ -209,14 +163,14 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
     before_24h = main.due("24h") - timedelta(minutes=10)
     after_24h = main.due("24h") + timedelta(minutes=1)  # 23 hours before the 1-hour one
     after_1h = main.due("1h") + timedelta(minutes=1)  # 59 minutes before the hearing starts
-    started: list[Server] = []
+    started: list[ServeProcess] = []
 
-    def spawn(moment: datetime) -> Server:
-        server = Server(settings, tmp_path / f"server-{len(started)}.log", moment)
+    def spawn(moment: datetime) -> ServeProcess:
+        server = server_at(settings, tmp_path / f"server-{len(started)}.log", moment)
         started.append(server)
         return server
 
-    async def until(what: str, done: Callable[[], Awaitable[bool]], *alive: Server) -> None:
+    async def until(what: str, done: Callable[[], Awaitable[bool]], *alive: ServeProcess) -> None:
         for _ in range(int(WAIT / 0.2)):
             for server in alive:
                 server.check_alive()
@@ -239,7 +193,7 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
             "the control hearing's reminders are queued", lambda: outbox_has(control_all), first
         )
         await asyncio.sleep(FEW_TICKS)
-        first.stop(signal.SIGTERM)
+        first.signal(signal.SIGTERM)
         assert await _sent(db) == expected(control_all)
 
         # 2. Started again before the mark and killed with -9 after a few ticks: still
@@ -247,7 +201,7 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
         second = spawn(before_24h)
         await second.healthy()
         await asyncio.sleep(FEW_TICKS)
-        second.stop(signal.SIGKILL)
+        second.signal(signal.SIGKILL)
         assert await _sent(db) == expected(control_all)
         assert set((await _sent_at(db, main_24h | main_1h)).values()) == {None}
 
@@ -260,7 +214,7 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
         b = spawn(after_24h)
         await b.healthy()
         await asyncio.sleep(FEW_TICKS)
-        a.stop(signal.SIGKILL)
+        a.signal(signal.SIGKILL)
         a_again = spawn(after_24h)
         await a_again.healthy()
         await asyncio.sleep(FEW_TICKS)
@@ -269,8 +223,8 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
         sent_at = await _sent_at(db, main_24h | main_1h)
         assert all(sent_at[rid] is not None for rid in main_24h)
         assert all(sent_at[rid] is None for rid in main_1h)  # not due yet
-        a_again.stop(signal.SIGTERM)
-        b.stop(signal.SIGKILL)
+        a_again.signal(signal.SIGTERM)
+        b.signal(signal.SIGKILL)
 
         # 4. Past the 1-hour mark, again two processes at once: one 1-hour message each,
         #    the 24-hour ones still exactly once.
@@ -287,4 +241,4 @@ async def test_reminder_goes_out_exactly_once_across_real_server_restarts(
         assert await _reminder_rows(db, [control.hearing_id, main.hearing_id]) == noted
     finally:
         for server in started:
-            server.kill()
+            server.stop()

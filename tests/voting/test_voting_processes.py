@@ -9,10 +9,7 @@ member then votes with (from `oathtool` at the real current time) is fresh.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,61 +26,19 @@ from hearing_server.config import Settings
 from hearing_server.voting import services
 from hearing_server.voting.models import Ballot, Motion, MotionKind
 from hearing_server.voting.rules import BoardType
-from tests.conftest import PROJECT, Person, free_port, otp_at, server_env
+from tests.conftest import PROJECT, Person, otp_at, server_env
+from tests.serve import HEYAT, ServeProcess
 from tests.voting.conftest import DIAGNOSIS, SETTLEMENT, Arranged, arrange_voting
-
-HEYAT = str(Path(sys.executable).parent / "heyat")
-
-
-class Server:
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("wb")
-        self.proc = subprocess.Popen(
-            [HEYAT, "serve", "--port", str(self.port)],
-            env=server_env(settings, self.port),
-            cwd=PROJECT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def ready(self) -> None:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    if (await client.get(f"{self.url}/healthz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                if self.proc.poll() is not None:
-                    break
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"heyat serve on {self.port} did not start")
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
 
 
 @pytest.fixture
 def start(settings: Settings, tmp_path: Path) -> Iterator[Any]:
-    made: list[Server] = []
+    made: list[ServeProcess] = []
 
-    async def start_server() -> Server:
-        server = Server(settings, tmp_path / f"serve-{len(made)}.log")
+    async def start_server() -> ServeProcess:
+        server = ServeProcess(settings, tmp_path / f"serve-{len(made)}.log")
         made.append(server)
-        await server.ready()
+        await server.start()
         return server
 
     yield start_server
@@ -204,7 +159,7 @@ async def test_acknowledged_ballots_survive_kill_9_and_the_chain_verifies(
                 for u in headers
             )
         )
-    server.kill()  # right after the acknowledgements
+    server.kill9()  # right after the acknowledgements
     assert [a.status_code for a in answers] == [201, 201], [a.text for a in answers]
     acknowledged = {a.json()["receipt"] for a in answers}
 
