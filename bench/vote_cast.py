@@ -101,12 +101,12 @@ async def prepare(tmp: Path, motions: int) -> tuple[Any, dict[str, Any], list[in
     from hearing_server.config import Settings
     from hearing_server.db import Database
     from hearing_server.demo import demo_summary, do_seed_demo
+    from hearing_server.law.rules import BoardType
     from hearing_server.migrate import upgrade_async
     from hearing_server.rooms.models import Attendance
     from hearing_server.scheduling.models import HearingStatus, RoomPhase
     from hearing_server.voting import services
     from hearing_server.voting.models import MotionKind
-    from hearing_server.voting.rules import BoardType
     from tests.factories import make_case, make_hearing
 
     url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"

@@ -17,8 +17,8 @@ from hearing_server.accounts.security import SecretBox
 from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice, Seat, SeatTerm
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.law.rules import BoardType, SeatGroup, default_rules
 from hearing_server.text import make_national_id
-from hearing_server.voting.rules import BoardType, SeatGroup, default_rules
 
 DEMO_PASSWORD = "heyat-demo-1405"  # noqa: S105  # published demo password, printed by `heyat demo --json`
 

@@ -19,8 +19,8 @@ from hearing_server.accounts.models import User
 from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, ClaimKind, PartyRole
 from hearing_server.clock import utcnow
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import AgendaItem, Hearing, PanelSeat, Summons
-from hearing_server.voting.rules import BoardType
 
 _counter = iter(range(1, 10**9))
 

@@ -2,8 +2,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import PanelSeat, Summons
-from hearing_server.voting.rules import BoardType
 from tests.factories import make_case, make_hearing
 
 

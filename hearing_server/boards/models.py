@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hearing_server.clock import utcnow
 from hearing_server.db import Base, UTCDateTime, enum_values
-from hearing_server.voting.rules import BoardRules, BoardType, SeatGroup
+from hearing_server.law.rules import BoardRules, BoardType, SeatGroup
 
 
 class LabourOffice(Base):

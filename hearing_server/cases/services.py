@@ -639,7 +639,7 @@ def _filed_via(actor: User) -> FiledVia:
 
 
 async def _default_board(session: AsyncSession, board_id: int | None) -> Board:
-    from hearing_server.voting.rules import BoardType
+    from hearing_server.law.rules import BoardType
 
     if board_id is not None:
         board = await session.get(Board, board_id)

@@ -26,6 +26,7 @@ from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.issuance import services
 from hearing_server.issuance.models import Approval, Ruling, RulingState
+from hearing_server.law.rules import BoardType
 from hearing_server.rooms.models import Attendance, Statement
 from hearing_server.scheduling.models import (
     AgendaItem,
@@ -37,7 +38,6 @@ from hearing_server.scheduling.models import (
     Summons,
 )
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
-from hearing_server.voting.rules import BoardType
 
 TRACKING_CODE = "DEMO-RULED"
 

@@ -62,12 +62,12 @@ from hearing_server.issuance.models import (
     Ruling,
     RulingState,
 )
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.services import do_notify_user
 from hearing_server.rooms.models import Attendance, RoomEvent, Statement
 from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus, PanelSeat
 from hearing_server.text import normalize_digits, normalize_persian
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
-from hearing_server.voting.rules import BoardType
 from rulings import compose as rc
 from rulings.render import FontMissingError, RenderError, render_pdf_async
 from rulings.sign import SignerConfig, SigningError, sign_pdf

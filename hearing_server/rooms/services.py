@@ -54,6 +54,7 @@ from hearing_server.config import Settings
 from hearing_server.db import table_of
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, Unauthenticated
 from hearing_server.i18n import lazy
+from hearing_server.law.rules import BoardRules, QuorumStatus, SeatGroup, quorum_status
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import (
@@ -74,7 +75,6 @@ from hearing_server.scheduling.models import (
     Summons,
 )
 from hearing_server.voting.models import Motion, MotionState
-from hearing_server.voting.rules import BoardRules, QuorumStatus, SeatGroup, quorum_status
 
 MAX_REPLAY = 500  # more missed events than this: the client gets a snapshot instead
 CHAT_IN_SNAPSHOT = 200

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hearing_server.clock import utcnow
 from hearing_server.db import Base, UTCDateTime, enum_values
-from hearing_server.voting.rules import SeatGroup
+from hearing_server.law.rules import SeatGroup
 
 
 def _enum(cls: type[StrEnum], length: int = 24) -> Enum:

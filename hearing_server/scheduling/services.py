@@ -2,7 +2,7 @@
 reminders, postponement, cancellation and the record of a session (DESIGN.md §3).
 
 Every function takes the session first and flushes, never commits. Statutory rules come
-from the hearing's ``BoardRulesVersion`` and :mod:`hearing_server.voting.rules`; nothing
+from the hearing's ``BoardRulesVersion`` and :mod:`hearing_server.law.rules`; nothing
 that would break them can be overridden.
 
 Working time (defaults, configurable through ``Settings.extra``):
@@ -36,6 +36,7 @@ from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
 from hearing_server.i18n import LazyText, get_locale, gettext, localize_value
+from hearing_server.law.rules import BoardRules, SeatGroup, quorum_status
 from hearing_server.notifications.services import SMS_LIMIT, do_enqueue, do_notify_user
 from hearing_server.scheduling import calendar as jcal
 from hearing_server.scheduling.ics import build_ics, room_url
@@ -50,7 +51,6 @@ from hearing_server.scheduling.models import (
     Summons,
 )
 from hearing_server.text import normalize_digits
-from hearing_server.voting.rules import BoardRules, SeatGroup, quorum_status
 
 TEHRAN = ZoneInfo("Asia/Tehran")
 ACTIVE = (HearingStatus.SCHEDULED, HearingStatus.IN_PROGRESS)

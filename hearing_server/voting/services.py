@@ -47,12 +47,7 @@ from hearing_server.errors import (
     TooManyRequests,
     ValidationErrors,
 )
-from hearing_server.rooms.models import Attendance
-from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
-from hearing_server.text import normalize_persian
-from hearing_server.voting import room_events
-from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState, Recusal
-from hearing_server.voting.rules import (
+from hearing_server.law.rules import (
     BoardRules,
     BoardType,
     Choice,
@@ -62,6 +57,11 @@ from hearing_server.voting.rules import (
     quorum_status,
     tally,
 )
+from hearing_server.rooms.models import Attendance
+from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
+from hearing_server.text import normalize_persian
+from hearing_server.voting import room_events
+from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState, Recusal
 
 MAX_TEXT = 4000
 MAX_OPINION = 10000

@@ -21,9 +21,9 @@ from hearing_server.accounts.models import User
 from hearing_server.boards.models import Board
 from hearing_server.cases.models import Case, CaseStatus, FiledVia
 from hearing_server.issuance.models import Notification, Ruling, RulingState
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import Hearing, Holiday
 from hearing_server.voting.models import Ballot
-from hearing_server.voting.rules import BoardType
 from rulings.persian import to_tehran
 from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, browser_login
 

@@ -20,9 +20,9 @@ from hearing_server.audit.services import do_record, get_chain_head
 from hearing_server.cases.models import CaseStatus, Claim, ClaimKind
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import HearingStatus, PanelSeat
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
-from hearing_server.voting.rules import BoardType
 from rulings.pki import PkiPaths, init_pki
 from tests.conftest import OtpSource, Person, api_login, tool
 from tests.factories import make_case, make_hearing

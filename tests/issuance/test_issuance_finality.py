@@ -14,8 +14,8 @@ from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.config import Settings
 from hearing_server.issuance import finality
 from hearing_server.issuance.models import Ruling, RulingState
+from hearing_server.law.rules import BoardType
 from hearing_server.voting.models import MotionKind
-from hearing_server.voting.rules import BoardType
 from rulings.pki import PkiPaths
 from tests.conftest import OtpSource, Person
 from tests.issuance.conftest import MotionPlan, draft_and_approve, login_as, make_decided_case

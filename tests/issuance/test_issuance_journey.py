@@ -18,7 +18,7 @@ from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransit
 from hearing_server.config import Settings
 from hearing_server.issuance.files import stored_path
 from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
-from hearing_server.voting.rules import BoardType
+from hearing_server.law.rules import BoardType
 from rulings.persian import fa_digits
 from rulings.pki import PkiPaths
 from tests.conftest import OtpSource, Person

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from hearing_server import clock
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import Hearing
-from hearing_server.voting.rules import BoardType
 from tests.factories import board_of
 
 NOW = datetime(2026, 3, 1, 6, 0, tzinfo=UTC)  # 1404/12/10, a Sunday, 09:30 in Tehran

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling import calendar as jcal
 from hearing_server.scheduling.services import parse_jalali
-from hearing_server.voting.rules import BoardType
 from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, api_login, browser_login
 from tests.scheduling.conftest import board_id, new_case, plan
 

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from hearing_server.audit.models import AuditEvent
 from hearing_server.cases.models import Case, CaseStatus, CaseTransition
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Hearing, Reminder, Summons
 from hearing_server.scheduling.services import do_seed_solar_holidays
-from hearing_server.voting.rules import BoardType
 from tests.conftest import OtpSource, Person, api_login
 from tests.scheduling.conftest import new_case, panel_of, plan
 

@@ -13,9 +13,9 @@ from hearing_server import clock
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Hearing, HearingStatus, Reminder, Summons
-from hearing_server.voting.rules import BoardType
 from tests.conftest import OtpSource, Person, api_login
 from tests.scheduling.conftest import new_case, plan
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hearing_server.voting.rules import BoardType
+from hearing_server.law.rules import BoardType
 from tests.conftest import OtpSource, Person, api_login
 from tests.scheduling.conftest import board_id, new_case, panel_of
 

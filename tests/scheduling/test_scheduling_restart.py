@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hearing_server.accounts.models import User
 from hearing_server.config import Settings
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Reminder
 from hearing_server.scheduling.services import (
@@ -27,7 +28,6 @@ from hearing_server.scheduling.services import (
     do_schedule_hearing,
     tehran_to_utc,
 )
-from hearing_server.voting.rules import BoardType
 from tests.factories import user_named
 from tests.scheduling.conftest import board_id, new_case, panel_of
 from tests.serve import ServeProcess

@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from hearing_server.cases.models import CaseStatus, Claim, ClaimKind
 from hearing_server.clock import utcnow
+from hearing_server.law.rules import BoardType
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.models import HearingStatus, RoomPhase
-from hearing_server.voting.rules import BoardType
 from tests.conftest import OtpSource, Person, api_login
 from tests.factories import make_case, make_hearing, user_named
 

@@ -12,6 +12,7 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.cases.models import Case, CaseStatus, CaseTransition, ClaimKind
 from hearing_server.clock import utcnow
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import Attendance
@@ -19,7 +20,6 @@ from hearing_server.rooms.services import do_set_phase
 from hearing_server.scheduling.models import Hearing
 from hearing_server.scheduling.services import accepted_cases
 from hearing_server.voting.models import Ballot, Motion
-from hearing_server.voting.rules import BoardType
 from tests.conftest import OtpSource, Person
 from tests.factories import user_named
 from tests.voting.conftest import SETTLEMENT, Login, arrange_voting, cast, open_motion

@@ -23,9 +23,9 @@ from hearing_server import clock
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import verify_chain
 from hearing_server.config import Settings
+from hearing_server.law.rules import BoardType
 from hearing_server.voting import services
 from hearing_server.voting.models import Ballot, Motion, MotionKind
-from hearing_server.voting.rules import BoardType
 from tests.conftest import PROJECT, Person, otp_at, server_env
 from tests.serve import HEYAT, ServeProcess
 from tests.voting.conftest import DIAGNOSIS, SETTLEMENT, Arranged, arrange_voting

@@ -1,6 +1,6 @@
 """Property tests of ``tally`` against a deliberately simple reference implementation.
 
-The reference below shares no code with ``hearing_server.voting.rules``: it reads the
+The reference below shares no code with ``hearing_server.law.rules``: it reads the
 rules' plain fields and counts with if/else. The semantics it encodes are the ones the
 ``tally`` docstring promises (recused members do not count toward the quorum; abstaining
 and silent members count as present and not in favour; the settlement board needs 5 for
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import event, given, settings, target
 from hypothesis import strategies as st
 
-from hearing_server.voting.rules import (
+from hearing_server.law.rules import (
     BoardRules,
     BoardType,
     Choice,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hearing_server.voting.rules import (
+from hearing_server.law.rules import (
     BoardRules,
     BoardType,
     Choice,
