@@ -10,7 +10,7 @@ from quart_schema import validate_request
 
 from hearing_server.accounts.models import Role
 from hearing_server.boards.models import BoardRulesVersion
-from hearing_server.voting import services
+from hearing_server.voting import ballots, motions, queries, rules_versions
 from hearing_server.voting.models import MotionKind
 from hearing_server.web.context import db_session, login_required, no_store, require_user, runtime
 
@@ -20,22 +20,22 @@ blueprint = Blueprint("api_voting", __name__, url_prefix="/api/v1")
 class OpenMotionRequest(BaseModel):
     case_id: int = Field(gt=0)
     kind: MotionKind
-    text: str = Field(max_length=services.MAX_TEXT * 2)
+    text: str = Field(max_length=motions.MAX_TEXT * 2)
     claim_id: int | None = Field(default=None, gt=0)
     amount: int | None = Field(default=None, ge=0, le=10**15)
-    reasoning: str | None = Field(default=None, max_length=services.MAX_TEXT * 2)
-    legal_basis: str | None = Field(default=None, max_length=services.MAX_TEXT * 2)
+    reasoning: str | None = Field(default=None, max_length=motions.MAX_TEXT * 2)
+    legal_basis: str | None = Field(default=None, max_length=motions.MAX_TEXT * 2)
 
 
 class CastRequest(BaseModel):
     choice: str = Field(min_length=1, max_length=16)
     otp: str = Field(min_length=1, max_length=32)
-    opinion: str | None = Field(default=None, max_length=services.MAX_OPINION * 2)
+    opinion: str | None = Field(default=None, max_length=ballots.MAX_OPINION * 2)
 
 
 class RecusalRequest(BaseModel):
     case_id: int = Field(gt=0)
-    reason: str = Field(max_length=services.MAX_REASON * 2)
+    reason: str = Field(max_length=motions.MAX_REASON * 2)
 
 
 class PublishRulesRequest(BaseModel):
@@ -59,8 +59,8 @@ def rules_json(row: BoardRulesVersion) -> dict[str, Any]:
 async def list_motions(hearing_id: int) -> Any:
     session = await db_session()
     user = require_user()
-    motions = await services.list_motions(session, actor=user, hearing_id=hearing_id)
-    return {"motions": [await services.motion_view(session, m, viewer=user) for m in motions]}
+    rows = await queries.list_motions(session, actor=user, hearing_id=hearing_id)
+    return {"motions": [await queries.motion_view(session, m, viewer=user) for m in rows]}
 
 
 @blueprint.post("/hearings/<int:hearing_id>/motions")
@@ -69,10 +69,10 @@ async def list_motions(hearing_id: int) -> Any:
 async def open_motion(hearing_id: int, data: OpenMotionRequest) -> Any:
     session = await db_session()
     user = require_user()
-    motion = await services.do_open_motion(
+    motion = await motions.do_open_motion(
         session, actor=user, hearing_id=hearing_id, **data.model_dump()
     )
-    return await services.motion_view(session, motion, viewer=user), 201
+    return await queries.motion_view(session, motion, viewer=user), 201
 
 
 @blueprint.get("/motions/<int:motion_id>")
@@ -80,8 +80,8 @@ async def open_motion(hearing_id: int, data: OpenMotionRequest) -> Any:
 async def get_motion(motion_id: int) -> Any:
     session = await db_session()
     user = require_user()
-    motion = await services.require_motion_for(session, actor=user, motion_id=motion_id)
-    return await services.motion_view(session, motion, viewer=user)
+    motion = await queries.require_motion_for(session, actor=user, motion_id=motion_id)
+    return await queries.motion_view(session, motion, viewer=user)
 
 
 @blueprint.post("/motions/<int:motion_id>/ballots")
@@ -89,7 +89,7 @@ async def get_motion(motion_id: int) -> Any:
 @validate_request(CastRequest)
 async def cast_ballot(motion_id: int, data: CastRequest) -> Any:
     """201 with the receipt, answered only after the ballot's transaction commits."""
-    result = await services.do_cast_ballot(
+    result = await ballots.do_cast_ballot(
         await db_session(),
         runtime().settings,
         actor=require_user(),
@@ -101,7 +101,7 @@ async def cast_ballot(motion_id: int, data: CastRequest) -> Any:
     return cast_json(result), 201
 
 
-def cast_json(result: services.CastResult) -> dict[str, Any]:
+def cast_json(result: ballots.CastResult) -> dict[str, Any]:
     return {
         "ballot_id": result.ballot.id,
         "motion_id": result.motion.id,
@@ -119,15 +119,15 @@ def cast_json(result: services.CastResult) -> dict[str, Any]:
 async def close_motion(motion_id: int) -> Any:
     session = await db_session()
     user = require_user()
-    motion = await services.do_close_motion(session, actor=user, motion_id=motion_id)
-    return await services.motion_view(session, motion, viewer=user)
+    motion = await motions.do_close_motion(session, actor=user, motion_id=motion_id)
+    return await queries.motion_view(session, motion, viewer=user)
 
 
 @blueprint.post("/hearings/<int:hearing_id>/recusals")
 @login_required(Role.MEMBER)
 @validate_request(RecusalRequest)
 async def declare_recusal(hearing_id: int, data: RecusalRequest) -> Any:
-    recusal = await services.do_declare_recusal(
+    recusal = await motions.do_declare_recusal(
         await db_session(),
         actor=require_user(),
         hearing_id=hearing_id,
@@ -148,7 +148,7 @@ async def declare_recusal(hearing_id: int, data: RecusalRequest) -> Any:
 @login_required(Role.MEMBER)
 async def get_receipt(receipt: str) -> Any:
     """The ballot behind a receipt, to the member who cast it; 404 to anyone else."""
-    check = await services.check_receipt(await db_session(), actor=require_user(), receipt=receipt)
+    check = await ballots.check_receipt(await db_session(), actor=require_user(), receipt=receipt)
     body = {
         "receipt": check.ballot.receipt,
         "motion": {
@@ -173,7 +173,7 @@ async def get_receipt(receipt: str) -> Any:
 @blueprint.get("/admin/board-rules")
 @login_required(Role.ADMIN)
 async def list_rules() -> Any:
-    rows = await services.list_rules_versions(await db_session(), actor=require_user())
+    rows = await rules_versions.list_rules_versions(await db_session(), actor=require_user())
     return {"versions": [rules_json(r) for r in rows]}
 
 
@@ -181,7 +181,7 @@ async def list_rules() -> Any:
 @login_required(Role.ADMIN)
 @validate_request(PublishRulesRequest)
 async def publish_rules(data: PublishRulesRequest) -> Any:
-    row = await services.do_publish_rules(
+    row = await rules_versions.do_publish_rules(
         await db_session(), actor=require_user(), board_type=data.board_type, rules=data.rules
     )
     return rules_json(row), 201

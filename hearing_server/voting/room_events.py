@@ -63,7 +63,7 @@ async def progress_payload(
 ) -> dict[str, Any]:
     """Who has voted, not how. ``voted`` and ``recused`` when the caller has just read them
     under the motion's lock (a ballot); otherwise they are read here."""
-    from hearing_server.voting.services import recused_member_ids
+    from hearing_server.voting.queries import recused_member_ids
 
     if voted is None:
         voted = set(
@@ -135,7 +135,7 @@ async def on_cast(session: AsyncSession, ctx: Any, payload: dict[str, Any]) -> d
     HTTP POST, for a motion of this socket's hearing; the namespace acknowledges with this
     dict after the commit (and the room's progress event goes out after the commit too)."""
     from hearing_server.errors import Forbidden
-    from hearing_server.voting.services import do_cast_ballot
+    from hearing_server.voting.ballots import do_cast_ballot
 
     if ctx.role not in VOTER_ROLES:
         # A party's (or the secretary's) socket: refused before anything is read.

@@ -15,7 +15,7 @@ from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import gettext as _
 from hearing_server.scheduling.services import SCHEDULERS
 from hearing_server.text import normalize_digits, parse_rials
-from hearing_server.voting import services
+from hearing_server.voting import access, ballots, motions, queries
 from hearing_server.voting.models import Motion
 from hearing_server.web.context import (
     db_session,
@@ -39,11 +39,11 @@ async def _render(
 ) -> Any:
     session = await db_session()
     user = require_user()
-    motions: list[Motion] = await services.list_motions(session, actor=user, hearing_id=hearing_id)
-    views = [await services.motion_view(session, m, viewer=user) for m in motions]
-    hearing = await services.require_hearing(session, hearing_id)
-    can_run = user.role == Role.SECRETARY or services.is_chair(hearing, user)
-    proposals = await services.claims_to_vote_on(session, hearing) if can_run else []
+    rows: list[Motion] = await queries.list_motions(session, actor=user, hearing_id=hearing_id)
+    views = [await queries.motion_view(session, m, viewer=user) for m in rows]
+    hearing = await access.require_hearing(session, hearing_id)
+    can_run = user.role == Role.SECRETARY or access.is_chair(hearing, user)
+    proposals = await queries.claims_to_vote_on(session, hearing) if can_run else []
     page = await render_template(
         "voting/vote.html",
         hearing=hearing,
@@ -75,11 +75,11 @@ async def cast_ballot(hearing_id: int, motion_id: int) -> Any:
     form = await request.form
     session = await db_session()
     user = require_user()
-    motion = await services.require_motion_for(session, actor=user, motion_id=motion_id)
+    motion = await queries.require_motion_for(session, actor=user, motion_id=motion_id)
     if motion.hearing_id != hearing_id:
         return await _render(hearing_id, status=404)
     try:
-        result = await services.do_cast_ballot(
+        result = await ballots.do_cast_ballot(
             session,
             runtime().settings,
             actor=user,
@@ -111,7 +111,7 @@ async def open_motion(hearing_id: int) -> Any:
     session = await db_session()
     try:
         amount_text = (form.get("amount") or "").strip()
-        await services.do_open_motion(
+        await motions.do_open_motion(
             session,
             actor=require_user(),
             hearing_id=hearing_id,
@@ -142,7 +142,7 @@ async def open_motion(hearing_id: int) -> Any:
 async def close_motion(hearing_id: int, motion_id: int) -> Any:
     session = await db_session()
     try:
-        await services.do_close_motion(session, actor=require_user(), motion_id=motion_id)
+        await motions.do_close_motion(session, actor=require_user(), motion_id=motion_id)
     except DomainError as exc:
         mark_persist(exc)
         return await _render(

@@ -24,7 +24,7 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import verify_chain
 from hearing_server.config import Settings
 from hearing_server.law.rules import BoardType
-from hearing_server.voting import services
+from hearing_server.voting import motions
 from hearing_server.voting.models import Ballot, Motion, MotionKind
 from tests.conftest import PROJECT, Person, otp_at, server_env
 from tests.serve import HEYAT, ServeProcess
@@ -67,7 +67,7 @@ async def _open(db: Any, arranged: Arranged) -> int:
     async with db.transaction() as session:
         secretary = await session.scalar(select(User).where(User.username == "secretary"))
         assert secretary is not None
-        motion = await services.do_open_motion(
+        motion = await motions.do_open_motion(
             session,
             actor=secretary,
             hearing_id=arranged.hearing_id,

@@ -24,7 +24,7 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.cases.models import ClaimKind
 from hearing_server.scheduling.models import Hearing, RoomPhase
-from hearing_server.voting import services
+from hearing_server.voting import motions
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
 from tests.conftest import LiveServer, OtpSource, Person
 from tests.factories import user_named
@@ -215,7 +215,7 @@ async def _open_behind_the_rooms_back(db: Any, arranged: Arranged) -> int:
         hearing = await session.get_one(Hearing, arranged.hearing_id)
         hearing.phase = RoomPhase.VOTING
         await session.flush()
-        motion = await services.do_open_motion(
+        motion = await motions.do_open_motion(
             session,
             actor=await user_named(session, "secretary"),
             hearing_id=arranged.hearing_id,
