@@ -64,7 +64,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     app.teardown_request(context.teardown_request)
     errors.register(app)
     _register_template_helpers(app)
-    _register_blueprints(app)
+    _register_nav(rt)
+    _register_blueprints(app, rt)
     _register_realtime(rt)
 
     @app.before_serving
@@ -108,16 +109,6 @@ def _register_template_helpers(app: Quart) -> None:
 
     from hearing_server.web import nav
 
-    nav.add("accounts.admin_users", "Users", "admin")
-    nav.add("issuance.index", "Rulings", "party", "member", "secretary", "admin")
-    nav.add("cases.inbox", "Inbox", "secretary", "admin")
-    nav.add("cases.case_list", "Cases", "secretary", "admin", "member")
-    nav.add("cases.my_cases", "My cases", "party", "clerk")
-    nav.add("cases.new_case", "File a complaint", "party")
-    nav.add("cases.file_for_worker", "File for a worker", "clerk")
-    nav.add("notifications.dev_outbox", "Outbox", "admin")
-    nav.add("scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
-    nav.add("scheduling.calendars", "Calendar", "secretary", "admin", "member")
     app.jinja_env.globals.update(
         _=i18n.gettext, digits=i18n.digits, nav_items=nav.nav_items, csrf_token=context.csrf_token
     )
@@ -130,7 +121,23 @@ def _register_template_helpers(app: Quart) -> None:
     app.jinja_env.filters["digits"] = i18n.digits
 
 
-def _register_blueprints(app: Quart) -> None:
+def _register_nav(rt: Runtime) -> None:
+    """The menu, in the order it shows; each entry to the roles that may open it."""
+    from hearing_server.web import nav
+
+    nav.add(rt, "accounts.admin_users", "Users", "admin")
+    nav.add(rt, "issuance.index", "Rulings", "party", "member", "secretary", "admin")
+    nav.add(rt, "cases.inbox", "Inbox", "secretary", "admin")
+    nav.add(rt, "cases.case_list", "Cases", "secretary", "admin", "member")
+    nav.add(rt, "cases.my_cases", "My cases", "party", "clerk")
+    nav.add(rt, "cases.new_case", "File a complaint", "party")
+    nav.add(rt, "cases.file_for_worker", "File for a worker", "clerk")
+    nav.add(rt, "notifications.dev_outbox", "Outbox", "admin")
+    nav.add(rt, "scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
+    nav.add(rt, "scheduling.calendars", "Calendar", "secretary", "admin", "member")
+
+
+def _register_blueprints(app: Quart, rt: Runtime) -> None:
     """Every part's pages and API, and the background loops they own (outbox delivery,
     hearing reminders, ruling finality), which start when the app starts serving."""
     from hearing_server.accounts import api as accounts_api
@@ -166,7 +173,11 @@ def _register_blueprints(app: Quart) -> None:
         issuance_api.blueprint,
     ):
         app.register_blueprint(blueprint)
-    context.CSRF_EXEMPT.update(cases_api.CSRF_EXEMPT)
+    # Calls made without a session, so there is no cross-site request to forge: the API's
+    # sign-in, and the public verification of a ruling's PDF. (Views may instead carry
+    # @context.csrf_exempt.)
+    rt.csrf_exempt.update({"api_accounts.api_login", "api_issuance.api_verify"})
+    rt.csrf_exempt.update(cases_api.CSRF_EXEMPT)
     delivery.install(app)
     reminders.install(app)
     finality.install(app)

@@ -58,13 +58,23 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.argument("revision", default="heads")
+@click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply the migrations up to REVISION (default: the newest)."""
     from hearing_server.migrate import upgrade
 
     upgrade(_settings().database_url, revision)
     click.echo("database is up to date")
+
+
+@db.command("heads")
+def db_heads() -> None:
+    """Print the newest revision of the migrations (Alembic's `heads`)."""
+    from alembic import command
+
+    from hearing_server.migrate import alembic_config
+
+    command.heads(alembic_config(""), verbose=False)
 
 
 @main.group()

@@ -1,25 +1,43 @@
 """Settings read from ``HEYAT_*`` environment variables.
 
-Only :func:`Settings.from_env` reads the environment, and only ``create_app``
-and the CLI call it: importing this module does nothing.
+Every field is read from ``HEYAT_<FIELD NAME>`` (``smtp_port`` from ``HEYAT_SMTP_PORT``),
+parsed by the field's type. Only :meth:`Settings.from_env` reads the environment, and only
+``create_app`` and the CLI call it: importing this module does nothing.
+
+Secrets never reach a log through the settings: ``repr`` and ``str`` hide every field
+named like a key, token, password or secret, and the password inside any URL.
+The keys generated on first run are written whole before they appear under their name,
+so processes starting together all read the same complete key.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+import tempfile
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from types import NoneType, UnionType
+from typing import Any
 
 from cryptography.fernet import Fernet
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "HEYAT_"
+HIDDEN = "<hidden>"
+# A field whose name ends so holds a secret: its value is never shown.
+_SECRET_NAME = re.compile(r"(_key|_keys|_token|_password|_secret)$")
+_URL_PASSWORD = re.compile(r"^([\w+.-]+://[^:/@]*):[^@]*@")
+_SECRET_QUERY = re.compile(r"(?i)([?&](?:password|passwd|pwd|secret|token|api_key|key)=)[^&]*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
+    # from_env defaults it to a SQLite file under var_dir.
     database_url: str = ""
     redis_url: str | None = None
     # The Socket.IO message-queue channel: processes of one installation share it.
@@ -41,65 +59,185 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "heyat@localhost"
+    # A key of notifications.senders.SMS_PROVIDERS.
+    sms_provider: str = "dev"
     tsa_url: str | None = None
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"
+    # Working time of the boards, Tehran time (scheduling reads them).
+    scheduling_work_days: str = "sat,sun,mon,tue,wed,thu"
+    scheduling_work_start: str = "07:30"
+    scheduling_work_end: str = "14:30"
+    # How often the hearing reminders run; None is the scheduler's own default.
+    # Tests that run `heyat serve` processes make it short.
+    reminder_tick_seconds: float | None = None
     testing: bool = False
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
-        env = dict(os.environ if environ is None else environ)
-        var_dir = Path(env.get("HEYAT_VAR_DIR", str(PROJECT_ROOT / "var")))
-        settings = cls(
-            var_dir=var_dir,
-            database_url=env.get(
-                "HEYAT_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'heyat.db'}"
-            ),
-            redis_url=env.get("HEYAT_REDIS_URL") or None,
-            redis_channel=env.get("HEYAT_REDIS_CHANNEL", "heyat-socketio"),
-            secret_key=env.get("HEYAT_SECRET_KEY", ""),
-            files_dir=Path(env.get("HEYAT_FILES_DIR", str(var_dir / "files"))),
-            base_url=env.get("HEYAT_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-            default_locale=env.get("HEYAT_DEFAULT_LOCALE", "fa"),
-            totp_keys=tuple(k for k in env.get("HEYAT_TOTP_KEYS", "").split(",") if k),
-            mail_sender=env.get("HEYAT_MAIL_SENDER", "dev"),
-            smtp_host=env.get("HEYAT_SMTP_HOST", "127.0.0.1"),
-            smtp_port=int(env.get("HEYAT_SMTP_PORT", "25")),
-            smtp_from=env.get("HEYAT_SMTP_FROM", "heyat@localhost"),
-            tsa_url=env.get("HEYAT_TSA_URL") or None,
-            pki_dir=Path(env.get("HEYAT_PKI_DIR", str(var_dir / "pki"))),
-            # Tests that run `heyat serve` processes tick the reminders faster; unset in use.
-            extra=(
-                {"reminder_interval_seconds": env["HEYAT_REMINDER_TICK_SECONDS"]}
-                if env.get("HEYAT_REMINDER_TICK_SECONDS")
-                else {}
-            ),
+    @property
+    def extra(self) -> dict[str, str]:
+        """The loose settings older readers look up by name; new code reads the fields."""
+        loose = {
+            "scheduling_work_days": self.scheduling_work_days,
+            "scheduling_work_start": self.scheduling_work_start,
+            "scheduling_work_end": self.scheduling_work_end,
+            "sms_provider": self.sms_provider,
+        }
+        if self.reminder_tick_seconds is not None:
+            loose["reminder_interval_seconds"] = str(self.reminder_tick_seconds)
+        return loose
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={shown_value(f.name, getattr(self, f.name))!r}" for f in fields(self)
         )
+        return f"Settings({shown})"
+
+    __str__ = __repr__
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings ``environ`` (the process environment by default) gives, then ``overrides``.
+
+        An empty variable means: no value for an optional field, an empty string or tuple,
+        and the default for a number, flag or path. A value that does not parse raises
+        ``ValueError`` naming the variable.
+        """
+        env = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = env_var(f.name)
+            raw = env.get(name)
+            if raw is None:
+                continue
+            parsed = _parse(name, raw, hints[f.name])
+            if parsed is not _UNSET:
+                values[f.name] = parsed
+        var_dir = Path(values.get("var_dir", cls.var_dir))
+        values.setdefault("database_url", f"sqlite+aiosqlite:///{var_dir / 'heyat.db'}")
+        values.setdefault("files_dir", var_dir / "files")
+        values.setdefault("pki_dir", var_dir / "pki")
+        if "base_url" in values:
+            values["base_url"] = values["base_url"].rstrip("/")
+        settings = cls(**values)
         if overrides:
-            settings = replace(settings, **overrides)  # type: ignore[arg-type]  # keys are field names
+            settings = replace(settings, **overrides)
         return settings
 
     def with_generated_secrets(self) -> Settings:
         """Fill the secret key and TOTP key from files under ``var/`` (made on first run)."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
-        secret_key = self.secret_key or _read_or_create(
+        secret_key = self.secret_key or read_or_create_key(
             self.var_dir / "secret_key", lambda: secrets.token_urlsafe(48)
         )
         totp_keys = self.totp_keys or (
-            _read_or_create(self.var_dir / "totp_key", lambda: Fernet.generate_key().decode()),
+            read_or_create_key(self.var_dir / "totp_key", lambda: Fernet.generate_key().decode()),
         )
         return replace(self, secret_key=secret_key, totp_keys=totp_keys)
 
 
-def _read_or_create(path: Path, make: Callable[[], str]) -> str:
-    if path.exists():
-        return path.read_text().strip()
+def env_var(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def is_secret(field_name: str) -> bool:
+    return bool(_SECRET_NAME.search(field_name))
+
+
+def shown_value(field_name: str, value: Any) -> Any:
+    """``value`` as logs may show it: a secret field hidden, a URL without its password."""
+    if is_secret(field_name) and value:
+        return HIDDEN
+    if isinstance(value, str):
+        return redact_url(value)
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user part and of secret query parameters hidden.
+
+    The user part is found as SQLAlchemy finds it: ``scheme://user:password@`` with a
+    password that runs to the first ``@``.
+    """
+    return _SECRET_QUERY.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", url))
+
+
+_UNSET = object()
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _parse(name: str, raw: str, hint: Any) -> Any:
+    args = typing.get_args(hint)
+    if isinstance(hint, UnionType) and NoneType in args:
+        if raw == "":
+            return None
+        (hint,) = (arg for arg in args if arg is not NoneType)
+    if hint is str:
+        return raw
+    if typing.get_origin(hint) is tuple:
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    if raw.strip() == "":
+        return _UNSET
+    value = raw.strip()
+    try:
+        if hint is bool:
+            if value.lower() not in _TRUE | _FALSE:
+                raise ValueError(value)
+            return value.lower() in _TRUE
+        if hint is int:
+            return int(value)
+        if hint is float:
+            return float(value)
+        if hint is Path:
+            return Path(value)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected {hint.__name__}") from None
+    raise TypeError(f"no parser for {name} of type {hint!r}")
+
+
+def read_or_create_key(path: Path, make: Callable[[], str]) -> str:
+    """The key stored at ``path``, or a new one from ``make`` stored there first.
+
+    The new key is written and synced to a temporary file in the same directory, then
+    hard-linked to ``path``: the link appears whole or not at all, and fails if another
+    process linked first, in which case that process's key is read and returned. So
+    processes starting together all end with the same key and never read a partial one.
+    """
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
     value = make()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(str(value))
-    return str(value)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return _read_key(path)
+        _fsync_dir(path.parent)
+        return value
+    finally:
+        os.unlink(temp)
+
+
+def _read_key(path: Path) -> str:
+    value = path.read_text().strip()
+    if not value:
+        raise RuntimeError(f"{path} is empty: delete it and a new key will be made")
+    return value
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,4 +1,5 @@
-"""Running Alembic from code (no alembic.ini): ``heyat db upgrade`` and the tests."""
+"""Running Alembic from code (no alembic.ini): ``heyat db upgrade``, ``heyat db heads`` and
+the tests. The history has one head; ``upgrade`` goes there by default."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -18,7 +20,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "heads") -> None:
+def upgrade(url: str, revision: str = "head") -> None:
     """Blocking; from inside a running loop use :func:`upgrade_async`."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -27,6 +29,11 @@ def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-async def upgrade_async(url: str, revision: str = "heads") -> None:
+async def upgrade_async(url: str, revision: str = "head") -> None:
     # Alembic's env.py calls asyncio.run, which cannot nest: run it in a thread.
     await asyncio.to_thread(upgrade, url, revision)
+
+
+def heads() -> list[str]:
+    """The revisions nothing else builds on: one, unless a merge revision is missing."""
+    return list(ScriptDirectory.from_config(alembic_config("")).get_heads())

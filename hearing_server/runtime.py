@@ -18,3 +18,7 @@ class Runtime:
     db: Database
     sio: socketio.AsyncServer
     background: list[Any] = field(default_factory=list)
+    # This app's menu (web.nav) and the endpoints it exempts from the CSRF check
+    # (web.context): per app, so two apps in one process never share them.
+    nav: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
+    csrf_exempt: set[str] = field(default_factory=set)

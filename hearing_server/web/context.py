@@ -113,12 +113,23 @@ def csrf_token() -> str:
     return keyed_hash(runtime().settings.secret_key, f"anon-csrf:{anon}")[:48]
 
 
-# api_verify is public and changes nothing: programs post a PDF without a session.
-CSRF_EXEMPT = {"api_accounts.api_login", "api_issuance.api_verify"}
+def csrf_exempt(view: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Let cross-site posts reach ``view``: only for calls made without a session
+    (the API's sign-in, public lookups). Put it under the route decorator."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]  # read by _is_csrf_exempt
+    return view
+
+
+def _is_csrf_exempt() -> bool:
+    endpoint = request.endpoint
+    if endpoint is None:
+        return False
+    view = current_app.view_functions.get(endpoint)
+    return endpoint in runtime().csrf_exempt or bool(getattr(view, "csrf_exempt", False))
 
 
 async def _check_csrf() -> None:
-    if request.method not in UNSAFE or request.endpoint in CSRF_EXEMPT:
+    if request.method not in UNSAFE or _is_csrf_exempt():
         return
     sent = request.headers.get("X-CSRF-Token")
     if sent is None and request.mimetype in (
