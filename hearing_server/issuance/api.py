@@ -13,8 +13,27 @@ from hearing_server.accounts.models import User
 from hearing_server.cases.models import Case, CaseParty
 from hearing_server.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from hearing_server.i18n import gettext as _
-from hearing_server.issuance import services
+from hearing_server.issuance.compose import member_ids
+from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Ruling
+from hearing_server.issuance.objections import do_object
+from hearing_server.issuance.progress import ISSUE_STEPS, get_progress
+from hearing_server.issuance.queries import (
+    approvals_of,
+    list_rulings,
+    notification_of,
+    parties_of,
+    party_deadline,
+    require_ruling,
+)
+from hearing_server.issuance.rulings import (
+    approvals_needed,
+    do_answer_approval,
+    do_draft_ruling,
+    do_issue_ruling,
+    read_ruling_pdf,
+)
+from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.web.context import (
     db_session,
     login_required,
@@ -47,7 +66,7 @@ def _iso(value: Any) -> str | None:
 
 async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
     session = await db_session()
-    approvals = await services.approvals_of(session, ruling.id)
+    approvals = await approvals_of(session, ruling.id)
     body: dict[str, Any] = {
         "id": ruling.id,
         "number": ruling.number,
@@ -62,18 +81,18 @@ async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
         "objection_days": ruling.content.get("objection_days"),
         "objection_deadline": _iso(ruling.objection_deadline),
         "pdf_sha256": ruling.pdf_sha256,
-        "approvals_needed": services.approvals_needed(ruling),
-        "voters": services.member_ids(ruling),
+        "approvals_needed": approvals_needed(ruling),
+        "voters": member_ids(ruling),
         "approvals": [
             {"member_id": a.member_id, "approved": a.approved, "reason": a.reason, "at": _iso(a.at)}
             for a in approvals
         ],
     }
-    mine: list[CaseParty] = await services.parties_of(session, user, case.id)
+    mine: list[CaseParty] = await parties_of(session, user, case.id)
     if mine:
-        note = await services.notification_of(session, ruling, mine[0])
+        note = await notification_of(session, ruling, mine[0])
         body["notified_at"] = _iso(note.notified_at) if note else None
-        body["my_objection_deadline"] = _iso(services.party_deadline(ruling, note))
+        body["my_objection_deadline"] = _iso(party_deadline(ruling, note))
     return body
 
 
@@ -82,7 +101,7 @@ async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
 async def api_list_rulings() -> Any:
     user = require_user()
     session = await db_session()
-    rows = await services.list_rulings(session, user)
+    rows = await list_rulings(session, user)
     return {"rulings": [await ruling_json(r, c, user) for r, c in rows]}
 
 
@@ -91,9 +110,7 @@ async def api_list_rulings() -> Any:
 async def api_draft_ruling(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    ruling = await services.do_draft_ruling(
-        session, runtime().settings, actor=user, case_id=case_id
-    )
+    ruling = await do_draft_ruling(session, runtime().settings, actor=user, case_id=case_id)
     case = await session.get(Case, ruling.case_id)
     if case is None:
         raise NotFound("The record is missing.")
@@ -104,7 +121,7 @@ async def api_draft_ruling(case_id: int) -> Any:
 @login_required()
 async def api_get_ruling(ruling_id: int) -> Any:
     user = require_user()
-    ruling, case = await services.require_ruling(await db_session(), user, ruling_id)
+    ruling, case = await require_ruling(await db_session(), user, ruling_id)
     return await ruling_json(ruling, case, user)
 
 
@@ -113,7 +130,7 @@ async def api_get_ruling(ruling_id: int) -> Any:
 @validate_request(ApprovalRequest)
 async def api_approve(ruling_id: int, data: ApprovalRequest) -> Any:
     user = require_user()
-    approval = await services.do_answer_approval(
+    approval = await do_answer_approval(
         await db_session(),
         runtime().settings,
         actor=user,
@@ -134,9 +151,7 @@ async def api_approve(ruling_id: int, data: ApprovalRequest) -> Any:
 async def api_issue(ruling_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    ruling = await services.do_issue_ruling(
-        session, runtime().settings, actor=user, ruling_id=ruling_id
-    )
+    ruling = await do_issue_ruling(session, runtime().settings, actor=user, ruling_id=ruling_id)
     case = await session.get(Case, ruling.case_id)
     if case is None:
         raise NotFound("The record is missing.")
@@ -148,8 +163,8 @@ async def api_issue(ruling_id: int) -> Any:
 async def api_progress(ruling_id: int) -> Any:
     """Where an issue is: composing, rendering, signing, storing, issued, or failed."""
     user = require_user()
-    ruling, _case = await services.require_ruling(await db_session(), user, ruling_id)
-    progress = services.get_progress(ruling_id)
+    ruling, _case = await require_ruling(await db_session(), user, ruling_id)
+    progress = get_progress(ruling_id)
     if ruling.state.value != "draft":
         step, error = "issued", None
     elif progress is None:
@@ -158,7 +173,7 @@ async def api_progress(ruling_id: int) -> Any:
         step, error = progress
     return {
         "step": step,
-        "steps": list(services.ISSUE_STEPS),
+        "steps": list(ISSUE_STEPS),
         "error": _(error) if error else None,
         "state": ruling.state.value,
     }
@@ -170,7 +185,7 @@ async def api_progress(ruling_id: int) -> Any:
 async def api_download(ruling_id: int) -> Any:
     """The signed PDF. A party's first download is recorded as notification (ابلاغ)."""
     user = require_user()
-    ruling, pdf = await services.read_ruling_pdf(
+    ruling, pdf = await read_ruling_pdf(
         await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
     )
     return pdf_response(pdf, f"{ruling.number}.pdf")
@@ -182,7 +197,7 @@ async def api_download(ruling_id: int) -> Any:
 async def api_object(ruling_id: int, data: ObjectionRequest) -> Any:
     user = require_user()
     session = await db_session()
-    objection = await services.do_object(
+    objection = await do_object(
         session, runtime().settings, actor=user, ruling_id=ruling_id, text=data.text
     )
     appeal = await session.get(Case, objection.appeal_case_id)
@@ -204,7 +219,7 @@ async def api_object(ruling_id: int, data: ObjectionRequest) -> Any:
 @login_required()
 async def api_issue_minutes(hearing_id: int) -> Any:
     user = require_user()
-    minutes = await services.do_issue_minutes(
+    minutes = await do_issue_minutes(
         await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
     )
     return minutes_json(minutes), 201
@@ -214,7 +229,7 @@ async def api_issue_minutes(hearing_id: int) -> Any:
 @login_required()
 async def api_minutes_pdf(minutes_id: int) -> Any:
     user = require_user()
-    minutes, pdf = await services.read_minutes_pdf(
+    minutes, pdf = await read_minutes_pdf(
         await db_session(), runtime().settings, actor=user, minutes_id=minutes_id
     )
     return pdf_response(pdf, f"minutes-H{minutes.hearing_id}.pdf")
@@ -239,16 +254,42 @@ async def api_verify() -> Any:
         body = await request.get_json(silent=True)
         if not isinstance(body, dict) or not isinstance(body.get("code"), str):
             raise Invalid("Give a verification code or a PDF file.")
-        verdict = await services.check_code(session, body["code"])
-        return verdict.to_json()
+        return verdict_json(await check_code(session, body["code"]))
     data = await read_upload()
-    return (await services.check_pdf(session, runtime().settings, data)).to_json()
+    return verdict_json(await check_pdf(session, runtime().settings, data))
 
 
 @blueprint.get("/verify/<code>")
 async def api_verify_code(code: str) -> Any:
-    verdict = await services.check_code(await db_session(), code)
-    return verdict.to_json()
+    return verdict_json(await check_code(await db_session(), code))
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    """The verdict as the API answers it, its problems in the caller's language."""
+    signature = verdict.signature
+    return {
+        "authentic": verdict.authentic,
+        "kind": verdict.kind,
+        "problems": [_(p) for p in verdict.problems],
+        "sha256": verdict.sha256,
+        "number": verdict.number,
+        "case_number": verdict.case_number,
+        "state": verdict.state,
+        "issued_at": _iso(verdict.issued_at),
+        "final_at": _iso(verdict.final_at),
+        "objection_deadline": _iso(verdict.objection_deadline),
+        "board": verdict.board,
+        "signature": None
+        if signature is None
+        else {
+            "signed": signature.signed,
+            "intact": signature.intact,
+            "valid": signature.valid,
+            "trusted": signature.trusted,
+            "signer": signature.signer_subject,
+            "error": signature.error,
+        },
+    }
 
 
 async def read_upload() -> bytes:

@@ -24,8 +24,10 @@ from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, Clai
 from hearing_server.cases.services import do_take_case_number, do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.issuance import services
+from hearing_server.issuance.compose import member_ids, text_digest
+from hearing_server.issuance.minutes import do_issue_minutes
 from hearing_server.issuance.models import Approval, Ruling, RulingState
+from hearing_server.issuance.rulings import do_draft_ruling, do_issue_ruling
 from hearing_server.law.rules import BoardType
 from hearing_server.rooms.models import Attendance, Statement
 from hearing_server.scheduling.models import (
@@ -329,8 +331,8 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
     await do_transition(session, case, CaseStatus.DECIDED, actor=chair, reason="vote")
     await session.flush()
 
-    ruling = await services.do_draft_ruling(session, settings, actor=secretary, case_id=case.id)
-    for member_id in services.member_ids(ruling):
+    ruling = await do_draft_ruling(session, settings, actor=secretary, case_id=case.id)
+    for member_id in member_ids(ruling):
         session.add(Approval(ruling_id=ruling.id, member_id=member_id, approved=True, at=utcnow()))
         await do_record(
             session,
@@ -338,9 +340,9 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
             action="ruling.approved",
             subject_type="ruling",
             subject_id=ruling.id,
-            payload={"text_sha256": services.text_digest(ruling.content), "demo": True},
+            payload={"text_sha256": text_digest(ruling.content), "demo": True},
         )
     await session.flush()
-    await services.do_issue_ruling(session, settings, actor=secretary, ruling_id=ruling.id)
-    await services.do_issue_minutes(session, settings, actor=secretary, hearing_id=hearing.id)
+    await do_issue_ruling(session, settings, actor=secretary, ruling_id=ruling.id)
+    await do_issue_minutes(session, settings, actor=secretary, hearing_id=hearing.id)
     return await ruled_case_summary(session)

@@ -1,10 +1,11 @@
-"""The loop that makes rulings final once their objection window has passed.
+"""Rulings become final once their objection window has passed: the sweep, and the
+loop that runs it.
 
-Started in a ``before_serving`` hook and kept in ``Runtime.background`` (cancelled on
-shutdown). Each pass is one short transaction running
-:func:`hearing_server.issuance.services.do_finality_sweep`, which only touches rulings
-still ``issued`` with a past deadline: running it twice, or in two processes at once,
-marks each ruling final exactly once.
+The loop is started in a ``before_serving`` hook and kept in ``Runtime.background``
+(cancelled on shutdown). Each pass is one short transaction running
+:func:`do_finality_sweep`, which only touches rulings still ``issued`` with a past
+deadline, skipping rows another process holds: running it twice, or in two processes at
+once, marks each ruling final exactly once.
 """
 
 from __future__ import annotations
@@ -14,12 +15,61 @@ import contextlib
 import logging
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.audit.services import do_record
+from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.cases.services import do_transition
+from hearing_server.clock import utcnow
 from hearing_server.db import Database
-from hearing_server.issuance.services import do_finality_sweep
+from hearing_server.errors import NotFound
+from hearing_server.issuance.models import Ruling, RulingState
 
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 60.0
+
+
+async def do_finality_sweep(session: AsyncSession) -> list[Ruling]:
+    """Mark final every issued ruling whose objection window has passed. Idempotent."""
+    now = utcnow()
+    due = list(
+        await session.scalars(
+            select(Ruling)
+            .where(
+                Ruling.state == RulingState.ISSUED,
+                Ruling.objection_deadline.is_not(None),
+                Ruling.objection_deadline < now,
+            )
+            .order_by(Ruling.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for ruling in due:
+        ruling.state = RulingState.FINAL
+        ruling.final_at = now
+        case = await session.get(Case, ruling.case_id)
+        if case is None:
+            raise NotFound("The record is missing.")
+        if case.status == CaseStatus.RULING_ISSUED:
+            await do_transition(session, case, CaseStatus.FINAL, actor=None, reason=ruling.number)
+        await do_record(
+            session,
+            actor_id=None,
+            action="ruling.final",
+            subject_type="ruling",
+            subject_id=ruling.id,
+            payload={
+                "number": ruling.number,
+                "deadline": ruling.objection_deadline.isoformat()
+                if ruling.objection_deadline
+                else None,
+            },
+        )
+    await session.flush()
+    return due
 
 
 async def sweep_once(db: Database) -> int:

@@ -12,9 +12,31 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.cases.models import Case
 from hearing_server.errors import DomainError, ValidationErrors
 from hearing_server.i18n import gettext as _
-from hearing_server.issuance import services
+from hearing_server.i18n import lazy
 from hearing_server.issuance.api import pdf_response, read_upload
+from hearing_server.issuance.compose import member_ids, ruling_content
+from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
+from hearing_server.issuance.objections import do_object
+from hearing_server.issuance.queries import (
+    approvals_of,
+    is_staff,
+    list_decided_cases,
+    list_rulings,
+    notification_of,
+    parties_of,
+    party_deadline,
+    require_ruling,
+)
+from hearing_server.issuance.rulings import (
+    approvals_needed,
+    do_answer_approval,
+    do_draft_ruling,
+    do_issue_ruling,
+    read_ruling_pdf,
+    render_draft_pdf,
+)
+from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.scheduling.models import Hearing
 from hearing_server.web.context import (
     db_session,
@@ -27,6 +49,19 @@ from hearing_server.web.context import (
 )
 
 blueprint = Blueprint("issuance", __name__)
+
+# The values the templates show translated as msgids (``_(ruling.state.value)``,
+# ``_(verdict.kind)``, ``_(verdict.state)``), written out so that extraction finds them.
+SHOWN_VALUES = (
+    lazy("draft"),
+    lazy("issued"),
+    lazy("final"),
+    lazy("appealed"),
+    lazy("superseded"),
+    lazy("ruling"),
+    lazy("minutes"),
+    lazy("signed"),
+)
 
 
 def redirect(location: str) -> Response:
@@ -45,10 +80,10 @@ async def index() -> Any:
     """Parties: their rulings. Members: rulings of their boards. Secretary: the work list."""
     user = require_user()
     session = await db_session()
-    rows = await services.list_rulings(session, user)
-    decided = await services.list_decided_cases(session, user) if services.is_staff(user) else []
+    rows = await list_rulings(session, user)
+    decided = await list_decided_cases(session, user) if is_staff(user) else []
     hearings: list[tuple[Hearing, Minutes | None]] = []
-    if services.is_staff(user):
+    if is_staff(user):
         held = await session.scalars(
             select(Hearing)
             .where(Hearing.status.in_(["held", "in_progress", "failed_quorum"]))
@@ -68,12 +103,12 @@ async def _detail(
 ) -> Any:
     user = require_user()
     session = await db_session()
-    ruling, case = await services.require_ruling(session, user, ruling_id)
-    approvals = await services.approvals_of(session, ruling.id)
-    voter_ids = services.member_ids(ruling)
+    ruling, case = await require_ruling(session, user, ruling_id)
+    approvals = await approvals_of(session, ruling.id)
+    voter_ids = member_ids(ruling)
     voters = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(voter_ids)))}
-    mine = await services.parties_of(session, user, case.id)
-    notification = await services.notification_of(session, ruling, mine[0]) if mine else None
+    mine = await parties_of(session, user, case.id)
+    notification = await notification_of(session, ruling, mine[0]) if mine else None
     objections = list(
         await session.scalars(select(Objection).where(Objection.ruling_id == ruling.id))
     )
@@ -85,11 +120,11 @@ async def _detail(
         "issuance/detail.html",
         ruling=ruling,
         case=case,
-        content=services.ruling_content(ruling),
+        content=ruling_content(ruling),
         approvals=approvals,
         answered=answered,
         voters=[voters[i] for i in voter_ids if i in voters],
-        needed=services.approvals_needed(ruling),
+        needed=approvals_needed(ruling),
         approved_count=sum(1 for a in approvals if a.approved),
         can_approve=user.role == Role.MEMBER
         and ruling.state.value == "draft"
@@ -97,7 +132,7 @@ async def _detail(
         and user.id not in answered,
         is_party=bool(mine),
         notification=notification,
-        my_deadline=services.party_deadline(ruling, notification),
+        my_deadline=party_deadline(ruling, notification),
         objections=objections,
         appeals=appeals,
         errors=errors or {},
@@ -116,7 +151,7 @@ async def detail(ruling_id: int) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def draft(case_id: int) -> Any:
     user = require_user()
-    ruling = await services.do_draft_ruling(
+    ruling = await do_draft_ruling(
         await db_session(), runtime().settings, actor=user, case_id=case_id
     )
     return redirect(url_for("issuance.detail", ruling_id=ruling.id))
@@ -128,7 +163,7 @@ async def approve(ruling_id: int) -> Any:
     user = require_user()
     form = await request.form
     try:
-        await services.do_answer_approval(
+        await do_answer_approval(
             await db_session(),
             runtime().settings,
             actor=user,
@@ -149,7 +184,7 @@ async def issue(ruling_id: int) -> Any:
     """Without JavaScript: issue in the request, then show the ruling."""
     user = require_user()
     try:
-        await services.do_issue_ruling(
+        await do_issue_ruling(
             await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
         )
     except DomainError as exc:
@@ -164,7 +199,7 @@ async def issue(ruling_id: int) -> Any:
 async def download(ruling_id: int) -> Any:
     """The signed PDF; a party's first download is recorded as notification (ابلاغ)."""
     user = require_user()
-    ruling, pdf = await services.read_ruling_pdf(
+    ruling, pdf = await read_ruling_pdf(
         await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
     )
     return pdf_response(pdf, f"{ruling.number}.pdf")
@@ -174,9 +209,7 @@ async def download(ruling_id: int) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN, Role.MEMBER)
 async def draft_pdf(ruling_id: int) -> Any:
     user = require_user()
-    ruling, pdf = await services.render_draft_pdf(
-        await db_session(), actor=user, ruling_id=ruling_id
-    )
+    ruling, pdf = await render_draft_pdf(await db_session(), actor=user, ruling_id=ruling_id)
     response = pdf_response(pdf, f"{ruling.number}-draft.pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{ruling.number}-draft.pdf"'
     return response
@@ -188,7 +221,7 @@ async def object_(ruling_id: int) -> Any:
     user = require_user()
     form = await request.form
     try:
-        await services.do_object(
+        await do_object(
             await db_session(),
             runtime().settings,
             actor=user,
@@ -205,7 +238,7 @@ async def object_(ruling_id: int) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def issue_minutes(hearing_id: int) -> Any:
     user = require_user()
-    await services.do_issue_minutes(
+    await do_issue_minutes(
         await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
     )
     return redirect(url_for("issuance.index"))
@@ -215,7 +248,7 @@ async def issue_minutes(hearing_id: int) -> Any:
 @login_required()
 async def minutes_pdf(minutes_id: int) -> Any:
     user = require_user()
-    minutes, pdf = await services.read_minutes_pdf(
+    minutes, pdf = await read_minutes_pdf(
         await db_session(), runtime().settings, actor=user, minutes_id=minutes_id
     )
     return pdf_response(pdf, f"minutes-H{minutes.hearing_id}.pdf")
@@ -224,7 +257,7 @@ async def minutes_pdf(minutes_id: int) -> Any:
 @blueprint.route("/verify", methods=["GET", "POST"])
 async def verify() -> Any:
     """Public: a verification code, or an uploaded PDF, checked against what was issued."""
-    verdict: services.Verdict | None = None
+    verdict: Verdict | None = None
     errors: dict[str, str] = {}
     status = 200
     code = request.args.get("code", "")
@@ -235,9 +268,9 @@ async def verify() -> Any:
         code = form.get("code", "")
         try:
             if files.get("file") is not None and files["file"].filename:
-                verdict = await services.check_pdf(session, runtime().settings, await read_upload())
+                verdict = await check_pdf(session, runtime().settings, await read_upload())
             elif code.strip():
-                verdict = await services.check_code(session, code)
+                verdict = await check_code(session, code)
             else:
                 errors["_form"] = _("Enter a verification code or choose the PDF file.")
                 status = 422
@@ -245,7 +278,7 @@ async def verify() -> Any:
             errors = _errors(exc)
             status = exc.status
     elif code:
-        verdict = await services.check_code(session, code)
+        verdict = await check_code(session, code)
     page = await render_template("issuance/verify.html", verdict=verdict, errors=errors, code=code)
     return page, status
 
@@ -253,6 +286,6 @@ async def verify() -> Any:
 @blueprint.get("/verify/<code>")
 async def verify_code(code: str) -> Any:
     """Where the QR code on a ruling leads."""
-    verdict = await services.check_code(await db_session(), code)
+    verdict = await check_code(await db_session(), code)
     page = await render_template("issuance/verify.html", verdict=verdict, errors={}, code=code)
     return page, 200 if verdict.kind else 404

@@ -15,8 +15,9 @@ from hearing_server.accounts.models import User
 from hearing_server.cases.files import file_path
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.issuance import services
+from hearing_server.issuance.compose import member_ids
 from hearing_server.issuance.models import Approval, Ruling
+from hearing_server.issuance.rulings import do_draft_ruling, do_issue_ruling
 from hearing_server.rooms.models import Attendance, Statement
 from hearing_server.voting.models import MotionKind
 from rulings.pki import PkiPaths
@@ -37,15 +38,11 @@ async def issue_directly(db: Any, settings: Settings, decided: Decided) -> Rulin
     async with db.transaction() as session:
         secretary = await session.scalar(select(User).where(User.username == "secretary"))
         assert secretary is not None
-        ruling = await services.do_draft_ruling(
-            session, settings, actor=secretary, case_id=decided.case_id
-        )
-        for member_id in services.member_ids(ruling):
+        ruling = await do_draft_ruling(session, settings, actor=secretary, case_id=decided.case_id)
+        for member_id in member_ids(ruling):
             session.add(Approval(ruling_id=ruling.id, member_id=member_id, at=utcnow()))
         await session.flush()
-        return await services.do_issue_ruling(
-            session, settings, actor=secretary, ruling_id=ruling.id
-        )
+        return await do_issue_ruling(session, settings, actor=secretary, ruling_id=ruling.id)
 
 
 async def test_hostile_claim_text_is_printed_escaped_and_fetches_nothing(

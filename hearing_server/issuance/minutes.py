@@ -1,0 +1,227 @@
+"""The minutes (صورتجلسه) of a held session: who attended, the phases, what was said,
+every vote with its ballots and the minority opinions; signed like a ruling, once per
+hearing, and readable by staff and the parties of a case on its agenda."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts.models import User
+from hearing_server.audit.services import do_record
+from hearing_server.cases import access
+from hearing_server.cases.models import Case
+from hearing_server.clock import utcnow
+from hearing_server.config import Settings
+from hearing_server.errors import Conflict, NotFound
+from hearing_server.i18n import LazyText
+from hearing_server.issuance.codes import new_verification_code, verification_url
+from hearing_server.issuance.compose import (
+    RULING_LOCALE,
+    ballots_of,
+    chain_head_of,
+    decision_of,
+    document_board,
+    losing_choice,
+    panel_of,
+    seat_groups,
+    vote_of,
+)
+from hearing_server.issuance.files import do_store_pdf, load_blob
+from hearing_server.issuance.models import Minutes
+from hearing_server.issuance.queries import is_staff, require_staff
+from hearing_server.issuance.signing import render_and_sign
+from hearing_server.rooms.models import Attendance, RoomEvent, Statement
+from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus
+from hearing_server.voting.models import Motion, MotionState
+from rulings import compose as rc
+
+ATTENDANCE_ROLES = {"member", "secretary", "claimant", "respondent", "representative"}
+"""Roles the minutes name; anyone else in the room is listed as an observer."""
+
+
+def _phase(value: object) -> rc.Phase | None:
+    try:
+        return rc.Phase(str(value))
+    except ValueError:
+        return None
+
+
+async def compose_minutes(
+    session: AsyncSession, settings: Settings, hearing: Hearing, *, code: str
+) -> rc.MinutesContent:
+    """The minutes' contents from the room's log, attendance, statements and closed votes."""
+    board = await document_board(session, hearing.board_id)
+    panel = await panel_of(session, hearing.id)
+    agenda = list(
+        await session.scalars(
+            select(Case.number)
+            .join(AgendaItem, AgendaItem.case_id == Case.id)
+            .where(AgendaItem.hearing_id == hearing.id)
+            .order_by(AgendaItem.position)
+        )
+    )
+    stays = list(
+        await session.scalars(
+            select(Attendance)
+            .where(Attendance.hearing_id == hearing.id)
+            .order_by(Attendance.joined_at, Attendance.id)
+        )
+    )
+    said = list(
+        await session.scalars(
+            select(Statement).where(Statement.hearing_id == hearing.id).order_by(Statement.at)
+        )
+    )
+    motions = list(
+        await session.scalars(
+            select(Motion)
+            .where(Motion.hearing_id == hearing.id, Motion.state == MotionState.CLOSED)
+            .order_by(Motion.closed_at, Motion.id)
+        )
+    )
+    ballots = await ballots_of(session, motions)
+    user_ids = {a.user_id for a in stays} | {s.author_id for s in said}
+    user_ids |= {b.member_id for items in ballots.values() for b in items}
+    users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
+    groups = seat_groups(motions, panel)
+
+    def name(user_id: int) -> str:
+        user = users.get(user_id)
+        return user.full_name if user else f"#{user_id}"
+
+    attendance = [
+        rc.Attendance(
+            name=name(a.user_id),
+            role=a.role if a.role in ATTENDANCE_ROLES else "observer",
+            seat_group=rc.SeatGroup(groups[a.user_id]) if a.user_id in groups else None,
+            joined_at=a.joined_at,
+            left_at=a.left_at,
+        )
+        for a in stays
+    ]
+    phases: list[rc.PhaseRecord] = []
+    for event in await session.scalars(
+        select(RoomEvent)
+        .where(RoomEvent.hearing_id == hearing.id, RoomEvent.type == "phase")
+        .order_by(RoomEvent.seq)
+    ):
+        phase = _phase(event.payload.get("phase") or event.payload.get("to"))
+        if phase is not None:
+            phases.append(rc.PhaseRecord(phase, event.at))
+    started = stays[0].joined_at if stays else hearing.starts_at
+    closed_at = motions[-1].closed_at if motions else None
+    if not phases:  # no room log: what the votes themselves show
+        phases.append(rc.PhaseRecord(rc.Phase.HEARING, started))
+        if motions:
+            phases.append(rc.PhaseRecord(rc.Phase.VOTING, motions[0].opened_at))
+        if closed_at is not None:
+            phases.append(rc.PhaseRecord(rc.Phase.CLOSED, closed_at))
+    records: list[rc.MotionRecord] = []
+    dissents: list[rc.MinorityOpinion] = []
+    for m in motions:
+        decision, awarded = decision_of(m)
+        records.append(
+            rc.MotionRecord(
+                title=m.text,
+                result=decision,
+                ballots=tuple(
+                    rc.BallotRecord(
+                        name(b.member_id),
+                        rc.SeatGroup(groups.get(b.member_id, "government")),
+                        vote_of(m.kind, b.choice),
+                    )
+                    for b in ballots[m.id]
+                ),
+                awarded_rials=awarded,
+            )
+        )
+        losing = losing_choice(m)
+        for b in ballots[m.id]:
+            if losing and b.choice == losing and b.opinion and b.opinion.strip():
+                dissents.append(rc.MinorityOpinion(name(b.member_id), b.opinion.strip()))
+    return rc.MinutesContent(
+        board=board,
+        hearing_ref=f"H-{hearing.id}",
+        case_numbers=tuple(n for n in agenda if n),
+        hearing_started_at=started,
+        hearing_closed_at=closed_at,
+        attendance=tuple(attendance),
+        phases=tuple(phases),
+        statements=tuple(
+            rc.Statement(s.at, name(s.author_id), s.body) for s in said if s.kind != "system"
+        ),
+        motions=tuple(records),
+        dissents=tuple(dissents),
+        audit_chain_head=await chain_head_of(session, motions),
+        verification_code=code,
+        verification_url=verification_url(settings, code),
+        locale=RULING_LOCALE,
+    )
+
+
+async def do_issue_minutes(
+    session: AsyncSession, settings: Settings, *, actor: User, hearing_id: int
+) -> Minutes:
+    """Compose, render, sign and store the minutes of a held session (once per hearing)."""
+    require_staff(actor)
+    hearing = await session.scalar(
+        select(Hearing).where(Hearing.id == hearing_id).with_for_update()
+    )
+    if hearing is None:
+        raise NotFound("No such hearing.")
+    if await session.scalar(select(Minutes.id).where(Minutes.hearing_id == hearing.id)):
+        raise Conflict("The minutes of this session have already been signed.")
+    if hearing.status not in (
+        HearingStatus.HELD,
+        HearingStatus.FAILED_QUORUM,
+        HearingStatus.IN_PROGRESS,
+    ):
+        raise Conflict(
+            "Cannot sign the minutes of a session that has not been held ({status}).",
+            status=LazyText(hearing.status.value),
+        )
+    code = new_verification_code()
+    content = await compose_minutes(session, settings, hearing, code=code)
+    signed = await render_and_sign(settings, content, lambda _step: None)
+    digest = await do_store_pdf(session, settings.files_dir, signed)
+    minutes = Minutes(
+        hearing_id=hearing.id,
+        content=content.to_dict(),
+        pdf_sha256=digest,
+        verification_code=code,
+        signed_at=utcnow(),
+    )
+    session.add(minutes)
+    await session.flush()
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="minutes.signed",
+        subject_type="hearing",
+        subject_id=hearing.id,
+        payload={"pdf_sha256": digest},
+    )
+    return minutes
+
+
+async def read_minutes_pdf(
+    session: AsyncSession, settings: Settings, *, actor: User, minutes_id: int
+) -> tuple[Minutes, bytes]:
+    """Minutes for staff, the board's members and parties of a case on the agenda."""
+    minutes = await session.get(Minutes, minutes_id)
+    if minutes is None or minutes.pdf_sha256 is None:
+        raise NotFound("No such minutes.")
+    case_ids = list(
+        await session.scalars(
+            select(AgendaItem.case_id).where(AgendaItem.hearing_id == minutes.hearing_id)
+        )
+    )
+    allowed = is_staff(actor)
+    for case_id in case_ids:
+        if allowed:
+            break
+        allowed = await access.can_read(session, actor, case_id)
+    if not allowed:
+        raise NotFound("No such minutes.")
+    return minutes, await load_blob(settings.files_dir, minutes.pdf_sha256)

@@ -1,0 +1,403 @@
+"""A ruling's life inside the app, up to the parties holding it: draft it from the
+decided votes, have the members who voted approve its text with a code, render, sign,
+store and issue it, and record each party's first download as its notification (ابلاغ).
+
+Re-drafting keeps the approvals only when the text is unchanged. The PDF is written
+to the file store before the transaction commits (a rolled-back issue leaves at most an
+unreferenced, content-addressed file behind).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.services import verify_otp
+from hearing_server.audit.services import do_record
+from hearing_server.cases import access
+from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.cases.services import do_transition
+from hearing_server.clock import utcnow
+from hearing_server.config import Settings
+from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound
+from hearing_server.i18n import LazyText, gettext
+from hearing_server.issuance.codes import new_verification_code
+from hearing_server.issuance.compose import (
+    compose_from_db,
+    member_ids,
+    ruling_content,
+    snapshot,
+    text_digest,
+)
+from hearing_server.issuance.files import do_store_pdf, load_blob
+from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
+from hearing_server.issuance.progress import report_progress
+from hearing_server.issuance.queries import (
+    approvals_of,
+    lock_ruling,
+    notification_of,
+    parties_of,
+    party_deadline,
+    require_ruling,
+    require_staff,
+)
+from hearing_server.issuance.signing import render_and_sign, render_preview
+from hearing_server.notifications.services import do_notify_user
+from hearing_server.text import normalize_persian
+
+# --------------------------------------------------------------------------- draft
+
+
+async def do_draft_ruling(
+    session: AsyncSession, settings: Settings, *, actor: User, case_id: int
+) -> Ruling:
+    """Compose (or re-compose) the draft ruling of a decided case for the members to approve.
+
+    A new draft is a new version; an existing draft is updated in place and keeps its
+    approvals only if its text did not change.
+    """
+    require_staff(actor)
+    case = await session.scalar(
+        select(Case)
+        .options(selectinload(Case.parties), selectinload(Case.claims))
+        .where(Case.id == case_id)
+        .with_for_update()
+    )
+    if case is None:
+        raise NotFound("No such case.")
+    if case.status not in (CaseStatus.DECIDED, CaseStatus.RULING_ISSUED):
+        raise Conflict(
+            "Cannot draft a ruling for case {number}, because it is {status}.",
+            number=case.number,
+            status=LazyText(case.status.value),
+        )
+    draft = await session.scalar(
+        select(Ruling).where(Ruling.case_id == case.id, Ruling.state == RulingState.DRAFT)
+    )
+    now = utcnow()
+    if draft is not None:
+        before = text_digest(draft.content)
+        content, ids, hearing_id = await compose_from_db(
+            session,
+            settings,
+            case,
+            number=draft.number,
+            code=draft.verification_code,
+            issued_at=now,
+        )
+        data = snapshot(content, ids)
+        if text_digest(data) != before:
+            for approval in await approvals_of(session, draft.id):
+                await session.delete(approval)
+        draft.content = data
+        draft.hearing_id = hearing_id
+        await session.flush()
+        await do_record(
+            session,
+            actor_id=actor.id,
+            action="ruling.redrafted",
+            subject_type="ruling",
+            subject_id=draft.id,
+            payload={"text_sha256": text_digest(data)},
+        )
+        return draft
+    version = (
+        await session.scalar(select(func.max(Ruling.version)).where(Ruling.case_id == case.id)) or 0
+    ) + 1
+    number = f"R-{case.number}-{version}"
+    code = new_verification_code()
+    content, ids, hearing_id = await compose_from_db(
+        session, settings, case, number=number, code=code, issued_at=now
+    )
+    data = snapshot(content, ids)
+    ruling = Ruling(
+        case_id=case.id,
+        hearing_id=hearing_id,
+        version=version,
+        number=number,
+        verification_code=code,
+        state=RulingState.DRAFT,
+        content=data,
+        created_at=now,
+    )
+    session.add(ruling)
+    await session.flush()
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="ruling.drafted",
+        subject_type="ruling",
+        subject_id=ruling.id,
+        payload={"case": case.number, "number": number, "text_sha256": text_digest(data)},
+    )
+    return ruling
+
+
+async def render_draft_pdf(
+    session: AsyncSession, *, actor: User, ruling_id: int
+) -> tuple[Ruling, bytes]:
+    """An unsigned preview of a draft for the board (members read it before approving)."""
+    ruling, _case = await require_ruling(session, actor, ruling_id)
+    if actor.role == Role.PARTY or ruling.state != RulingState.DRAFT:
+        raise NotFound("No such ruling.")
+    return ruling, await render_preview(ruling_content(ruling))
+
+
+# --------------------------------------------------------------------------- approve
+
+
+async def do_answer_approval(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    ruling_id: int,
+    otp: str,
+    approve: bool = True,
+    reason: str | None = None,
+) -> Approval:
+    """A member who voted confirms (or refuses) the ruling's final text with a fresh code."""
+    ruling = await lock_ruling(session, ruling_id)
+    await access.require_readable_case(session, actor, ruling.case_id)
+    if ruling.state != RulingState.DRAFT:
+        raise Conflict(
+            "Cannot approve ruling {number}, because it is {state}.",
+            number=ruling.number,
+            state=LazyText(ruling.state.value),
+        )
+    if actor.id not in member_ids(ruling):
+        raise Forbidden("Only the members who voted on this case approve its ruling.")
+    existing = await session.scalar(
+        select(Approval.id).where(Approval.ruling_id == ruling.id, Approval.member_id == actor.id)
+    )
+    if existing is not None:
+        raise Conflict("You have already answered for ruling {number}.", number=ruling.number)
+    why = normalize_persian(reason or "").strip()
+    if not approve and not why:
+        raise Invalid("Give the reason for refusing to approve.", field="reason")
+    if len(why) > 2000:
+        raise Invalid("The reason is too long (at most 2000 characters).", field="reason")
+    await verify_otp(session, settings, actor, otp, purpose="approval")
+    approval = Approval(
+        ruling_id=ruling.id,
+        member_id=actor.id,
+        approved=approve,
+        reason=why or None,
+        at=utcnow(),
+    )
+    session.add(approval)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "You have already answered for ruling {number}.", number=ruling.number
+        ) from None
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="ruling.approved" if approve else "ruling.refused",
+        subject_type="ruling",
+        subject_id=ruling.id,
+        payload={"text_sha256": text_digest(ruling.content), "reason": why or None},
+    )
+    return approval
+
+
+def approvals_needed(ruling: Ruling) -> int:
+    """A majority of the members who voted."""
+    return len(member_ids(ruling)) // 2 + 1
+
+
+# --------------------------------------------------------------------------- issue
+
+
+async def do_issue_ruling(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    ruling_id: int,
+) -> Ruling:
+    """Render the approved draft with its approvals, sign it (PAdES), store and issue it.
+
+    A diagnosis ruling waits for notification and objection; a settlement ruling (no
+    objection window) is final on issue. A previously issued version becomes superseded.
+    Each step is reported to :mod:`hearing_server.issuance.progress`, and a failure too.
+    """
+    require_staff(actor)
+
+    def step(name: str) -> None:
+        report_progress(ruling_id, name)
+
+    step("composing")
+    try:
+        ruling = await lock_ruling(session, ruling_id)
+        if ruling.state != RulingState.DRAFT:
+            raise Conflict(
+                "Cannot issue ruling {number}, because it is {state}.",
+                number=ruling.number,
+                state=LazyText(ruling.state.value),
+            )
+        case = await session.scalar(
+            select(Case)
+            .options(selectinload(Case.parties), selectinload(Case.claims))
+            .where(Case.id == ruling.case_id)
+            .with_for_update()
+        )
+        if case is None:
+            raise NotFound("The record is missing.")
+        if case.status not in (CaseStatus.DECIDED, CaseStatus.RULING_ISSUED):
+            raise Conflict(
+                "Cannot issue a ruling for case {number}, because it is {status}.",
+                number=case.number,
+                status=LazyText(case.status.value),
+            )
+        approvals = await approvals_of(session, ruling.id)
+        yes = {a.member_id: a.at for a in approvals if a.approved}
+        voters = member_ids(ruling)
+        if len([m for m in yes if m in voters]) < approvals_needed(ruling):
+            raise Conflict(
+                "Ruling {number} needs {need} approvals of the members who voted; it has {have}.",
+                number=ruling.number,
+                have=len(yes),
+                need=approvals_needed(ruling),
+            )
+        now = utcnow()
+        content, ids, _hearing_id = await compose_from_db(
+            session,
+            settings,
+            case,
+            number=ruling.number,
+            code=ruling.verification_code,
+            issued_at=now,
+            approved=yes,
+        )
+        data = snapshot(content, ids)
+        if text_digest(data) != text_digest(ruling.content):
+            raise Conflict(
+                "The votes changed after ruling {number} was drafted: draft it again.",
+                number=ruling.number,
+            )
+        signed = await render_and_sign(settings, content, step)
+        step("storing")
+        digest = await do_store_pdf(session, settings.files_dir, signed)
+        final = content.is_final_on_issue
+        ruling.content = data
+        ruling.pdf_sha256 = digest
+        ruling.signed_at = now
+        ruling.issued_at = now
+        ruling.issued_by_id = actor.id
+        ruling.state = RulingState.FINAL if final else RulingState.ISSUED
+        ruling.final_at = now if final else None
+        for older in await session.scalars(
+            select(Ruling).where(
+                Ruling.case_id == case.id,
+                Ruling.id != ruling.id,
+                Ruling.state.in_([RulingState.ISSUED, RulingState.FINAL]),
+            )
+        ):
+            older.state = RulingState.SUPERSEDED
+        await session.flush()
+        target = CaseStatus.FINAL if final else CaseStatus.RULING_ISSUED
+        if case.status != target:  # a corrected, re-issued ruling leaves the case where it is
+            await do_transition(session, case, target, actor=actor, reason=ruling.number)
+        await do_record(
+            session,
+            actor_id=actor.id,
+            action="ruling.issued",
+            subject_type="ruling",
+            subject_id=ruling.id,
+            payload={
+                "number": ruling.number,
+                "pdf_sha256": digest,
+                "text_sha256": text_digest(data),
+                "final": final,
+            },
+        )
+        await _notify_parties_issued(session, case, ruling)
+    except Exception as exc:
+        message = getattr(exc, "message", None) or "The ruling could not be issued."
+        report_progress(ruling_id, "failed", message)
+        raise
+    step("issued")
+    return ruling
+
+
+async def _notify_parties_issued(session: AsyncSession, case: Case, ruling: Ruling) -> None:
+    for party in case.parties:
+        if party.user_id is None:
+            continue
+        user = await session.get(User, party.user_id)
+        if user is None:
+            continue
+        locale = user.locale
+        await do_notify_user(
+            session,
+            user,
+            subject=gettext("The ruling of case {number} was issued", locale, number=case.number),
+            body=gettext(
+                "Ruling of case {number} issued; your first download counts as notification.",
+                locale,
+                number=case.number,
+            ),
+            dedupe_key=f"ruling-issued:{ruling.id}:{user.id}",
+        )
+
+
+# --------------------------------------------------------------------------- download
+
+
+async def do_record_download(
+    session: AsyncSession, *, actor: User, ruling: Ruling
+) -> list[Notification]:
+    """A party's first download of an issued ruling is its notification (ابلاغ).
+
+    It starts that party's objection window; the ruling's deadline is the latest of
+    the notified parties' deadlines. Later downloads change nothing.
+    """
+    if ruling.state != RulingState.ISSUED:
+        return []
+    made: list[Notification] = []
+    for party in await parties_of(session, actor, ruling.case_id):
+        if await notification_of(session, ruling, party) is not None:
+            continue
+        note = Notification(
+            ruling_id=ruling.id, party_id=party.id, user_id=actor.id, notified_at=utcnow()
+        )
+        try:
+            async with session.begin_nested():
+                session.add(note)
+                await session.flush()
+        except IntegrityError:
+            continue  # a concurrent first download recorded it
+        made.append(note)
+        deadline = party_deadline(ruling, note)
+        if deadline is not None and (
+            ruling.objection_deadline is None or deadline > ruling.objection_deadline
+        ):
+            ruling.objection_deadline = deadline
+        await do_record(
+            session,
+            actor_id=actor.id,
+            action="ruling.notified",
+            subject_type="ruling",
+            subject_id=ruling.id,
+            payload={"party_id": party.id, "deadline": deadline.isoformat() if deadline else None},
+        )
+    await session.flush()
+    return made
+
+
+async def read_ruling_pdf(
+    session: AsyncSession, settings: Settings, *, actor: User, ruling_id: int
+) -> tuple[Ruling, bytes]:
+    """The signed PDF for someone who may read the case; records a party's notification."""
+    ruling, _case = await require_ruling(session, actor, ruling_id)
+    if ruling.pdf_sha256 is None:
+        raise Conflict("Ruling {number} has not been issued yet.", number=ruling.number)
+    await do_record_download(session, actor=actor, ruling=ruling)
+    return ruling, await load_blob(settings.files_dir, ruling.pdf_sha256)
