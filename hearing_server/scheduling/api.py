@@ -13,9 +13,37 @@ from hearing_server.accounts.models import Role
 from hearing_server.errors import Invalid
 from hearing_server.i18n import get_locale
 from hearing_server.scheduling import calendar as jcal
-from hearing_server.scheduling import services
+from hearing_server.scheduling.changes import (
+    do_cancel_hearing,
+    do_postpone_hearing,
+    do_record_session,
+    do_reschedule_hearing,
+    do_swap_member,
+)
 from hearing_server.scheduling.ics import room_url
 from hearing_server.scheduling.models import Hearing
+from hearing_server.scheduling.planning import (
+    MAX_AGENDA,
+    MAX_MINUTES,
+    AgendaEntry,
+    HearingPlan,
+    PanelChoice,
+    do_schedule_hearing,
+)
+from hearing_server.scheduling.queries import (
+    HearingDetails,
+    hearing_details,
+    invitation_for,
+    list_board_hearings,
+    list_my_hearings,
+)
+from hearing_server.scheduling.summons import do_answer_summons
+from hearing_server.scheduling.worktime import (
+    do_add_holiday,
+    holidays_between,
+    parse_clock,
+    parse_jalali,
+)
 from hearing_server.web.context import db_session, login_required, require_user, runtime
 
 blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
@@ -23,7 +51,7 @@ blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
 
 class AgendaIn(BaseModel):
     case_id: int
-    minutes: int | None = Field(default=None, ge=1, le=services.MAX_MINUTES)
+    minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES)
 
 
 class PanelIn(BaseModel):
@@ -36,7 +64,7 @@ class ScheduleRequest(BaseModel):
     date: str = Field(max_length=32, description="Jalali date, e.g. 1405/01/15")
     time: str = Field(max_length=16, description="Tehran time, e.g. 09:00")
     duration_minutes: int = Field(ge=1, le=24 * 60)
-    agenda: list[AgendaIn] = Field(max_length=services.MAX_AGENDA + 1)
+    agenda: list[AgendaIn] = Field(max_length=MAX_AGENDA + 1)
     panel: list[PanelIn] = Field(max_length=64)
 
 
@@ -75,7 +103,7 @@ class HolidayRequest(BaseModel):
 
 
 def _when(hearing: Hearing) -> dict[str, Any]:
-    local = hearing.starts_at.astimezone(services.TEHRAN)
+    local = hearing.starts_at.astimezone(jcal.TEHRAN)
     j = jcal.to_jalali(local.date())
     return {
         "starts_at": hearing.starts_at.isoformat(),
@@ -97,7 +125,7 @@ def summary_json(hearing: Hearing) -> dict[str, Any]:
     }
 
 
-def details_json(details: services.HearingDetails) -> dict[str, Any]:
+def details_json(details: HearingDetails) -> dict[str, Any]:
     hearing = details.hearing
     body = summary_json(hearing)
     body.update(
@@ -146,9 +174,7 @@ def details_json(details: services.HearingDetails) -> dict[str, Any]:
 
 
 async def _details(hearing_id: int) -> dict[str, Any]:
-    details = await services.hearing_details(
-        await db_session(), actor=require_user(), hearing_id=hearing_id
-    )
+    details = await hearing_details(await db_session(), actor=require_user(), hearing_id=hearing_id)
     return details_json(details)
 
 
@@ -157,16 +183,16 @@ async def _details(hearing_id: int) -> dict[str, Any]:
 @validate_request(ScheduleRequest)
 async def api_schedule(data: ScheduleRequest) -> Any:
     """Schedule a session; 422 lists every broken rule, 409 ``double_booked`` names the clash."""
-    plan = services.HearingPlan(
+    plan = HearingPlan(
         board_id=data.board_id,
-        day=services.parse_jalali(data.date),
-        start=services.parse_clock(data.time),
+        day=parse_jalali(data.date),
+        start=parse_clock(data.time),
         duration_minutes=data.duration_minutes,
-        agenda=[services.AgendaEntry(a.case_id, a.minutes) for a in data.agenda],
-        panel=[services.PanelChoice(p.seat_id, p.member_id) for p in data.panel],
+        agenda=[AgendaEntry(a.case_id, a.minutes) for a in data.agenda],
+        panel=[PanelChoice(p.seat_id, p.member_id) for p in data.panel],
     )
     session = await db_session()
-    hearing = await services.do_schedule_hearing(
+    hearing = await do_schedule_hearing(
         session, actor=require_user(), settings=runtime().settings, plan=plan
     )
     return await _details(hearing.id), 201
@@ -176,7 +202,7 @@ async def api_schedule(data: ScheduleRequest) -> Any:
 @login_required()
 async def api_my_hearings() -> Any:
     """Members: their panels; parties: their cases' hearings; secretary and admin: all."""
-    hearings = await services.list_my_hearings(
+    hearings = await list_my_hearings(
         await db_session(),
         actor=require_user(),
         include_past=request.args.get("past") == "1",
@@ -193,7 +219,7 @@ async def api_hearing(hearing_id: int) -> Any:
 @blueprint.get("/hearings/<int:hearing_id>/invitation.ics")
 @login_required()
 async def api_invitation(hearing_id: int) -> Any:
-    text = await services.invitation_for(
+    text = await invitation_for(
         await db_session(), actor=require_user(), settings=runtime().settings, hearing_id=hearing_id
     )
     return Response(
@@ -207,7 +233,7 @@ async def api_invitation(hearing_id: int) -> Any:
 @login_required(Role.MEMBER)
 @validate_request(AnswerRequest)
 async def api_answer(hearing_id: int, data: AnswerRequest) -> Any:
-    await services.do_answer_summons(
+    await do_answer_summons(
         await db_session(),
         actor=require_user(),
         settings=runtime().settings,
@@ -221,7 +247,7 @@ async def api_answer(hearing_id: int, data: AnswerRequest) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(SwapRequest)
 async def api_swap(hearing_id: int, panel_seat_id: int, data: SwapRequest) -> Any:
-    await services.do_swap_member(
+    await do_swap_member(
         await db_session(),
         actor=require_user(),
         settings=runtime().settings,
@@ -236,7 +262,7 @@ async def api_swap(hearing_id: int, panel_seat_id: int, data: SwapRequest) -> An
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(ReasonRequest)
 async def api_postpone(hearing_id: int, data: ReasonRequest) -> Any:
-    await services.do_postpone_hearing(
+    await do_postpone_hearing(
         await db_session(),
         actor=require_user(),
         settings=runtime().settings,
@@ -250,7 +276,7 @@ async def api_postpone(hearing_id: int, data: ReasonRequest) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(ReasonRequest)
 async def api_cancel(hearing_id: int, data: ReasonRequest) -> Any:
-    await services.do_cancel_hearing(
+    await do_cancel_hearing(
         await db_session(),
         actor=require_user(),
         settings=runtime().settings,
@@ -264,13 +290,13 @@ async def api_cancel(hearing_id: int, data: ReasonRequest) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(RescheduleRequest)
 async def api_reschedule(hearing_id: int, data: RescheduleRequest) -> Any:
-    new = await services.do_reschedule_hearing(
+    new = await do_reschedule_hearing(
         await db_session(),
         actor=require_user(),
         settings=runtime().settings,
         hearing_id=hearing_id,
-        day=services.parse_jalali(data.date),
-        start=services.parse_clock(data.time),
+        day=parse_jalali(data.date),
+        start=parse_clock(data.time),
         duration_minutes=data.duration_minutes,
         reason=data.reason,
     )
@@ -282,7 +308,7 @@ async def api_reschedule(hearing_id: int, data: RescheduleRequest) -> Any:
 @validate_request(RecordRequest)
 async def api_record(hearing_id: int, data: RecordRequest) -> Any:
     """After the session: who came. Quorum decides ``held`` or ``failed_quorum``."""
-    await services.do_record_session(
+    await do_record_session(
         await db_session(),
         actor=require_user(),
         hearing_id=hearing_id,
@@ -298,7 +324,7 @@ def _calendar_range() -> tuple[str, date, date]:
     raw = request.args.get("date")
     from hearing_server.clock import utcnow
 
-    day = services.parse_jalali(raw) if raw else jcal.local_date(utcnow())
+    day = parse_jalali(raw) if raw else jcal.local_date(utcnow())
     if view == "week":
         first = jcal.week_start(day)
         return view, first, first + timedelta(days=6)
@@ -313,10 +339,10 @@ async def api_board_calendar(board_id: int) -> Any:
     """``?view=week|month&date=1405/01/05`` (Jalali). Days run Saturday first."""
     view, first, last = _calendar_range()
     session = await db_session()
-    board, hearings = await services.list_board_hearings(
+    board, hearings = await list_board_hearings(
         session, actor=require_user(), board_id=board_id, first=first, last=last
     )
-    holidays = {h.day: h for h in await services.holidays_between(session, first, last)}
+    holidays = {h.day: h for h in await holidays_between(session, first, last)}
     days = []
     cursor = first
     while cursor <= last:
@@ -345,7 +371,7 @@ async def api_holidays() -> Any:
     from hearing_server.clock import utcnow
 
     today = jcal.local_date(utcnow())
-    rows = await services.holidays_between(
+    rows = await holidays_between(
         await db_session(), today - timedelta(days=31), today + timedelta(days=400)
     )
     return {
@@ -359,10 +385,10 @@ async def api_holidays() -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(HolidayRequest)
 async def api_add_holiday(data: HolidayRequest) -> Any:
-    holiday = await services.do_add_holiday(
+    holiday = await do_add_holiday(
         await db_session(),
         actor=require_user(),
-        day=services.parse_jalali(data.date),
+        day=parse_jalali(data.date),
         name_fa=data.name_fa,
         name_en=data.name_en,
     )

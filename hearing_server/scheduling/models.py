@@ -36,6 +36,10 @@ class HearingStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# A hearing that still takes (or is taking) place: it books its panel and parties.
+ACTIVE = (HearingStatus.SCHEDULED, HearingStatus.IN_PROGRESS)
+
+
 class RoomPhase(StrEnum):
     LOBBY = "lobby"
     HEARING = "hearing"

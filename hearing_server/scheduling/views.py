@@ -14,8 +14,38 @@ from hearing_server.errors import DomainError, Invalid, ValidationErrors
 from hearing_server.i18n import get_locale
 from hearing_server.i18n import gettext as _
 from hearing_server.scheduling import calendar as jcal
-from hearing_server.scheduling import services
+from hearing_server.scheduling.access import SCHEDULERS
+from hearing_server.scheduling.changes import (
+    do_cancel_hearing,
+    do_postpone_hearing,
+    do_record_session,
+    do_reschedule_hearing,
+    do_swap_member,
+)
+from hearing_server.scheduling.forecast import FORECAST_GROUPS, forecast_text
 from hearing_server.scheduling.ics import room_url
+from hearing_server.scheduling.planning import (
+    AgendaEntry,
+    HearingPlan,
+    PanelChoice,
+    do_schedule_hearing,
+)
+from hearing_server.scheduling.presentation import label_msgid
+from hearing_server.scheduling.queries import (
+    boards_for,
+    hearing_details,
+    invitation_for,
+    list_board_hearings,
+    list_my_hearings,
+    schedulable,
+)
+from hearing_server.scheduling.summons import do_answer_summons
+from hearing_server.scheduling.worktime import (
+    WorkingHours,
+    holidays_between,
+    parse_clock,
+    parse_jalali,
+)
 from hearing_server.web.context import (
     db_session,
     login_required,
@@ -30,7 +60,7 @@ blueprint = Blueprint("scheduling", __name__)
 @blueprint.app_template_filter("sched_label")
 def sched_label(value: Any) -> str:
     """A hearing status, panel answer, seat group or summons role in the reader's language."""
-    return _(services.LABELS.get(value, str(value)))
+    return _(label_msgid(value))
 
 
 def _messages(exc: DomainError) -> list[str]:
@@ -48,7 +78,7 @@ def _parse_day(raw: str | None) -> date:
     if not raw:
         return jcal.local_date(utcnow())
     try:
-        return services.parse_jalali(raw)
+        return parse_jalali(raw)
     except Invalid:
         try:
             return date.fromisoformat(raw)
@@ -59,7 +89,7 @@ def _parse_day(raw: str | None) -> date:
 @blueprint.get("/calendar")
 @login_required(Role.SECRETARY, Role.ADMIN, Role.MEMBER)
 async def calendars() -> Any:
-    boards = await services.boards_for(await db_session(), require_user())
+    boards = await boards_for(await db_session(), require_user())
     if len(boards) == 1:
         return redirect(url_for("scheduling.board_calendar", board_id=boards[0].id))
     return await render_template("scheduling/boards.html", boards=boards)
@@ -84,10 +114,10 @@ async def board_calendar(board_id: int) -> Any:
         prev_day, next_day = jcal.from_jalali(py, pm, 1), jcal.from_jalali(ny, nm, 1)
     first, last = weeks[0][0].day, weeks[-1][-1].day
     session = await db_session()
-    board, hearings = await services.list_board_hearings(
+    board, hearings = await list_board_hearings(
         session, actor=require_user(), board_id=board_id, first=first, last=last
     )
-    holidays = await services.holidays_between(session, first, last)
+    holidays = await holidays_between(session, first, last)
     names = {h.day: (h.name_fa if get_locale() == "fa" else h.name_en) for h in holidays}
     cells = [cell for week in weeks for cell in week]
     jcal.mark_holidays(cells, names)
@@ -105,7 +135,7 @@ async def board_calendar(board_id: int) -> Any:
         weekday_names=jcal.WEEKDAY_NAMES_EN,
         month_names=jcal.MONTH_NAMES_EN,
         jalali_text=_jalali_text,
-        tehran=services.TEHRAN,
+        tehran=jcal.TEHRAN,
     )
 
 
@@ -114,28 +144,26 @@ async def board_calendar(board_id: int) -> Any:
 async def my_hearings() -> Any:
     user = require_user()
     session = await db_session()
-    hearings = await services.list_my_hearings(session, actor=user)
-    details = [
-        await services.hearing_details(session, actor=user, hearing_id=h.id) for h in hearings
-    ]
+    hearings = await list_my_hearings(session, actor=user)
+    details = [await hearing_details(session, actor=user, hearing_id=h.id) for h in hearings]
     return await render_template(
         "scheduling/my_hearings.html",
         details=details,
-        boards=await services.boards_for(session, user),
+        boards=await boards_for(session, user),
         base_url=runtime().settings.base_url,
         room_url=room_url,
-        tehran=services.TEHRAN,
+        tehran=jcal.TEHRAN,
     )
 
 
 async def _form_page(board_id: int, form: dict[str, Any], errors: list[str], status: int) -> Any:
     session = await db_session()
     try:
-        day = services.parse_jalali(form.get("date", "")) if form.get("date") else None
+        day = parse_jalali(form.get("date", "")) if form.get("date") else None
     except Invalid:
         day = None
     day = day or jcal.local_date(utcnow()) + timedelta(days=7)
-    board, rules, cases, seats = await services.schedulable(
+    board, rules, cases, seats = await schedulable(
         session, actor=require_user(), board_id=board_id, day=day
     )
     page = await render_template(
@@ -146,7 +174,7 @@ async def _form_page(board_id: int, form: dict[str, Any], errors: list[str], sta
         seats=seats,
         form=form,
         errors=errors,
-        hours=services.WorkingHours.from_settings(runtime().settings),
+        hours=WorkingHours.from_settings(runtime().settings),
     )
     return page, status
 
@@ -183,28 +211,26 @@ async def schedule_submit(board_id: int) -> Any:
             if case_id is None:
                 continue
             order = _int(form.get(f"order_{case_id}")) or 999
-            agenda.append(
-                (order, services.AgendaEntry(case_id, _int(form.get(f"minutes_{case_id}"))))
-            )
+            agenda.append((order, AgendaEntry(case_id, _int(form.get(f"minutes_{case_id}")))))
         agenda.sort(key=lambda pair: pair[0])
         panel = []
         for key, raw in form.items():
             if key.startswith("seat_") and raw:
                 seat_id, member_id = _int(key[5:]), _int(raw)
                 if seat_id is not None and member_id is not None:
-                    panel.append(services.PanelChoice(seat_id, member_id))
+                    panel.append(PanelChoice(seat_id, member_id))
         duration = _int(form.get("duration"))
         if duration is None:
             raise Invalid("Enter the length of the session in minutes.", field="duration")
-        plan = services.HearingPlan(
+        plan = HearingPlan(
             board_id=board_id,
-            day=services.parse_jalali(form.get("date", "")),
-            start=services.parse_clock(form.get("time", "")),
+            day=parse_jalali(form.get("date", "")),
+            start=parse_clock(form.get("time", "")),
             duration_minutes=duration,
             agenda=[entry for _order, entry in agenda],
             panel=panel,
         )
-        hearing = await services.do_schedule_hearing(
+        hearing = await do_schedule_hearing(
             await db_session(), actor=require_user(), settings=runtime().settings, plan=plan
         )
     except DomainError as exc:
@@ -216,11 +242,11 @@ async def schedule_submit(board_id: int) -> Any:
 async def _hearing_page(hearing_id: int, errors: list[str], status: int) -> Any:
     session = await db_session()
     user = require_user()
-    details = await services.hearing_details(session, actor=user, hearing_id=hearing_id)
+    details = await hearing_details(session, actor=user, hearing_id=hearing_id)
     swap_options: dict[int, list[Any]] = {}
-    if user.role in services.SCHEDULERS:
+    if user.role in SCHEDULERS:
         day = jcal.local_date(details.hearing.starts_at)
-        _b, _r, _c, seats = await services.schedulable(
+        _b, _r, _c, seats = await schedulable(
             session, actor=user, board_id=details.board.id, day=day
         )
         on_panel = {seat.member_id for seat, _m in details.panel}
@@ -239,10 +265,10 @@ async def _hearing_page(hearing_id: int, errors: list[str], status: int) -> Any:
         done=request.args.get("done"),
         swap_options=swap_options,
         room=room_url(runtime().settings.base_url, hearing_id),
-        forecast_text=services.forecast_text,
-        group_labels=services.FORECAST_GROUPS,
-        tehran=services.TEHRAN,
-        is_scheduler=user.role in services.SCHEDULERS,
+        forecast_text=forecast_text,
+        group_labels=FORECAST_GROUPS,
+        tehran=jcal.TEHRAN,
+        is_scheduler=user.role in SCHEDULERS,
         now=utcnow(),
     )
     return page, status
@@ -257,7 +283,7 @@ async def hearing(hearing_id: int) -> Any:
 @blueprint.get("/hearings/<int:hearing_id>/invitation.ics")
 @login_required()
 async def invitation(hearing_id: int) -> Any:
-    text = await services.invitation_for(
+    text = await invitation_for(
         await db_session(), actor=require_user(), settings=runtime().settings, hearing_id=hearing_id
     )
     return Response(
@@ -285,7 +311,7 @@ async def answer(hearing_id: int) -> Any:
     return await _act(
         hearing_id,
         "answered",
-        lambda s: services.do_answer_summons(
+        lambda s: do_answer_summons(
             s,
             actor=require_user(),
             settings=runtime().settings,
@@ -305,7 +331,7 @@ async def swap(hearing_id: int) -> Any:
     return await _act(
         hearing_id,
         "swapped",
-        lambda s: services.do_swap_member(
+        lambda s: do_swap_member(
             s,
             actor=require_user(),
             settings=runtime().settings,
@@ -328,7 +354,7 @@ async def change(hearing_id: int) -> Any:
         return await _act(
             hearing_id,
             "cancelled",
-            lambda s: services.do_cancel_hearing(
+            lambda s: do_cancel_hearing(
                 s, actor=actor, settings=settings, hearing_id=hearing_id, reason=reason
             ),
         )
@@ -336,20 +362,20 @@ async def change(hearing_id: int) -> Any:
         return await _act(
             hearing_id,
             "postponed",
-            lambda s: services.do_postpone_hearing(
+            lambda s: do_postpone_hearing(
                 s, actor=actor, settings=settings, hearing_id=hearing_id, reason=reason
             ),
         )
     if action == "postpone":
 
         async def work(s: Any) -> Any:
-            return await services.do_reschedule_hearing(
+            return await do_reschedule_hearing(
                 s,
                 actor=actor,
                 settings=settings,
                 hearing_id=hearing_id,
-                day=services.parse_jalali(form.get("date", "")),
-                start=services.parse_clock(form.get("time", "")),
+                day=parse_jalali(form.get("date", "")),
+                start=parse_clock(form.get("time", "")),
                 duration_minutes=_int(form.get("duration")),
                 reason=reason,
             )
@@ -371,7 +397,7 @@ async def record(hearing_id: int) -> Any:
     return await _act(
         hearing_id,
         "recorded",
-        lambda s: services.do_record_session(
+        lambda s: do_record_session(
             s, actor=require_user(), hearing_id=hearing_id, attended=attended
         ),
     )

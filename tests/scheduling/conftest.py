@@ -77,7 +77,7 @@ async def plan(
 
 
 async def get_hearing(db: Any, hearing_id: int) -> Hearing:
-    from hearing_server.scheduling.services import require_hearing
+    from hearing_server.scheduling.access import require_hearing
 
     async with db.transaction(write=False) as session:
         return await require_hearing(session, hearing_id)

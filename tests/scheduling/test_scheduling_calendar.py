@@ -8,7 +8,7 @@ from typing import Any
 
 from hearing_server.law.rules import BoardType
 from hearing_server.scheduling import calendar as jcal
-from hearing_server.scheduling.services import parse_jalali
+from hearing_server.scheduling.worktime import parse_jalali
 from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, api_login, browser_login
 from tests.scheduling.conftest import board_id, new_case, plan
 

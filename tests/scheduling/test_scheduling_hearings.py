@@ -16,7 +16,7 @@ from hearing_server.cases.models import Case, CaseStatus, CaseTransition
 from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Hearing, Reminder, Summons
-from hearing_server.scheduling.services import do_seed_solar_holidays
+from hearing_server.scheduling.worktime import do_seed_solar_holidays
 from tests.conftest import OtpSource, Person, api_login
 from tests.scheduling.conftest import new_case, panel_of, plan
 

@@ -16,6 +16,7 @@ from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Hearing, HearingStatus, Reminder, Summons
+from hearing_server.scheduling.queries import next_hearing
 from tests.conftest import OtpSource, Person, api_login
 from tests.scheduling.conftest import new_case, plan
 
@@ -169,6 +170,8 @@ async def test_reschedule_keeps_the_history_and_tells_everyone(
     async with db.transaction(write=False) as session:
         case = await session.get(Case, new["agenda"][0]["case_id"])
         assert case is not None and case.status is CaseStatus.SCHEDULED
+        # The case's next hearing is the new one, not the postponed one.
+        assert await next_hearing(session, case.id) == datetime(2026, 3, 17, 6, 30, tzinfo=UTC)
         pending = {
             r.hearing_id
             for r in await session.scalars(
@@ -221,6 +224,7 @@ async def test_cancel_returns_the_cases_and_postpone_without_date_too(
         for hearing in (first, second):
             case = await session.get(Case, hearing["agenda"][0]["case_id"])
             assert case is not None and case.status is CaseStatus.ACCEPTED
+            assert await next_hearing(session, case.id) is None
         actions = list(await session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)))
         report = await verify_chain(session)
     assert "hearing.cancelled" in actions and "hearing.postponed" in actions

@@ -21,13 +21,13 @@ from hearing_server.config import Settings
 from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Reminder
-from hearing_server.scheduling.services import (
+from hearing_server.scheduling.planning import (
     AgendaEntry,
     HearingPlan,
     PanelChoice,
     do_schedule_hearing,
-    tehran_to_utc,
 )
+from hearing_server.scheduling.worktime import tehran_to_utc
 from tests.factories import user_named
 from tests.scheduling.conftest import board_id, new_case, panel_of
 from tests.serve import ServeProcess
