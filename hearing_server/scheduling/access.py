@@ -1,15 +1,28 @@
-"""Who may schedule, and who may see a hearing or a board's calendar.
+"""Who may see a hearing, and as whom: the one rule every page, API route and socket
+event of every part asks (scheduling, rooms, voting, issuance's minutes).
 
-The secretary and the administrator schedule and see everything. A member sees the
-hearings and calendars of the boards on which they hold (or held) a seat, and the
-hearings whose panel they sit on. A party sees only the hearings of their own cases,
-and of those only their own cases. A hearing someone may not see is reported as
-missing, so a stranger cannot tell it exists.
+:func:`access_hearing` returns the hearing and the viewer's :class:`HearingStanding`, or
+raises ``NotFound`` whether the hearing is missing or hidden, so a stranger cannot tell
+it exists. The standing says what the viewer is in this hearing:
+
+- the secretary and the administrator: staff, they see everything;
+- a member seated on this hearing's panel: chair or member (even after their seat's
+  term ended — they sat on it);
+- a member holding a seat on the hearing's board today, not on this panel: sees the
+  hearing (its calendar and details), but is not summoned to its room nor its votes;
+- a party (or a party's representative) of a case on the agenda, or a person summoned
+  to it as a party: sees the hearing, and of its cases only their own;
+- anyone else — a former member of the board, a member of another board, a clerk, a
+  party of another case — nothing.
+
+What each standing may do (enter the room, moderate it, run or see its votes) is read
+from the standing's properties, never re-derived from roles by the caller.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +30,78 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board, Seat, SeatTerm
-from hearing_server.cases.models import CaseParty
+from hearing_server.cases.models import CaseParty, PartyRole
+from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
-from hearing_server.scheduling.models import Hearing
+from hearing_server.law.rules import SeatGroup
+from hearing_server.scheduling.models import Hearing, PanelSeat, Summons
+from rulings.persian import to_tehran
 
 SCHEDULERS = (Role.SECRETARY, Role.ADMIN)
+
+
+class HearingRole(StrEnum):
+    SECRETARY = "secretary"
+    ADMIN = "admin"
+    CHAIR = "chair"
+    MEMBER = "member"
+    BOARD_MEMBER = "board_member"  # seated on the board today, not on this panel
+    CLAIMANT = "claimant"
+    RESPONDENT = "respondent"
+    REPRESENTATIVE = "representative"
+
+
+STAFF_ROLES = frozenset({HearingRole.SECRETARY, HearingRole.ADMIN})
+PANEL_ROLES = frozenset({HearingRole.CHAIR, HearingRole.MEMBER})
+PARTY_ROLES = frozenset({HearingRole.CLAIMANT, HearingRole.RESPONDENT, HearingRole.REPRESENTATIVE})
+
+
+@dataclass(frozen=True)
+class HearingStanding:
+    """The viewer's place in one hearing."""
+
+    role: HearingRole
+    group: SeatGroup | None = None
+    case_ids: frozenset[int] = frozenset()  # a party's own cases in this hearing
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def on_panel(self) -> bool:
+        return self.role in PANEL_ROLES
+
+    @property
+    def is_party(self) -> bool:
+        return self.role in PARTY_ROLES
+
+    @property
+    def is_board(self) -> bool:
+        """Staff and the panel: the people deliberation is for."""
+        return self.is_staff or self.on_panel
+
+    @property
+    def sees_all(self) -> bool:
+        """Every case on the agenda (a party sees only their own)."""
+        return not self.is_party
+
+    @property
+    def may_enter_room(self) -> bool:
+        return self.role is not HearingRole.BOARD_MEMBER
+
+    @property
+    def may_moderate(self) -> bool:
+        """Run the room: phases, admission, presenter, floor."""
+        return self.role in (HearingRole.SECRETARY, HearingRole.ADMIN, HearingRole.CHAIR)
+
+    @property
+    def may_run_vote(self) -> bool:
+        return self.role in (HearingRole.SECRETARY, HearingRole.CHAIR)
+
+    @property
+    def sees_votes(self) -> bool:
+        return self.is_board
 
 
 def check_scheduler(actor: User) -> None:
@@ -31,18 +111,103 @@ def check_scheduler(actor: User) -> None:
 
 
 async def require_hearing(session: AsyncSession, hearing_id: int, *, lock: bool = False) -> Hearing:
-    """The hearing with its agenda and panel loaded (``lock``: FOR UPDATE), or ``NotFound``."""
+    """The hearing with its agenda and panel loaded, fresh from the database, or ``NotFound``.
+    ``lock`` takes its row lock (PostgreSQL) — the order every writer uses: hearing row
+    first, then the audit chain's lock. Callers that act for a user use
+    :func:`access_hearing`; this is for work that has already been authorised."""
     query = (
         select(Hearing)
         .options(selectinload(Hearing.agenda), selectinload(Hearing.panel))
         .where(Hearing.id == hearing_id)
+        .execution_options(populate_existing=True)
     )
-    if lock:
-        query = query.with_for_update()
-    hearing = await session.scalar(query)
+    hearing = await session.scalar(query.with_for_update(of=Hearing) if lock else query)
     if hearing is None:
         raise NotFound("No such hearing.")
     return hearing
+
+
+def panel_seat(hearing: Hearing, user_id: int) -> PanelSeat | None:
+    return next((seat for seat in hearing.panel if seat.member_id == user_id), None)
+
+
+async def seated_board_ids(session: AsyncSession, user_id: int) -> set[int]:
+    """Boards on which ``user_id`` holds a seat today (a former member holds none)."""
+    today = to_tehran(utcnow()).date()
+    rows = await session.scalars(
+        select(Seat.board_id)
+        .join(SeatTerm, SeatTerm.seat_id == Seat.id)
+        .where(
+            SeatTerm.member_id == user_id,
+            SeatTerm.starts_on <= today,
+            or_(SeatTerm.ends_on.is_(None), SeatTerm.ends_on >= today),
+        )
+    )
+    return set(rows)
+
+
+async def _party_standing(
+    session: AsyncSession, user: User, hearing: Hearing
+) -> HearingStanding | None:
+    agenda = {item.case_id for item in hearing.agenda}
+    roles: set[str] = set()
+    case_ids: set[int] = set()
+    if agenda:
+        for party in await session.scalars(
+            select(CaseParty).where(
+                CaseParty.case_id.in_(agenda),
+                or_(CaseParty.user_id == user.id, CaseParty.representative_user_id == user.id),
+            )
+        ):
+            case_ids.add(party.case_id)
+            roles.add(party.role.value if party.user_id == user.id else "representative")
+    for summons in await session.scalars(
+        select(Summons).where(Summons.hearing_id == hearing.id, Summons.user_id == user.id)
+    ):
+        if summons.role in PARTY_ROLES:
+            roles.add(summons.role)
+            if summons.case_id is not None:
+                case_ids.add(summons.case_id)
+    if not roles:
+        return None
+    role = next(
+        (HearingRole(r) for r in (PartyRole.CLAIMANT, PartyRole.RESPONDENT) if r in roles),
+        HearingRole.REPRESENTATIVE,
+    )
+    return HearingStanding(role, case_ids=frozenset(case_ids))
+
+
+async def get_standing(
+    session: AsyncSession, user: User, hearing: Hearing
+) -> HearingStanding | None:
+    """``user``'s standing in ``hearing`` (its panel and agenda loaded), or None."""
+    if user.role == Role.SECRETARY:
+        return HearingStanding(HearingRole.SECRETARY)
+    if user.role == Role.ADMIN:
+        return HearingStanding(HearingRole.ADMIN)
+    if user.role == Role.MEMBER:
+        seat = panel_seat(hearing, user.id)
+        if seat is not None:
+            return HearingStanding(
+                HearingRole.CHAIR if seat.is_chair else HearingRole.MEMBER, seat.group
+            )
+        if hearing.board_id in await seated_board_ids(session, user.id):
+            return HearingStanding(HearingRole.BOARD_MEMBER)
+        return None
+    if user.role == Role.PARTY:
+        return await _party_standing(session, user, hearing)
+    return None
+
+
+async def access_hearing(
+    session: AsyncSession, user: User, hearing_id: int, *, lock: bool = False
+) -> tuple[Hearing, HearingStanding]:
+    """The hearing and ``user``'s standing in it, or ``NotFound`` (missing or hidden alike)."""
+    hearing = await require_hearing(session, hearing_id, lock=lock)
+    standing = await get_standing(session, user, hearing)
+    if standing is None:
+        raise NotFound("No such hearing.")
+    return hearing, standing
 
 
 async def require_board(session: AsyncSession, board_id: int) -> Board:
@@ -57,54 +222,11 @@ async def require_board(session: AsyncSession, board_id: int) -> Board:
     return board
 
 
-async def member_board_ids(session: AsyncSession, user_id: int) -> set[int]:
-    """Boards on which ``user_id`` holds (or held) a seat."""
-    rows = await session.scalars(
-        select(Seat.board_id)
-        .join(SeatTerm, SeatTerm.seat_id == Seat.id)
-        .where(SeatTerm.member_id == user_id)
-    )
-    return set(rows)
-
-
-async def party_case_ids(session: AsyncSession, user_id: int) -> set[int]:
-    """Cases in which ``user_id`` is a party or a party's representative."""
-    rows = await session.scalars(
-        select(CaseParty.case_id).where(
-            or_(CaseParty.user_id == user_id, CaseParty.representative_user_id == user_id)
-        )
-    )
-    return set(rows)
-
-
-@dataclass
-class HearingAccess:
-    """What ``user`` may see of a hearing: all of it, or only their own cases."""
-
-    full: bool
-    case_ids: set[int] = field(default_factory=set)
-    on_panel: bool = False
-
-
-async def check_can_view(session: AsyncSession, user: User, hearing: Hearing) -> HearingAccess:
-    on_panel = any(seat.member_id == user.id for seat in hearing.panel)
-    if user.role in SCHEDULERS:
-        return HearingAccess(full=True)
-    if user.role is Role.MEMBER and (
-        on_panel or hearing.board_id in await member_board_ids(session, user.id)
-    ):
-        return HearingAccess(full=True, on_panel=on_panel)
-    if user.role is Role.PARTY:
-        own = await party_case_ids(session, user.id) & {a.case_id for a in hearing.agenda}
-        if own:
-            return HearingAccess(full=False, case_ids=own)
-    raise NotFound("No such hearing.")
-
-
-async def check_can_view_board(session: AsyncSession, user: User, board_id: int) -> Board:
+async def access_board_calendar(session: AsyncSession, user: User, board_id: int) -> Board:
+    """A board's calendar: staff, and the members seated on it today."""
     board = await require_board(session, board_id)
     if user.role in SCHEDULERS:
         return board
-    if user.role is Role.MEMBER and board_id in await member_board_ids(session, user.id):
+    if user.role is Role.MEMBER and board_id in await seated_board_ids(session, user.id):
         return board
     raise Forbidden("You do not have access to this board's calendar.")

@@ -151,7 +151,7 @@ def details_json(details: HearingDetails) -> dict[str, Any]:
                 "name": member.full_name,
                 "group": seat.group.value,
                 "is_chair": seat.is_chair,
-                **({"answer": seat.answer.value} if details.access.full else {}),
+                **({"answer": seat.answer.value} if details.standing.sees_all else {}),
             }
             for seat, member in details.panel
         ],

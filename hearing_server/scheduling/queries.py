@@ -11,26 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board, Seat
-from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.cases.models import Case, CaseParty, CaseStatus
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.law.rules import BoardRules, SeatGroup
 from hearing_server.scheduling.access import (
     SCHEDULERS,
-    HearingAccess,
-    check_can_view,
-    check_can_view_board,
+    HearingStanding,
+    access_board_calendar,
+    access_hearing,
     check_scheduler,
-    member_board_ids,
-    party_case_ids,
     require_board,
-    require_hearing,
+    seated_board_ids,
 )
 from hearing_server.scheduling.forecast import Forecast, latest_rules, quorum_forecast, rules_of
 from hearing_server.scheduling.models import (
@@ -51,7 +49,7 @@ async def list_board_hearings(
     session: AsyncSession, *, actor: User, board_id: int, first: date, last: date
 ) -> tuple[Board, list[Hearing]]:
     """Hearings of a board whose Tehran date is within ``first``…``last``."""
-    board = await check_can_view_board(session, actor, board_id)
+    board = await access_board_calendar(session, actor, board_id)
     start = tehran_to_utc(first, time(0, 0))
     end = tehran_to_utc(last + timedelta(days=1), time(0, 0))
     hearings = list(
@@ -77,9 +75,11 @@ async def list_my_hearings(
             Hearing.id.in_(select(PanelSeat.hearing_id).where(PanelSeat.member_id == actor.id))
         )
     elif actor.role is Role.PARTY:
-        case_ids = await party_case_ids(session, actor.id)
+        own = select(CaseParty.case_id).where(
+            or_(CaseParty.user_id == actor.id, CaseParty.representative_user_id == actor.id)
+        )
         query = query.where(
-            Hearing.id.in_(select(AgendaItem.hearing_id).where(AgendaItem.case_id.in_(case_ids)))
+            Hearing.id.in_(select(AgendaItem.hearing_id).where(AgendaItem.case_id.in_(own)))
         )
     elif actor.role not in SCHEDULERS:
         return []
@@ -104,7 +104,7 @@ async def boards_for(session: AsyncSession, user: User) -> list[Board]:
     if user.role in SCHEDULERS:
         return list(await session.scalars(select(Board).order_by(Board.id)))
     if user.role is Role.MEMBER:
-        ids = await member_board_ids(session, user.id)
+        ids = await seated_board_ids(session, user.id)
         return list(
             await session.scalars(select(Board).where(Board.id.in_(ids)).order_by(Board.id))
         )
@@ -133,7 +133,7 @@ async def next_hearing(session: AsyncSession, case_id: int) -> datetime | None:
 class HearingDetails:
     hearing: Hearing
     board: Board
-    access: HearingAccess
+    standing: HearingStanding
     agenda: list[tuple[AgendaItem, Case]]
     panel: list[tuple[PanelSeat, User]]
     forecast: Forecast | None
@@ -145,12 +145,11 @@ class HearingDetails:
 async def hearing_details(session: AsyncSession, *, actor: User, hearing_id: int) -> HearingDetails:
     """The hearing as ``actor`` may see it: a party sees only their own cases on the agenda
     and their own summonses; the quorum forecast is for the board's side only."""
-    hearing = await require_hearing(session, hearing_id)
-    access = await check_can_view(session, actor, hearing)
+    hearing, standing = await access_hearing(session, actor, hearing_id)
     board = await require_board(session, hearing.board_id)
     agenda: list[tuple[AgendaItem, Case]] = []
     for item in hearing.agenda:
-        if access.full or item.case_id in access.case_ids:
+        if standing.sees_all or item.case_id in standing.case_ids:
             case = await session.get(Case, item.case_id)
             if case is not None:
                 agenda.append((item, case))
@@ -162,11 +161,13 @@ async def hearing_details(session: AsyncSession, *, actor: User, hearing_id: int
     order = {SeatGroup.GOVERNMENT: 0, SeatGroup.WORKER: 1, SeatGroup.EMPLOYER: 2}
     panel.sort(key=lambda pair: (not pair[0].is_chair, order[pair[0].group], pair[0].seat_id))
     summons_query = select(Summons).where(Summons.hearing_id == hearing.id).order_by(Summons.id)
-    if not access.full:
+    if not standing.sees_all:
         summons_query = summons_query.where(Summons.user_id == actor.id)
     summonses = list(await session.scalars(summons_query))
     forecast = (
-        quorum_forecast(await rules_of(session, hearing), hearing.panel) if access.full else None
+        quorum_forecast(await rules_of(session, hearing), hearing.panel)
+        if standing.sees_all
+        else None
     )
     my_seat = next((s for s in hearing.panel if s.member_id == actor.id), None)
     names: dict[int, str] = {}
@@ -175,7 +176,7 @@ async def hearing_details(session: AsyncSession, *, actor: User, hearing_id: int
             person = await session.get(User, summons.user_id)
             names[summons.user_id] = person.full_name if person else str(summons.user_id)
     return HearingDetails(
-        hearing, board, access, agenda, panel, forecast, summonses, my_seat, names
+        hearing, board, standing, agenda, panel, forecast, summonses, my_seat, names
     )
 
 

@@ -5,11 +5,6 @@
 from __future__ import annotations
 
 from hearing_server.scheduling.access import SCHEDULERS as SCHEDULERS
-from hearing_server.scheduling.access import HearingAccess as HearingAccess
-from hearing_server.scheduling.access import check_can_view as check_can_view
-from hearing_server.scheduling.access import check_can_view_board as check_can_view_board
-from hearing_server.scheduling.access import member_board_ids as member_board_ids
-from hearing_server.scheduling.access import party_case_ids as party_case_ids
 from hearing_server.scheduling.access import require_board as require_board
 from hearing_server.scheduling.access import require_hearing as require_hearing
 from hearing_server.scheduling.calendar import TEHRAN as TEHRAN

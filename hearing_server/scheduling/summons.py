@@ -23,7 +23,7 @@ from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden
 from hearing_server.i18n import LazyText
 from hearing_server.notifications.services import SMS_LIMIT, do_enqueue, do_notify_user
-from hearing_server.scheduling.access import check_can_view, require_hearing
+from hearing_server.scheduling.access import access_hearing
 from hearing_server.scheduling.forecast import forecast_text, quorum_forecast, rules_of
 from hearing_server.scheduling.ics import room_url
 from hearing_server.scheduling.models import (
@@ -226,10 +226,9 @@ async def do_answer_summons(
     session: AsyncSession, *, actor: User, settings: Settings, hearing_id: int, attending: bool
 ) -> PanelSeat:
     """A panel member says whether they will attend; the secretary is told of a refusal."""
-    hearing = await require_hearing(session, hearing_id)
+    hearing, _standing = await access_hearing(session, actor, hearing_id)
     seat = next((s for s in hearing.panel if s.member_id == actor.id), None)
     if seat is None:
-        await check_can_view(session, actor, hearing)
         raise Forbidden("Only members on this hearing's panel can answer its summons.")
     check_changeable(hearing)
     seat.answer = PanelAnswer.ATTENDING if attending else PanelAnswer.NOT_ATTENDING

@@ -1,51 +1,57 @@
-"""Who may see a hearing's votes and who may run them (the hearing, its panel and chair)."""
+"""Who may see a hearing's votes and who may run them: the hearing's one access rule
+(:func:`hearing_server.scheduling.access.access_hearing`), asked for what voting needs."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.models import User
 from hearing_server.errors import Forbidden, NotFound
-from hearing_server.scheduling.models import Hearing, PanelSeat
+from hearing_server.scheduling.access import HearingStanding, access_hearing, get_standing
+from hearing_server.scheduling.models import Hearing
+from hearing_server.voting.models import Motion
 
 
-async def require_hearing(session: AsyncSession, hearing_id: int, *, lock: bool = False) -> Hearing:
-    """The hearing with its panel and agenda. ``lock`` takes its row lock first (PostgreSQL),
-    the same order the room's writers use (hearing row, then the audit chain's lock)."""
-    query = (
-        select(Hearing)
-        .options(selectinload(Hearing.panel), selectinload(Hearing.agenda))
-        .where(Hearing.id == hearing_id)
-        .execution_options(populate_existing=True)
-    )
-    hearing = await session.scalar(query.with_for_update(of=Hearing) if lock else query)
-    if hearing is None:
+async def access_votes(
+    session: AsyncSession, actor: User, hearing_id: int, *, lock: bool = False
+) -> tuple[Hearing, HearingStanding]:
+    """The hearing and the viewer's standing when they may see its votes (staff and the
+    panel); everyone else is told the hearing does not exist."""
+    hearing, standing = await access_hearing(session, actor, hearing_id, lock=lock)
+    if not standing.sees_votes:
         raise NotFound("No such hearing.")
-    return hearing
+    return hearing, standing
 
 
-def panel_seat(hearing: Hearing, user_id: int) -> PanelSeat | None:
-    return next((seat for seat in hearing.panel if seat.member_id == user_id), None)
+async def access_vote_running(
+    session: AsyncSession, actor: User, hearing_id: int
+) -> tuple[Hearing, HearingStanding]:
+    """The hearing, locked, when ``actor`` may open and close its votes (secretary, chair)."""
+    hearing, standing = await access_votes(session, actor, hearing_id, lock=True)
+    if not standing.may_run_vote:
+        raise Forbidden("Only the secretary or the chair can open or close a vote.")
+    return hearing, standing
 
 
-def is_chair(hearing: Hearing, user: User) -> bool:
-    seat = panel_seat(hearing, user.id)
-    return seat is not None and seat.is_chair
+async def check_may_run_vote(session: AsyncSession, actor: User, hearing: Hearing) -> None:
+    """For a hearing already read under its lock (closing a motion): the same rule."""
+    standing = await get_standing(session, actor, hearing)
+    if standing is None or not standing.sees_votes:
+        raise NotFound("No such hearing.")
+    if not standing.may_run_vote:
+        raise Forbidden("Only the secretary or the chair can open or close a vote.")
 
 
-def check_can_see_hearing(actor: User, hearing: Hearing) -> None:
-    """The secretary, and the members seated on this hearing's panel."""
-    if actor.role == Role.SECRETARY:
-        return
-    if actor.role == Role.MEMBER and panel_seat(hearing, actor.id) is not None:
-        return
-    raise Forbidden("You do not have access to this hearing.")
-
-
-def check_can_run_vote(actor: User, hearing: Hearing) -> None:
-    """Open and close votes: the secretary, or the chair of this hearing's panel."""
-    if actor.role == Role.SECRETARY or is_chair(hearing, actor):
-        return
-    raise Forbidden("Only the secretary or the chair can open or close a vote.")
+async def access_motion(
+    session: AsyncSession, actor: User, motion_id: int
+) -> tuple[Motion, Hearing, HearingStanding]:
+    """A motion, its hearing and the viewer's standing, when the viewer may see the
+    hearing's votes; otherwise ``NotFound`` (missing or hidden alike)."""
+    motion = await session.get(Motion, motion_id)
+    if motion is None:
+        raise NotFound("No such motion.")
+    try:
+        hearing, standing = await access_votes(session, actor, motion.hearing_id)
+    except NotFound:
+        raise NotFound("No such motion.") from None
+    return motion, hearing, standing

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import Board, BoardRulesVersion
 from hearing_server.cases.models import Case, CaseStatus, Claim
@@ -40,10 +40,11 @@ from hearing_server.law.rules import (
     quorum_status,
     tally,
 )
+from hearing_server.scheduling.access import access_hearing, require_hearing
 from hearing_server.scheduling.models import Hearing, RoomPhase
 from hearing_server.text import normalize_persian
 from hearing_server.voting import room_events
-from hearing_server.voting.access import check_can_run_vote, panel_seat, require_hearing
+from hearing_server.voting.access import access_vote_running, check_may_run_vote
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState, Recusal
 from hearing_server.voting.queries import (
     ballots_of,
@@ -76,8 +77,7 @@ async def do_open_motion(
 ) -> Motion:
     """Open a vote in the voting phase; quorum is checked and the eligible members
     (seated on the panel, present, not recused) are recorded on the motion."""
-    hearing = await require_hearing(session, hearing_id, lock=True)
-    check_can_run_vote(actor, hearing)
+    hearing, _standing = await access_vote_running(session, actor, hearing_id)
     if hearing.phase != RoomPhase.VOTING:
         raise Conflict("A vote can be opened only in the voting phase of the hearing.")
     if all(item.case_id != case_id for item in hearing.agenda):
@@ -253,7 +253,7 @@ async def _lock_motion(session: AsyncSession, motion_id: int) -> tuple[Motion, H
 async def do_close_motion(session: AsyncSession, *, actor: User, motion_id: int) -> Motion:
     """The secretary or the chair closes the vote; the tally follows the motion's rules."""
     motion, hearing = await _lock_motion(session, motion_id)
-    check_can_run_vote(actor, hearing)
+    await check_may_run_vote(session, actor, hearing)
     if motion.state != MotionState.OPEN:
         raise Conflict("This vote is already closed.", code="vote_closed")
     await do_close_locked_motion(session, motion, hearing, closed_by=actor)
@@ -378,8 +378,8 @@ async def do_declare_recusal(
 ) -> Recusal:
     """A panel member stands aside from a case for a conflict of interest. Refused after
     they have voted on an open motion of that case (a ballot is final)."""
-    hearing = await require_hearing(session, hearing_id, lock=True)
-    if actor.role != Role.MEMBER or panel_seat(hearing, actor.id) is None:
+    hearing, standing = await access_hearing(session, actor, hearing_id, lock=True)
+    if not standing.on_panel:
         raise Forbidden("Only a member seated on this hearing's panel can recuse.")
     if all(item.case_id != case_id for item in hearing.agenda):
         raise NotFound("This case is not on the hearing's agenda.")

@@ -11,11 +11,10 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import User
 from hearing_server.cases.models import Case, CaseStatus
-from hearing_server.errors import NotFound
 from hearing_server.law.rules import Outcome
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.models import Hearing
-from hearing_server.voting.access import check_can_see_hearing, require_hearing
+from hearing_server.voting.access import access_motion, access_votes
 from hearing_server.voting.models import Ballot, Motion, MotionState, Recusal
 
 
@@ -78,8 +77,7 @@ async def claims_to_vote_on(session: AsyncSession, hearing: Hearing) -> list[dic
 
 
 async def list_motions(session: AsyncSession, *, actor: User, hearing_id: int) -> list[Motion]:
-    hearing = await require_hearing(session, hearing_id)
-    check_can_see_hearing(actor, hearing)
+    hearing, _standing = await access_votes(session, actor, hearing_id)
     rows = await session.scalars(
         select(Motion).where(Motion.hearing_id == hearing.id).order_by(Motion.id)
     )
@@ -87,10 +85,7 @@ async def list_motions(session: AsyncSession, *, actor: User, hearing_id: int) -
 
 
 async def require_motion_for(session: AsyncSession, *, actor: User, motion_id: int) -> Motion:
-    motion = await session.get(Motion, motion_id)
-    if motion is None:
-        raise NotFound("No such motion.")
-    check_can_see_hearing(actor, await require_hearing(session, motion.hearing_id))
+    motion, _hearing, _standing = await access_motion(session, actor, motion_id)
     return motion
 
 
@@ -168,8 +163,7 @@ async def motion_view(session: AsyncSession, motion: Motion, *, viewer: User) ->
 async def open_motions_for_member(
     session: AsyncSession, *, actor: User, hearing_id: int
 ) -> tuple[Hearing, list[Motion]]:
-    hearing = await require_hearing(session, hearing_id)
-    check_can_see_hearing(actor, hearing)
+    hearing, _standing = await access_votes(session, actor, hearing_id)
     rows = await session.scalars(
         select(Motion)
         .where(Motion.hearing_id == hearing.id, Motion.state == MotionState.OPEN)

@@ -3,11 +3,6 @@
 
 from __future__ import annotations
 
-from hearing_server.voting.access import check_can_run_vote as check_can_run_vote
-from hearing_server.voting.access import check_can_see_hearing as check_can_see_hearing
-from hearing_server.voting.access import is_chair as is_chair
-from hearing_server.voting.access import panel_seat as panel_seat
-from hearing_server.voting.access import require_hearing as require_hearing
 from hearing_server.voting.ballots import MAX_OPINION as MAX_OPINION
 from hearing_server.voting.ballots import RECEIPT_VERSION as RECEIPT_VERSION
 from hearing_server.voting.ballots import THROTTLE_KEEP as THROTTLE_KEEP

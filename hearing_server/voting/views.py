@@ -41,8 +41,8 @@ async def _render(
     user = require_user()
     rows: list[Motion] = await queries.list_motions(session, actor=user, hearing_id=hearing_id)
     views = [await queries.motion_view(session, m, viewer=user) for m in rows]
-    hearing = await access.require_hearing(session, hearing_id)
-    can_run = user.role == Role.SECRETARY or access.is_chair(hearing, user)
+    hearing, standing = await access.access_votes(session, user, hearing_id)
+    can_run = standing.may_run_vote
     proposals = await queries.claims_to_vote_on(session, hearing) if can_run else []
     page = await render_template(
         "voting/vote.html",
