@@ -9,7 +9,7 @@ from quart import Blueprint, Response, request
 from quart_schema import validate_request
 
 from hearing_server.accounts.models import Role
-from hearing_server.cases import files, services
+from hearing_server.cases import files, filing, search, tracking
 from hearing_server.cases.access import require_readable_case
 from hearing_server.cases.models import (
     Case,
@@ -18,6 +18,7 @@ from hearing_server.cases.models import (
     Document,
     DocumentVisibility,
 )
+from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import Invalid, TooLarge
 from hearing_server.web.context import (
     client_ip,
@@ -63,12 +64,12 @@ class PetitionIn(BaseModel):
     claims: list[ClaimIn] = Field(default_factory=list, max_length=len(ClaimKind))
     submit: bool = Field(default=False, description="file it now (else: keep as a draft)")
 
-    def to_input(self) -> services.PetitionInput:
+    def to_input(self) -> PetitionInput:
         fields = self.model_dump(exclude={"claims", "submit"})
-        return services.PetitionInput(
+        return PetitionInput(
             **fields,
             claims=[
-                services.ClaimInput(
+                ClaimInput(
                     kind=c.kind.value,
                     amount=c.amount,
                     period_from=c.period_from,
@@ -155,7 +156,7 @@ def document_json(document: Document) -> dict[str, Any]:
     }
 
 
-def _page_json(result: services.CasePage) -> dict[str, Any]:
+def _page_json(result: search.CasePage) -> dict[str, Any]:
     return {
         "page": result.page,
         "per_page": result.per_page,
@@ -189,7 +190,7 @@ def _int_arg(name: str, default: int) -> int:
 async def list_cases() -> Any:
     """Cases the caller may read; filters status, board_id, filed_from, filed_to, q, page."""
     args = request.args
-    filters = services.CaseFilter(
+    filters = search.CaseFilter(
         page=_int_arg("page", 1),
         per_page=min(_int_arg("per_page", 25), 100),
         q=(args.get("q") or "")[:100] or None,
@@ -204,19 +205,17 @@ async def list_cases() -> Any:
         filters.board_id = _int_arg("board_id", 0)
     for name in ("filed_from", "filed_to"):
         try:
-            setattr(filters, name, services.parse_date(args.get(name) or None))
+            setattr(filters, name, parse_date(args.get(name) or None))
         except ValueError as exc:
             raise Invalid("Enter the date as year/month/day, e.g. 1403/05/01.", field=name) from exc
-    result = await services.search_cases(await db_session(), actor=require_user(), filters=filters)
+    result = await search.search_cases(await db_session(), actor=require_user(), filters=filters)
     return _page_json(result)
 
 
 @blueprint.get("/cases/inbox")
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def inbox() -> Any:
-    result = await services.inbox(
-        await db_session(), actor=require_user(), page=_int_arg("page", 1)
-    )
+    result = await search.inbox(await db_session(), actor=require_user(), page=_int_arg("page", 1))
     return _page_json(result)
 
 
@@ -228,9 +227,9 @@ async def create_case(data: PetitionIn) -> Any:
     session = await db_session()
     user = require_user()
     if data.submit:
-        case = await services.do_file(session, actor=user, data=data.to_input())
+        case = await filing.do_file(session, actor=user, data=data.to_input())
     else:
-        case = await services.do_save_petition(session, actor=user, data=data.to_input())
+        case = await filing.do_save_petition(session, actor=user, data=data.to_input())
     return case_json(case), 201
 
 
@@ -240,18 +239,16 @@ async def create_case(data: PetitionIn) -> Any:
 async def update_case(case_id: int, data: PetitionIn) -> Any:
     session = await db_session()
     user = require_user()
-    case = await services.do_save_petition(
-        session, actor=user, data=data.to_input(), case_id=case_id
-    )
+    case = await filing.do_save_petition(session, actor=user, data=data.to_input(), case_id=case_id)
     if data.submit:
-        case = await services.do_submit(session, actor=user, case_id=case.id)
+        case = await filing.do_submit(session, actor=user, case_id=case.id)
     return case_json(case)
 
 
 @blueprint.post("/cases/<int:case_id>/submit")
 @login_required(*FILERS)
 async def submit_case(case_id: int) -> Any:
-    case = await services.do_submit(await db_session(), actor=require_user(), case_id=case_id)
+    case = await filing.do_submit(await db_session(), actor=require_user(), case_id=case_id)
     return case_json(case)
 
 
@@ -264,16 +261,16 @@ async def get_case(case_id: int) -> Any:
     body = case_json(case)
     body["timeline"] = [
         {"status": e.status.value, "at": _iso(e.at), "reason": e.reason}
-        for e in await services.timeline(session, case.id)
+        for e in await tracking.timeline(session, case.id)
     ]
-    body["next_hearing"] = _iso(await services.next_hearing(session, case.id))
+    body["next_hearing"] = _iso(await tracking.next_hearing(session, case.id))
     return body
 
 
 @blueprint.post("/cases/<int:case_id>/accept")
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def accept(case_id: int) -> Any:
-    case = await services.do_accept(await db_session(), actor=require_user(), case_id=case_id)
+    case = await filing.do_accept(await db_session(), actor=require_user(), case_id=case_id)
     return case_json(case, full=False)
 
 
@@ -281,7 +278,7 @@ async def accept(case_id: int) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 @validate_request(ReasonIn)
 async def return_case(case_id: int, data: ReasonIn) -> Any:
-    case = await services.do_return(
+    case = await filing.do_return(
         await db_session(), actor=require_user(), case_id=case_id, reason=data.reason
     )
     return case_json(case, full=False)
@@ -293,7 +290,7 @@ async def history(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
     await require_readable_case(session, user, case_id)
-    entries = await services.history(session, actor=user, case_id=case_id)
+    entries = await tracking.history(session, actor=user, case_id=case_id)
     return {
         "events": [
             {
@@ -386,7 +383,7 @@ async def withdraw(case_id: int, document_id: int, data: ReasonIn) -> Any:
 @validate_request(TrackIn)
 async def track(data: TrackIn) -> Any:
     """Public: status timeline and next hearing for a tracking code and national ID."""
-    result = await services.track(
+    result = await tracking.track(
         await db_session(), code=data.tracking_code, national_id=data.national_id, ip=client_ip()
     )
     return {

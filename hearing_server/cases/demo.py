@@ -8,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
-from hearing_server.cases import services
+from hearing_server.cases import filing
 from hearing_server.cases.models import Case
+from hearing_server.cases.petition import ClaimInput, PetitionInput
 from hearing_server.config import Settings
 from hearing_server.text import make_national_id
 
@@ -36,10 +37,10 @@ async def seed_demo_cases(session: AsyncSession, settings: Settings) -> list[int
         return []
     made: list[int] = []
     if not await _exists(session, WORKER_CASE):
-        case = await services.do_file(
+        case = await filing.do_file(
             session,
             actor=worker,
-            data=services.PetitionInput(
+            data=PetitionInput(
                 employer_name=employer.full_name if employer else "شرکت صنایع نمونه",
                 employer_national_id=employer.national_id if employer else None,
                 workshop_name=WORKER_CASE,
@@ -48,9 +49,9 @@ async def seed_demo_cases(session: AsyncSession, settings: Settings) -> list[int
                 employment_end="1404/11/30",
                 last_monthly_wage="۱۵۰٬۰۰۰٬۰۰۰",
                 claims=[
-                    services.ClaimInput("unpaid_wages", "450000000", "1404/09/01", "1404/11/30"),
-                    services.ClaimInput("year_end_bonus", "300000000", "1404/01/01", "1404/11/30"),
-                    services.ClaimInput("severance", "750000000"),
+                    ClaimInput("unpaid_wages", "450000000", "1404/09/01", "1404/11/30"),
+                    ClaimInput("year_end_bonus", "300000000", "1404/01/01", "1404/11/30"),
+                    ClaimInput("severance", "750000000"),
                 ],
                 description="سه ماه مزد پرداخت نشده و عیدی سال ۱۴۰۴.",
             ),
@@ -62,10 +63,10 @@ async def seed_demo_cases(session: AsyncSession, settings: Settings) -> list[int
     ):
         if await _exists(session, workshop):
             continue
-        case = await services.do_file(
+        case = await filing.do_file(
             session,
             actor=clerk,
-            data=services.PetitionInput(
+            data=PetitionInput(
                 claimant_name=name,
                 claimant_national_id=make_national_id(nid_prefix),
                 claimant_mobile=mobile,
@@ -77,15 +78,15 @@ async def seed_demo_cases(session: AsyncSession, settings: Settings) -> list[int
                 employment_end="1404/10/01",
                 last_monthly_wage="120000000",
                 claims=[
-                    services.ClaimInput("reinstatement"),
-                    services.ClaimInput("overtime", "80000000", "1404/01/01", "1404/10/01"),
+                    ClaimInput("reinstatement"),
+                    ClaimInput("overtime", "80000000", "1404/01/01", "1404/10/01"),
                 ],
             ),
         )
         if outcome == "accept":
-            await services.do_accept(session, actor=secretary, case_id=case.id)
+            await filing.do_accept(session, actor=secretary, case_id=case.id)
         else:
-            await services.do_return(
+            await filing.do_return(
                 session,
                 actor=secretary,
                 case_id=case.id,

@@ -32,7 +32,7 @@ from hearing_server.cases.models import (
     DocumentVisibility,
     StoredFile,
 )
-from hearing_server.cases.services import DOCUMENT_KINDS, case_label, status_text
+from hearing_server.cases.presentation import DOCUMENT_KINDS, case_label, status_text
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType

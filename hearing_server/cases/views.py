@@ -11,7 +11,7 @@ from persiantools.jdatetime import JalaliDate
 from quart import Blueprint, Response, render_template, request, url_for
 
 from hearing_server.accounts.models import Role, User
-from hearing_server.cases import files, services
+from hearing_server.cases import files, filing, numbers, presentation, search, tracking
 from hearing_server.cases.access import is_staff, require_readable_case
 from hearing_server.cases.models import (
     Case,
@@ -20,6 +20,7 @@ from hearing_server.cases.models import (
     DocumentVisibility,
     PartyRole,
 )
+from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import DomainError, Invalid, TooLarge, ValidationErrors
 from hearing_server.i18n import gettext as _
 from hearing_server.web.context import (
@@ -67,15 +68,15 @@ def field_errors(exc: DomainError) -> dict[str, str]:
 
 def labels() -> dict[str, Any]:
     return {
-        "status_label": lambda s: _(services.STATUS_LABELS[CaseStatus(s)]),
-        "claim_label": lambda k: _(services.CLAIM_LABELS[ClaimKind(k)]),
-        "doc_kind_label": lambda k: _(services.DOCUMENT_KINDS.get(k, "Other document")),
-        "tracking": services.format_tracking_code,
+        "status_label": lambda s: _(presentation.STATUS_LABELS[CaseStatus(s)]),
+        "claim_label": lambda k: _(presentation.CLAIM_LABELS[ClaimKind(k)]),
+        "doc_kind_label": lambda k: _(presentation.DOCUMENT_KINDS.get(k, "Other document")),
+        "tracking": numbers.format_tracking_code,
         "rials": _rials,
         "claim_kinds": list(ClaimKind),
-        "checklist": services.CHECKLIST,
-        "common_documents": services.COMMON_DOCUMENTS,
-        "document_kinds": services.DOCUMENT_KINDS,
+        "checklist": presentation.CHECKLIST,
+        "common_documents": presentation.COMMON_DOCUMENTS,
+        "document_kinds": presentation.DOCUMENT_KINDS,
     }
 
 
@@ -93,8 +94,8 @@ def _jalali_text(value: date | None) -> str:
     return f"{j.year:04d}/{j.month:02d}/{j.day:02d}"
 
 
-def petition_from_form(form: Any) -> services.PetitionInput:
-    data = services.PetitionInput()
+def petition_from_form(form: Any) -> PetitionInput:
+    data = PetitionInput()
     for name in PETITION_FIELDS:
         value = form.get(name)
         if name == "board_id":
@@ -105,7 +106,7 @@ def petition_from_form(form: Any) -> services.PetitionInput:
         prefix = f"claims.{kind.value}"
         if form.get(prefix):
             data.claims.append(
-                services.ClaimInput(
+                ClaimInput(
                     kind=kind.value,
                     amount=form.get(f"{prefix}.amount") or None,
                     period_from=form.get(f"{prefix}.period_from") or None,
@@ -151,7 +152,7 @@ async def _petition_page(
     user: User, values: dict[str, str], errors: dict[str, str], case: Case | None, status: int
 ) -> Any:
     session = await db_session()
-    boards = await services.boards_by_id(session)
+    boards = await search.boards_by_id(session)
     page = await render_template(
         "cases/file.html",
         values=values,
@@ -180,9 +181,9 @@ async def new_case() -> Any:
     session = await db_session()
     try:
         if form.get("action") == "draft":
-            case = await services.do_save_petition(session, actor=user, data=data)
+            case = await filing.do_save_petition(session, actor=user, data=data)
             return redirect(url_for("cases.edit_case", case_id=case.id, saved=1))
-        case = await services.do_file(session, actor=user, data=data)
+        case = await filing.do_file(session, actor=user, data=data)
     except DomainError as exc:
         mark_persist(exc)
         return await _petition_page(user, dict(form), field_errors(exc), None, exc.status)
@@ -194,16 +195,16 @@ async def new_case() -> Any:
 async def edit_case(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    case = await services.require_editable_case(session, actor=user, case_id=case_id)
+    case = await filing.require_editable_case(session, actor=user, case_id=case_id)
     if request.method == "GET":
         return await _petition_page(user, values_from_case(case), {}, case, 200)
     form = await request.form
     data = petition_from_form(form)
     try:
-        await services.do_save_petition(session, actor=user, data=data, case_id=case.id)
+        await filing.do_save_petition(session, actor=user, data=data, case_id=case.id)
         if form.get("action") == "draft":
             return redirect(url_for("cases.edit_case", case_id=case.id, saved=1))
-        await services.do_submit(session, actor=user, case_id=case.id)
+        await filing.do_submit(session, actor=user, case_id=case.id)
     except DomainError as exc:
         mark_persist(exc)
         return await _petition_page(user, dict(form), field_errors(exc), case, exc.status)
@@ -215,12 +216,12 @@ async def edit_case(case_id: int) -> Any:
 async def my_cases() -> Any:
     user = require_user()
     page = _page_arg()
-    result = await services.search_cases(
+    result = await search.search_cases(
         await db_session(),
         actor=user,
-        filters=services.CaseFilter(page=page, include_drafts=True),
+        filters=search.CaseFilter(page=page, include_drafts=True),
     )
-    boards = await services.boards_by_id(await db_session())
+    boards = await search.boards_by_id(await db_session())
     return await render_template(
         "cases/mine.html", result=result, boards=boards, user=user, **labels()
     )
@@ -235,8 +236,8 @@ def _page_arg() -> int:
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def inbox() -> Any:
     session = await db_session()
-    result = await services.inbox(session, actor=require_user(), page=_page_arg())
-    boards = await services.boards_by_id(session)
+    result = await search.inbox(session, actor=require_user(), page=_page_arg())
+    boards = await search.boards_by_id(session)
     return await render_template("cases/inbox.html", result=result, boards=boards, **labels())
 
 
@@ -246,7 +247,7 @@ async def case_list() -> Any:
     session = await db_session()
     args = request.args
     errors: dict[str, str] = {}
-    filters = services.CaseFilter(page=_page_arg(), q=(args.get("q") or "").strip()[:100] or None)
+    filters = search.CaseFilter(page=_page_arg(), q=(args.get("q") or "").strip()[:100] or None)
     status = args.get("status") or ""
     if status:
         try:
@@ -258,11 +259,11 @@ async def case_list() -> Any:
         filters.board_id = int(board)
     for name in ("filed_from", "filed_to"):
         try:
-            setattr(filters, name, services.parse_date(args.get(name) or None))
+            setattr(filters, name, parse_date(args.get(name) or None))
         except ValueError:
             errors[name] = _("Enter the date as year/month/day, e.g. 1403/05/01.")
-    boards = await services.boards_by_id(session)
-    result = await services.search_cases(session, actor=require_user(), filters=filters)
+    boards = await search.boards_by_id(session)
+    result = await search.search_cases(session, actor=require_user(), filters=filters)
     query = {k: v for k, v in args.items() if k != "page" and v}
     return await render_template(
         "cases/list.html",
@@ -281,9 +282,9 @@ async def _detail(case_id: int, errors: dict[str, str] | None = None, status: in
     session = await db_session()
     case = await require_readable_case(session, user, case_id, full=True)
     documents = await files.list_documents(session, actor=user, case_id=case.id)
-    timeline = await services.timeline(session, case.id)
-    history = await services.history(session, actor=user, case_id=case.id) if is_staff(user) else []
-    boards = await services.boards_by_id(session)
+    timeline = await tracking.timeline(session, case.id)
+    history = await tracking.history(session, actor=user, case_id=case.id) if is_staff(user) else []
+    boards = await search.boards_by_id(session)
     may_upload = user.role != Role.MEMBER and case.status not in files.CLOSED
     page = await render_template(
         "cases/detail.html",
@@ -292,7 +293,7 @@ async def _detail(case_id: int, errors: dict[str, str] | None = None, status: in
         timeline=timeline,
         history=history,
         board=boards.get(case.board_id),
-        next_hearing=await services.next_hearing(session, case.id),
+        next_hearing=await tracking.next_hearing(session, case.id),
         staff=is_staff(user),
         may_edit=case.status in (CaseStatus.DRAFT, CaseStatus.RETURNED)
         and (case.created_by_id == user.id or is_staff(user)),
@@ -314,7 +315,7 @@ async def case_detail(case_id: int) -> Any:
 @blueprint.post("/cases/<int:case_id>/accept")
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def accept(case_id: int) -> Any:
-    await services.do_accept(await db_session(), actor=require_user(), case_id=case_id)
+    await filing.do_accept(await db_session(), actor=require_user(), case_id=case_id)
     return redirect(url_for("cases.case_detail", case_id=case_id))
 
 
@@ -323,7 +324,7 @@ async def accept(case_id: int) -> Any:
 async def return_case(case_id: int) -> Any:
     form = await request.form
     try:
-        await services.do_return(
+        await filing.do_return(
             await db_session(), actor=require_user(), case_id=case_id, reason=form.get("reason", "")
         )
     except Invalid as exc:
@@ -417,7 +418,7 @@ async def _receipt_context(case_id: int) -> dict[str, Any]:
     case = await require_readable_case(session, user, case_id, full=True)
     if case.number is None:
         raise Invalid("This complaint has not been filed yet: there is no receipt.")
-    boards = await services.boards_by_id(session)
+    boards = await search.boards_by_id(session)
     return {"case": case, "board": boards.get(case.board_id), **labels()}
 
 
@@ -458,7 +459,7 @@ async def track() -> Any:
         form = await request.form
         values = {"code": form.get("code", ""), "national_id": form.get("national_id", "")}
         try:
-            result = await services.track(
+            result = await tracking.track(
                 await db_session(),
                 code=values["code"],
                 national_id=values["national_id"],

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from hearing_server.audit.models import AuditEvent
-from hearing_server.cases import services
+from hearing_server.cases.filing import do_file, do_return
+from hearing_server.cases.petition import ClaimInput, PetitionInput
 from hearing_server.config import Settings
 from tests.cases.conftest import petition
 from tests.conftest import PROJECT, server_env
@@ -39,9 +40,9 @@ async def test_changing_one_audit_row_breaks_the_chain_at_that_row(
         clerk = await user_named(session, "clerk")
         secretary = await user_named(session, "secretary")
         body = {k: v for k, v in petition().items() if k != "submit"}
-        body["claims"] = [services.ClaimInput(**c) for c in body["claims"]]
-        case = await services.do_file(session, actor=clerk, data=services.PetitionInput(**body))
-        await services.do_return(session, actor=secretary, case_id=case.id, reason="ناقص است")
+        body["claims"] = [ClaimInput(**c) for c in body["claims"]]
+        case = await do_file(session, actor=clerk, data=PetitionInput(**body))
+        await do_return(session, actor=secretary, case_id=case.id, reason="ناقص است")
     code, output = await _verify(settings)
     assert code == 0, output
     assert "intact" in output

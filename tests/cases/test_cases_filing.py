@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from hearing_server import clock
 from hearing_server.accounts.models import User
 from hearing_server.audit.models import AuditEvent
-from hearing_server.cases import services
+from hearing_server.cases.filing import do_file, require_case
 from hearing_server.cases.models import (
     Case,
     CaseAccess,
@@ -23,6 +23,9 @@ from hearing_server.cases.models import (
     CaseTransition,
     PartyRole,
 )
+from hearing_server.cases.numbers import jalali_year
+from hearing_server.cases.petition import ClaimInput, PetitionInput
+from hearing_server.cases.workflow import do_transition
 from hearing_server.errors import Conflict
 from hearing_server.i18n import gettext
 from tests.cases.conftest import petition
@@ -232,12 +235,12 @@ async def test_concurrent_filings_get_consecutive_numbers(
     async def file_one(i: int) -> str:
         async with db.transaction() as session:
             clerk = await user_named(session, "clerk")
-            data = services.PetitionInput(**_input(petition(), i))
-            case = await services.do_file(session, actor=clerk, data=data)
+            data = PetitionInput(**_input(petition(), i))
+            case = await do_file(session, actor=clerk, data=data)
             assert case.number
             return case.number
 
-    year = services.jalali_year(clock.utcnow())
+    year = jalali_year(clock.utcnow())
     async with db.transaction(write=False) as session:
         start = await session.scalar(
             select(func.coalesce(func.max(CaseNumberCounter.last_value), 0)).where(
@@ -252,7 +255,7 @@ async def test_concurrent_filings_get_consecutive_numbers(
 
 def _input(body: dict[str, Any], i: int) -> dict[str, Any]:
     data = {k: v for k, v in body.items() if k != "submit"}
-    data["claims"] = [services.ClaimInput(**c) for c in data["claims"]]
+    data["claims"] = [ClaimInput(**c) for c in data["claims"]]
     data["workshop_name"] = f"کارگاه {i}"
     return data
 
@@ -307,10 +310,10 @@ async def test_transitions_are_guarded_readable_and_leave_the_state_unchanged(
     assert accepted.status_code == 200
     # The worker's own account may not accept, and a member may not skip to "decided".
     async with db.transaction() as session:
-        case = await services.require_case(session, filed["id"])
+        case = await require_case(session, filed["id"])
         member = await user_named(session, "member.gov1")
         try:
-            await services.do_transition(session, case, CaseStatus.DECIDED, actor=member)
+            await do_transition(session, case, CaseStatus.DECIDED, actor=member)
         except Conflict as exc:
             assert exc.params["status"] == "accepted"
         else:
@@ -344,9 +347,7 @@ async def test_tracking_shows_nothing_for_wrong_pairs_and_throttles_them(
 ) -> None:
     async with db.transaction() as session:
         clerk = await user_named(session, "clerk")
-        case = await services.do_file(
-            session, actor=clerk, data=services.PetitionInput(**_input(petition(), 1))
-        )
+        case = await do_file(session, actor=clerk, data=PetitionInput(**_input(petition(), 1)))
     code = case.tracking_code
     assert code
     client = quart_app.test_client()

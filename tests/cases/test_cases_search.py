@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import event
 
 from hearing_server import clock
-from hearing_server.cases import services
+from hearing_server.cases.filing import do_file, do_return
 from hearing_server.cases.models import CaseStatus
+from hearing_server.cases.petition import ClaimInput, PetitionInput
+from hearing_server.cases.search import CaseFilter, search_cases
 from hearing_server.text import make_national_id
 from tests.cases.conftest import petition
 from tests.conftest import OtpSource, Person, api_login
@@ -25,10 +27,10 @@ async def _file_many(db: Any, count: int) -> list[Any]:
         async with db.transaction() as session:
             clerk = await user_named(session, "clerk")
             body = {k: v for k, v in petition().items() if k != "submit"}
-            body["claims"] = [services.ClaimInput(**c) for c in body["claims"]]
+            body["claims"] = [ClaimInput(**c) for c in body["claims"]]
             body["claimant_name"] = NAMES[i % len(NAMES)]
             body["claimant_national_id"] = make_national_id(f"0077000{i:02d}")
-            case = await services.do_file(session, actor=clerk, data=services.PetitionInput(**body))
+            case = await do_file(session, actor=clerk, data=PetitionInput(**body))
             made.append(case)
         clock.advance(timedelta(hours=1))
     return made
@@ -70,7 +72,7 @@ async def test_search_by_number_name_and_national_id_with_filters(
     secretary = people["secretary"]
     async with db.transaction() as session:
         actor = await user_named(session, secretary.username)
-        await services.do_return(session, actor=actor, case_id=cases[7].id, reason="ناقص")
+        await do_return(session, actor=actor, case_id=cases[7].id, reason="ناقص")
     assert await numbers("status=returned") == [cases[7].number, *demo_returned]
     bad = await client.get("/api/v1/cases?status=lost")
     assert bad.status_code == 422
@@ -95,10 +97,10 @@ async def test_listing_takes_the_same_number_of_queries_for_5_or_25_rows(db: Any
             async with db.transaction(write=False) as session:
                 secretary = await user_named(session, "secretary")
                 before = len(statements)
-                page = await services.search_cases(
+                page = await search_cases(
                     session,
                     actor=secretary,
-                    filters=services.CaseFilter(per_page=per_page, status=CaseStatus.FILED),
+                    filters=CaseFilter(per_page=per_page, status=CaseStatus.FILED),
                 )
                 sizes.append(len(statements) - before)
             assert len(page.rows) == per_page

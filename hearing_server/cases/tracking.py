@@ -1,0 +1,130 @@
+"""What a case went through: its timeline of states, the public tracking page (by
+tracking code and national ID, throttled) and the staff's full history from the audit log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts import services as accounts
+from hearing_server.accounts.models import User
+from hearing_server.audit.models import AuditEvent
+from hearing_server.cases.access import is_staff
+from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition
+from hearing_server.cases.numbers import TRACKING_LENGTH, normalize_tracking_code
+from hearing_server.clock import utcnow
+from hearing_server.errors import Forbidden, NotFound
+from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus
+from hearing_server.text import normalize_national_id
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    status: CaseStatus
+    at: datetime
+    reason: str | None
+
+
+async def timeline(session: AsyncSession, case_id: int) -> list[TimelineEntry]:
+    rows = await session.scalars(
+        select(CaseTransition)
+        .where(CaseTransition.case_id == case_id)
+        .order_by(CaseTransition.at, CaseTransition.id)
+    )
+    return [TimelineEntry(CaseStatus(r.to_status), r.at, r.reason) for r in rows]
+
+
+async def next_hearing(session: AsyncSession, case_id: int) -> datetime | None:
+    return await session.scalar(
+        select(AgendaItem.starts_at)
+        .join(Hearing, Hearing.id == AgendaItem.hearing_id)
+        .where(
+            AgendaItem.case_id == case_id,
+            AgendaItem.starts_at >= utcnow(),
+            Hearing.status == HearingStatus.SCHEDULED,
+        )
+        .order_by(AgendaItem.starts_at)
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Tracked:
+    number: str
+    status: CaseStatus
+    timeline: list[TimelineEntry]
+    next_hearing: datetime | None
+
+
+TRACK_LIMIT_PER_ADDRESS = 20
+TRACK_LIMIT_PER_CODE = 5
+TRACK_WINDOW = timedelta(minutes=15)
+
+
+async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) -> Tracked:
+    """The public view of a case: status timeline and next hearing, nothing else.
+
+    Wrong combinations are counted per address and per tracking code and throttled;
+    the refusal is the same whether the code or the national ID was wrong.
+    """
+    normalized = normalize_tracking_code(code)[: TRACKING_LENGTH + 2]
+    keys = [f"track:ip:{ip}", f"track:code:{normalized}"]
+    await accounts.check_throttle(
+        session, keys[:1], limit=TRACK_LIMIT_PER_ADDRESS, window=TRACK_WINDOW
+    )
+    await accounts.check_throttle(
+        session, keys[1:], limit=TRACK_LIMIT_PER_CODE, window=TRACK_WINDOW
+    )
+    try:
+        nid = normalize_national_id(national_id)
+    except ValueError:
+        nid = ""
+    case = None
+    if normalized and nid:
+        case = await session.scalar(
+            select(Case)
+            .join(CaseParty, CaseParty.case_id == Case.id)
+            .where(Case.tracking_code == normalized, CaseParty.national_id == nid)
+            .limit(1)
+        )
+    if case is None or case.number is None:
+        await accounts.do_count_attempt(session, keys)
+        raise NotFound(
+            "No case matches this tracking code and national ID.", code="track_miss", persist=True
+        )
+    return Tracked(
+        number=case.number,
+        status=case.status,
+        timeline=[TimelineEntry(e.status, e.at, None) for e in await timeline(session, case.id)],
+        next_hearing=await next_hearing(session, case.id),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    seq: int
+    at: datetime
+    action: str
+    actor_name: str | None
+    payload: dict[str, Any]
+
+
+async def history(session: AsyncSession, *, actor: User, case_id: int) -> list[HistoryEntry]:
+    """Every audit event about the case (transitions, uploads, downloads): staff only."""
+    if not is_staff(actor):
+        raise Forbidden("Only the board secretary sees a case's history.")
+    rows = await session.execute(
+        select(AuditEvent, User.full_name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(AuditEvent.subject_type == "case", AuditEvent.subject_id == str(case_id))
+        .order_by(AuditEvent.seq)
+    )
+    return [
+        HistoryEntry(event.seq, event.at, event.action, name, event.payload)
+        for event, name in rows.all()
+    ]
