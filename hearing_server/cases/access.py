@@ -13,13 +13,15 @@ that may not be read is reported as not found, so its existence does not leak.
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Seat, SeatTerm
-from hearing_server.cases.models import Case, CaseAccess, CaseParty
+from hearing_server.cases.models import Case, CaseAccess, CaseParty, Document, DocumentVisibility
 from hearing_server.clock import utcnow
 from hearing_server.errors import NotFound
 from rulings.persian import to_tehran
@@ -74,35 +76,63 @@ def is_party_clause(user: User) -> ColumnElement[bool]:
     )
 
 
-async def can_read(session: AsyncSession, user: User, case_id: int) -> bool:
-    found = await session.scalar(
-        select(Case.id).where(and_(Case.id == case_id, readable_clause(user)))
-    )
-    return found is not None
+class CaseStanding(StrEnum):
+    """Why a viewer may read a case."""
+
+    STAFF = "staff"  # the secretary, the administrator
+    BOARD = "board"  # a member seated today on the case's board
+    PARTY = "party"  # a party of the case or a party's representative
+    FILER = "filer"  # given access in CaseAccess (the counter-office clerk who filed it)
+
+    @property
+    def sees_board_documents(self) -> bool:
+        """Staff and the board see board-only and withdrawn documents."""
+        return self in (CaseStanding.STAFF, CaseStanding.BOARD)
 
 
-async def require_readable_case(
+async def access_case(
     session: AsyncSession, user: User, case_id: int, *, full: bool = False
-) -> Case:
-    """The case with its parties and claims loaded, or NotFound if ``user`` may not read it."""
+) -> tuple[Case, CaseStanding]:
+    """The case (``full``: with its parties and claims loaded) and why ``user`` may read it,
+    or ``NotFound`` whether it is missing or hidden. The one rule for a case, used by every
+    page, API route and service that acts for a user."""
     query = select(Case).where(Case.id == case_id, readable_clause(user))
     if full:
         query = query.options(selectinload(Case.parties), selectinload(Case.claims))
     case = await session.scalar(query)
     if case is None:
         raise NotFound("No such case.")
-    return case
-
-
-async def is_party(session: AsyncSession, user: User, case_id: int) -> bool:
-    found = await session.scalar(select(Case.id).where(Case.id == case_id, is_party_clause(user)))
-    return found is not None
-
-
-async def sees_board_documents(session: AsyncSession, user: User, case: Case) -> bool:
-    """Staff and the board's members see board-only and withdrawn documents."""
     if is_staff(user):
-        return True
-    if user.role != Role.MEMBER:
-        return False
-    return await can_read(session, user, case.id)
+        return case, CaseStanding.STAFF
+    if user.role == Role.MEMBER:
+        return case, CaseStanding.BOARD
+    party = await session.scalar(select(Case.id).where(Case.id == case.id, is_party_clause(user)))
+    return case, CaseStanding.PARTY if party is not None else CaseStanding.FILER
+
+
+def visible_documents_clause(standing: CaseStanding) -> ColumnElement[bool]:
+    """A WHERE condition on ``Document`` for what ``standing`` may see of a readable case."""
+    if standing.sees_board_documents:
+        return true()
+    return and_(Document.visibility == DocumentVisibility.PARTIES, Document.withdrawn_at.is_(None))
+
+
+async def access_document(
+    session: AsyncSession, user: User, document_id: int, *, case_id: int | None = None
+) -> tuple[Document, Case, CaseStanding]:
+    """A document, its case and the viewer's standing, or ``NotFound`` (missing, of a case
+    the viewer may not read, of another case than ``case_id``, board-only or withdrawn for
+    a party — all alike)."""
+    document = await session.get(Document, document_id)
+    if document is None or (case_id is not None and document.case_id != case_id):
+        raise NotFound("No such document.")
+    try:
+        case, standing = await access_case(session, user, document.case_id)
+    except NotFound:
+        raise NotFound("No such document.") from None
+    visible = await session.scalar(
+        select(Document.id).where(Document.id == document.id, visible_documents_clause(standing))
+    )
+    if visible is None:
+        raise NotFound("No such document.")
+    return document, case, standing

@@ -10,7 +10,7 @@ from quart_schema import validate_request
 
 from hearing_server.accounts.models import Role
 from hearing_server.cases import files, filing, search, tracking
-from hearing_server.cases.access import require_readable_case
+from hearing_server.cases.access import access_case
 from hearing_server.cases.models import (
     Case,
     CaseStatus,
@@ -257,7 +257,7 @@ async def submit_case(case_id: int) -> Any:
 async def get_case(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    case = await require_readable_case(session, user, case_id, full=True)
+    case, _standing = await access_case(session, user, case_id, full=True)
     body = case_json(case)
     body["timeline"] = [
         {"status": e.status.value, "at": _iso(e.at), "reason": e.reason}
@@ -289,7 +289,7 @@ async def return_case(case_id: int, data: ReasonIn) -> Any:
 async def history(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    await require_readable_case(session, user, case_id)
+    await access_case(session, user, case_id)
     entries = await tracking.history(session, actor=user, case_id=case_id)
     return {
         "events": [

@@ -24,7 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.audit.services import do_record
-from hearing_server.cases.access import is_staff, require_readable_case
+from hearing_server.cases.access import (
+    access_case,
+    access_document,
+    is_staff,
+    visible_documents_clause,
+)
 from hearing_server.cases.models import (
     Case,
     CaseStatus,
@@ -212,7 +217,7 @@ CLOSED = (CaseStatus.FINAL, CaseStatus.WITHDRAWN)
 
 async def check_may_upload(session: AsyncSession, actor: User, case_id: int) -> Case:
     """Parties, the clerk given access, and staff upload; members and others do not."""
-    case = await require_readable_case(session, actor, case_id)
+    case, _standing = await access_case(session, actor, case_id)
     if actor.role == Role.MEMBER:
         raise Forbidden("Board members do not add documents to the case file.")
     if case.status in CLOSED:
@@ -292,28 +297,22 @@ async def do_add_document(
     return document
 
 
-async def _board_view(session: AsyncSession, actor: User, case: Case) -> bool:
-    """Staff and the board's members see board-only and withdrawn documents."""
-    return is_staff(actor) or actor.role == Role.MEMBER
-
-
 async def list_documents(session: AsyncSession, *, actor: User, case_id: int) -> list[Document]:
-    case = await require_readable_case(session, actor, case_id)
-    query = select(Document).where(Document.case_id == case.id).order_by(Document.id)
-    if not await _board_view(session, actor, case):
-        query = query.where(
-            Document.visibility == DocumentVisibility.PARTIES, Document.withdrawn_at.is_(None)
+    case, standing = await access_case(session, actor, case_id)
+    return list(
+        await session.scalars(
+            select(Document)
+            .where(Document.case_id == case.id, visible_documents_clause(standing))
+            .order_by(Document.id)
         )
-    return list(await session.scalars(query))
+    )
 
 
 async def require_document(
     session: AsyncSession, *, actor: User, case_id: int, document_id: int
 ) -> Document:
-    for document in await list_documents(session, actor=actor, case_id=case_id):
-        if document.id == document_id:
-            return document
-    raise NotFound("No such document.")
+    document, _case, _standing = await access_document(session, actor, document_id, case_id=case_id)
+    return document
 
 
 async def do_record_download(session: AsyncSession, *, actor: User, document: Document) -> None:

@@ -12,7 +12,7 @@ from quart import Blueprint, Response, render_template, request, url_for
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.cases import files, filing, numbers, presentation, search, tracking
-from hearing_server.cases.access import is_staff, require_readable_case
+from hearing_server.cases.access import access_case, is_staff
 from hearing_server.cases.models import (
     Case,
     CaseStatus,
@@ -280,7 +280,7 @@ async def case_list() -> Any:
 async def _detail(case_id: int, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     user = require_user()
     session = await db_session()
-    case = await require_readable_case(session, user, case_id, full=True)
+    case, _standing = await access_case(session, user, case_id, full=True)
     documents = await files.list_documents(session, actor=user, case_id=case.id)
     timeline = await tracking.timeline(session, case.id)
     history = await tracking.history(session, actor=user, case_id=case.id) if is_staff(user) else []
@@ -415,7 +415,7 @@ async def withdraw(case_id: int, document_id: int) -> Any:
 async def _receipt_context(case_id: int) -> dict[str, Any]:
     user = require_user()
     session = await db_session()
-    case = await require_readable_case(session, user, case_id, full=True)
+    case, _standing = await access_case(session, user, case_id, full=True)
     if case.number is None:
         raise Invalid("This complaint has not been filed yet: there is no receipt.")
     boards = await search.boards_by_id(session)

@@ -19,12 +19,12 @@ from hearing_server.issuance.models import Minutes, Ruling
 from hearing_server.issuance.objections import do_object
 from hearing_server.issuance.progress import ISSUE_STEPS, get_progress
 from hearing_server.issuance.queries import (
+    access_ruling,
     approvals_of,
     list_rulings,
     notification_of,
     parties_of,
     party_deadline,
-    require_ruling,
 )
 from hearing_server.issuance.rulings import (
     approvals_needed,
@@ -121,7 +121,7 @@ async def api_draft_ruling(case_id: int) -> Any:
 @login_required()
 async def api_get_ruling(ruling_id: int) -> Any:
     user = require_user()
-    ruling, case = await require_ruling(await db_session(), user, ruling_id)
+    ruling, case = await access_ruling(await db_session(), user, ruling_id)
     return await ruling_json(ruling, case, user)
 
 
@@ -163,7 +163,7 @@ async def api_issue(ruling_id: int) -> Any:
 async def api_progress(ruling_id: int) -> Any:
     """Where an issue is: composing, rendering, signing, storing, issued, or failed."""
     user = require_user()
-    ruling, _case = await require_ruling(await db_session(), user, ruling_id)
+    ruling, _case = await access_ruling(await db_session(), user, ruling_id)
     progress = get_progress(ruling_id)
     if ruling.state.value != "draft":
         step, error = "issued", None

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
-from hearing_server.cases import access
 from hearing_server.cases.models import Case
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -29,9 +28,10 @@ from hearing_server.issuance.compose import (
 )
 from hearing_server.issuance.files import do_store_pdf, load_blob
 from hearing_server.issuance.models import Minutes
-from hearing_server.issuance.queries import is_staff, require_staff
+from hearing_server.issuance.queries import require_staff
 from hearing_server.issuance.signing import render_and_sign
 from hearing_server.rooms.models import Attendance, RoomEvent, Statement
+from hearing_server.scheduling.access import access_hearing
 from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus
 from hearing_server.voting.models import Motion, MotionState
 from rulings import compose as rc
@@ -208,20 +208,18 @@ async def do_issue_minutes(
 async def read_minutes_pdf(
     session: AsyncSession, settings: Settings, *, actor: User, minutes_id: int
 ) -> tuple[Minutes, bytes]:
-    """Minutes for staff, the board's members and parties of a case on the agenda."""
+    minutes = await access_minutes(session, actor, minutes_id)
+    return minutes, await load_blob(settings.files_dir, minutes.pdf_sha256 or "")
+
+
+async def access_minutes(session: AsyncSession, actor: User, minutes_id: int) -> Minutes:
+    """Issued minutes, for whoever may see their hearing (the one hearing rule: staff,
+    its panel, the board's seated members, parties of its cases); else ``NotFound``."""
     minutes = await session.get(Minutes, minutes_id)
     if minutes is None or minutes.pdf_sha256 is None:
         raise NotFound("No such minutes.")
-    case_ids = list(
-        await session.scalars(
-            select(AgendaItem.case_id).where(AgendaItem.hearing_id == minutes.hearing_id)
-        )
-    )
-    allowed = is_staff(actor)
-    for case_id in case_ids:
-        if allowed:
-            break
-        allowed = await access.can_read(session, actor, case_id)
-    if not allowed:
-        raise NotFound("No such minutes.")
-    return minutes, await load_blob(settings.files_dir, minutes.pdf_sha256)
+    try:
+        await access_hearing(session, actor, minutes.hearing_id)
+    except NotFound:
+        raise NotFound("No such minutes.") from None
+    return minutes

@@ -67,7 +67,7 @@ async def do_object(
     """A party's written objection within its window opens the appeal case at the
     settlement board: parties and claims copied, the ruling PDF attached."""
     ruling = await lock_ruling(session, ruling_id)
-    case = await access.require_readable_case(session, actor, ruling.case_id, full=True)
+    case, _standing = await access.access_case(session, actor, ruling.case_id, full=True)
     parties = await parties_of(session, actor, case.id)
     if not parties:
         raise Forbidden("Only a party of the case or their representative may object.")

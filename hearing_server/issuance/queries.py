@@ -37,12 +37,12 @@ async def lock_ruling(session: AsyncSession, ruling_id: int) -> Ruling:
     return ruling
 
 
-async def require_ruling(session: AsyncSession, actor: User, ruling_id: int) -> tuple[Ruling, Case]:
+async def access_ruling(session: AsyncSession, actor: User, ruling_id: int) -> tuple[Ruling, Case]:
     """The ruling and its case if ``actor`` may read them; parties never see drafts."""
     ruling = await session.get(Ruling, ruling_id)
     if ruling is None:
         raise NotFound("No such ruling.")
-    case = await access.require_readable_case(session, actor, ruling.case_id, full=True)
+    case, _standing = await access.access_case(session, actor, ruling.case_id, full=True)
     if ruling.state == RulingState.DRAFT and actor.role not in (
         Role.SECRETARY,
         Role.ADMIN,

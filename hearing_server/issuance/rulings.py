@@ -36,12 +36,12 @@ from hearing_server.issuance.files import do_store_pdf, load_blob
 from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
 from hearing_server.issuance.progress import report_progress
 from hearing_server.issuance.queries import (
+    access_ruling,
     approvals_of,
     lock_ruling,
     notification_of,
     parties_of,
     party_deadline,
-    require_ruling,
     require_staff,
 )
 from hearing_server.issuance.signing import render_and_sign, render_preview
@@ -140,7 +140,7 @@ async def render_draft_pdf(
     session: AsyncSession, *, actor: User, ruling_id: int
 ) -> tuple[Ruling, bytes]:
     """An unsigned preview of a draft for the board (members read it before approving)."""
-    ruling, _case = await require_ruling(session, actor, ruling_id)
+    ruling, _case = await access_ruling(session, actor, ruling_id)
     if actor.role == Role.PARTY or ruling.state != RulingState.DRAFT:
         raise NotFound("No such ruling.")
     return ruling, await render_preview(ruling_content(ruling))
@@ -161,7 +161,7 @@ async def do_answer_approval(
 ) -> Approval:
     """A member who voted confirms (or refuses) the ruling's final text with a fresh code."""
     ruling = await lock_ruling(session, ruling_id)
-    await access.require_readable_case(session, actor, ruling.case_id)
+    await access.access_case(session, actor, ruling.case_id)
     if ruling.state != RulingState.DRAFT:
         raise Conflict(
             "Cannot approve ruling {number}, because it is {state}.",
@@ -396,7 +396,7 @@ async def read_ruling_pdf(
     session: AsyncSession, settings: Settings, *, actor: User, ruling_id: int
 ) -> tuple[Ruling, bytes]:
     """The signed PDF for someone who may read the case; records a party's notification."""
-    ruling, _case = await require_ruling(session, actor, ruling_id)
+    ruling, _case = await access_ruling(session, actor, ruling_id)
     if ruling.pdf_sha256 is None:
         raise Conflict("Ruling {number} has not been issued yet.", number=ruling.number)
     await do_record_download(session, actor=actor, ruling=ruling)

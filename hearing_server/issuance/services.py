@@ -21,6 +21,7 @@ from hearing_server.issuance.objections import do_object as do_object
 from hearing_server.issuance.progress import ISSUE_STEPS as ISSUE_STEPS
 from hearing_server.issuance.progress import Progress as Progress
 from hearing_server.issuance.progress import get_progress as get_progress
+from hearing_server.issuance.queries import access_ruling as access_ruling
 from hearing_server.issuance.queries import approvals_of as approvals_of
 from hearing_server.issuance.queries import is_staff as is_staff
 from hearing_server.issuance.queries import list_decided_cases as list_decided_cases
@@ -28,7 +29,6 @@ from hearing_server.issuance.queries import list_rulings as list_rulings
 from hearing_server.issuance.queries import notification_of as notification_of
 from hearing_server.issuance.queries import parties_of as parties_of
 from hearing_server.issuance.queries import party_deadline as party_deadline
-from hearing_server.issuance.queries import require_ruling as require_ruling
 from hearing_server.issuance.queries import require_staff as require_staff
 from hearing_server.issuance.rulings import approvals_needed as approvals_needed
 from hearing_server.issuance.rulings import do_answer_approval as do_answer_approval

@@ -19,6 +19,7 @@ from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
 from hearing_server.issuance.objections import do_object
 from hearing_server.issuance.queries import (
+    access_ruling,
     approvals_of,
     is_staff,
     list_decided_cases,
@@ -26,7 +27,6 @@ from hearing_server.issuance.queries import (
     notification_of,
     parties_of,
     party_deadline,
-    require_ruling,
 )
 from hearing_server.issuance.rulings import (
     approvals_needed,
@@ -103,7 +103,7 @@ async def _detail(
 ) -> Any:
     user = require_user()
     session = await db_session()
-    ruling, case = await require_ruling(session, user, ruling_id)
+    ruling, case = await access_ruling(session, user, ruling_id)
     approvals = await approvals_of(session, ruling.id)
     voter_ids = member_ids(ruling)
     voters = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(voter_ids)))}
