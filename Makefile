@@ -5,8 +5,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Translations (docs/i18n.md): code and templates -> messages.pot -> messages.po (Persian,
+# committed) -> messages.mo (compiled by setup, git-ignored).
+LOCALES_DIR := hearing_server/translations
+POT := $(LOCALES_DIR)/messages.pot
+PO := $(LOCALES_DIR)/fa/LC_MESSAGES/messages.po
+MO := $(PO:.po=.mo)
 
-.PHONY: run test lint fmt bench setup vendor migrate demo clean
+.PHONY: run test lint fmt bench setup vendor migrate demo clean \
+	messages messages-extract messages-update messages-compile
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is needed ($(PY) not found)"; exit 1; }
@@ -18,7 +25,22 @@ $(STAMP): pyproject.toml
 vendor: package.json
 	bash scripts/vendor.sh
 
-setup: $(STAMP) vendor
+setup: $(STAMP) vendor $(MO)
+
+## make messages — extract the msgids and add the new ones to messages.po; translate those
+## (empty or fuzzy), then make messages-compile. tests/test_i18n.py checks both steps.
+messages: messages-update
+
+messages-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output --no-wrap \
+		--project Heyat --version 0.1 -o $(POT) .
+
+messages-update: messages-extract
+	$(BIN)/pybabel update -D messages -i $(POT) -d $(LOCALES_DIR) --no-wrap \
+		--ignore-pot-creation-date --previous
+
+messages-compile $(MO): $(PO) $(STAMP)
+	$(BIN)/pybabel compile -D messages -d $(LOCALES_DIR) --statistics
 
 migrate: setup
 	$(BIN)/heyat db upgrade

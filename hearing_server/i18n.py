@@ -1,7 +1,9 @@
 """Persian and English: catalogues, the request's locale, and display helpers.
 
-English strings in the code are the msgids; ``translations/fa/LC_MESSAGES/messages.po``
-holds the Persian. The catalogue is read with Babel at start-up (no compile step).
+English strings in the code are the msgids. ``pybabel extract`` collects them (see
+``babel.cfg``), ``translations/fa/LC_MESSAGES/messages.po`` holds the Persian, and
+``make setup`` compiles it to ``messages.mo``, which is loaded here with Babel's
+``Translations.load``. docs/i18n.md has the workflow.
 Dates are stored in UTC and shown in Asia/Tehran, in the Jalali calendar, with
 Persian digits when the locale is fa (Babel has no Jalali calendar).
 """
@@ -14,33 +16,41 @@ from functools import cache
 from pathlib import Path
 from typing import Any, cast
 
-from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
 from rulings.persian import Locale, fa_digits, jalali_date, jalali_datetime
 
 LOCALES = ("fa", "en")
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+DOMAIN = "messages"
 
 _current_locale: ContextVar[str] = ContextVar("heyat_locale", default="fa")
 
 
+class CatalogueNotCompiled(RuntimeError):
+    """A locale has a ``.po`` but no compiled ``.mo`` next to it."""
+
+
+def load_catalogue(directory: Path, locale: str) -> NullTranslations:
+    """The compiled catalogue of ``locale`` under ``directory``.
+
+    A locale without a catalogue (English: the msgids are the English) gets
+    ``NullTranslations``; one whose ``.po`` was never compiled is an error, not a
+    silent fall-back to English.
+    """
+    translations = Translations.load(directory, [locale], DOMAIN)
+    if not isinstance(translations, Translations):
+        source = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+        if source.is_file():
+            raise CatalogueNotCompiled(
+                f"{source.with_suffix('.mo')} is missing: run `make setup` (pybabel compile)"
+            )
+    return translations
+
+
 @cache
 def catalogue(locale: str) -> NullTranslations:
-    """All ``*.po`` files of ``locale`` merged (one file per part of the app)."""
-    files = sorted((TRANSLATIONS_DIR / locale / "LC_MESSAGES").glob("*.po"))
-    if not files:
-        return NullTranslations()
-    translations = Translations()
-    for po in files:
-        with po.open("rb") as handle:
-            cat = read_po(handle, locale=locale)
-        for message in cat:
-            if message.id and message.string and not message.fuzzy:
-                key = message.id if isinstance(message.id, str) else message.id[0]
-                value = message.string if isinstance(message.string, str) else message.string[0]
-                translations._catalog[key] = value
-    return translations
+    return load_catalogue(TRANSLATIONS_DIR, locale)
 
 
 def set_locale(locale: str) -> None:
@@ -52,13 +62,22 @@ def get_locale() -> str:
 
 
 def gettext(message: str, locale: str | None = None, **params: Any) -> str:
-    text = catalogue(locale or get_locale()).gettext(message)
-    if params:
-        text = text.format(**{k: localize_value(v, locale) for k, v in params.items()})
-    return text
+    return _fill(catalogue(locale or get_locale()).gettext(message), locale, params)
 
 
 _ = gettext
+
+
+def pgettext(context: str, message: str, locale: str | None = None, **params: Any) -> str:
+    """Like :func:`gettext`, for a msgid that ``context`` translates differently."""
+    text = catalogue(locale or get_locale()).pgettext(context, message)
+    return _fill(str(text), locale, params)  # str: Babel annotates it ``str | object``
+
+
+def _fill(text: str, locale: str | None, params: dict[str, Any]) -> str:
+    if params:
+        text = text.format(**{k: localize_value(v, locale) for k, v in params.items()})
+    return text
 
 
 def lazy(message: str) -> str:

@@ -1,6 +1,7 @@
 """The statutory voting rules of the labour boards, as data, and the tally of one motion.
 
-Pure and dependency-free: no database, no web framework. The defaults encode the Labour
+Pure: no database, no web framework. A tally explains itself in English msgids that the
+catalogue (:mod:`hearing_server.i18n`) puts into Persian. The defaults encode the Labour
 Code (arts. 157-166) as summarised in DESIGN.md §3; every number is configuration, so a
 tribunal with other rules is a different :class:`BoardRules`, not different code.
 
@@ -21,7 +22,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from hearing_server.text import to_persian_digits
+from hearing_server.i18n import gettext, pgettext
 
 __all__ = [
     "BoardRules",
@@ -361,12 +362,6 @@ def quorum_status(rules: BoardRules, present_by_group: Mapping[SeatGroup, int]) 
 
 # ---------------------------------------------------------------------------- tally
 
-_GROUP_FA = {
-    SeatGroup.WORKER: "نمایندگان کارگران",
-    SeatGroup.EMPLOYER: "نمایندگان کارفرمایان",
-    SeatGroup.GOVERNMENT: "نمایندگان دولت",
-}
-
 
 @dataclass(frozen=True)
 class Tally:
@@ -423,84 +418,91 @@ class Tally:
         Accepts tags such as ``fa-IR``; raises ``ValueError`` for other languages.
         """
         language = locale.replace("_", "-").split("-")[0].lower()
-        if language == "fa":
-            return to_persian_digits(self._explain_fa())
-        if language == "en":
-            return self._explain_en()
-        raise ValueError(f"locale: no explanation in {locale!r}")
-
-    def _explain_en(self) -> str:
-        counts = (
-            f"{self.votes_for} for, {self.votes_against} against, "
-            f"{self.abstentions} abstaining and {self.not_voted} not voting, "
-            f"of {self.eligible} members present and not recused"
-        )
-        rehear = "The motion fails and the case must be reheard at a new session."
+        if language not in ("fa", "en"):
+            raise ValueError(f"locale: no explanation in {locale!r}")
+        needed = self.votes_needed
         if self.reason == "quorum_not_met":
-            return (
-                f"No quorum: {self.eligible} members present and not recused, "
-                f"{self.quorum.required} required. The vote must be taken again "
-                "when the board is quorate."
+            return gettext(
+                "No quorum: {eligible} members present and not recused, {required} required. The vote must be taken again when the board is quorate.",  # noqa: E501  # one-line msgid for scripts/po.py
+                language,
+                eligible=self.eligible,
+                required=self.quorum.required,
             )
         if self.reason == "group_quorum_not_met":
-            short = ", ".join(
-                f"{g} {self.quorum.groups[g].present} of {self.quorum.groups[g].required}"
+            # TRANSLATORS: the separator between the seat groups short of their quorum.
+            short = gettext(", ", language).join(
+                gettext(
+                    "{group} {present} of {required}",
+                    language,
+                    group=_group_name(g, language),
+                    present=self.quorum.groups[g].present,
+                    required=self.quorum.groups[g].required,
+                )
                 for g in self.quorum.groups_short
             )
-            return (
-                f"No quorum: too few members present from a seat group ({short}). "
-                "The vote must be taken again when the board is quorate."
+            return gettext(
+                "No quorum: too few members present from a seat group ({short}). The vote must be taken again when the board is quorate.",  # noqa: E501  # one-line msgid for scripts/po.py
+                language,
+                short=short,
             )
-        if self.reason == "chair_casting_vote":
-            verdict = "Passed" if self.outcome is Outcome.PASSED else "Rejected"
-            return (
-                f"{verdict} on the chair's casting vote after a tie: {counts}; "
-                f"{self.votes_needed} votes were needed."
-            )
-        if self.outcome is Outcome.PASSED:
-            return f"Passed: {counts}; {self.votes_needed} votes in favour were needed."
-        if self.outcome is Outcome.FAILED:
-            return f"Rejected: {counts}; {self.votes_needed} votes against were enough."
-        if self.reason == "tie":
-            return f"No majority, the vote is tied: {counts}. {rehear}"
-        return f"No majority: {counts}; {self.votes_needed} votes were needed. {rehear}"
-
-    def _explain_fa(self) -> str:
-        counts = (
-            f"{self.votes_for} موافق، {self.votes_against} مخالف، "
-            f"{self.abstentions} ممتنع و {self.not_voted} بدون رأی، "
-            f"از {self.eligible} عضو حاضر و بدون استنکاف"
+        counts = gettext(
+            "{votes_for} for, {votes_against} against, {abstentions} abstaining and {not_voted} not voting, of {eligible} members present and not recused",  # noqa: E501  # one-line msgid for scripts/po.py
+            language,
+            votes_for=self.votes_for,
+            votes_against=self.votes_against,
+            abstentions=self.abstentions,
+            not_voted=self.not_voted,
+            eligible=self.eligible,
         )
-        rehear = "پیشنهاد تصویب نشد و پرونده باید در جلسهٔ دیگری دوباره رسیدگی شود."
-        if self.reason == "quorum_not_met":
-            return (
-                f"حد نصاب حاصل نشد: {self.eligible} عضو حاضر و بدون استنکاف، "
-                f"{self.quorum.required} عضو لازم است. رأی‌گیری باید با حضور حد نصاب "
-                "تکرار شود."
-            )
-        if self.reason == "group_quorum_not_met":
-            short = "، ".join(
-                f"{_GROUP_FA[g]} {self.quorum.groups[g].present} از "
-                f"{self.quorum.groups[g].required}"
-                for g in self.quorum.groups_short
-            )
-            return (
-                f"حد نصاب حاصل نشد: اعضای حاضر یک گروه کافی نیست ({short}). "
-                "رأی‌گیری باید با حضور حد نصاب تکرار شود."
-            )
         if self.reason == "chair_casting_vote":
-            verdict = "تصویب شد" if self.outcome is Outcome.PASSED else "رد شد"
-            return (
-                f"با رأی مرجّح رئیس جلسه پس از تساوی آرا {verdict}: {counts}؛ "
-                f"{self.votes_needed} رأی لازم بود."
+            if self.outcome is Outcome.PASSED:
+                return gettext(
+                    "Passed on the chair's casting vote after a tie: {counts}; {needed} votes were needed.",  # noqa: E501  # one-line msgid for scripts/po.py
+                    language,
+                    counts=counts,
+                    needed=needed,
+                )
+            return gettext(
+                "Rejected on the chair's casting vote after a tie: {counts}; {needed} votes were needed.",  # noqa: E501  # one-line msgid for scripts/po.py
+                language,
+                counts=counts,
+                needed=needed,
             )
         if self.outcome is Outcome.PASSED:
-            return f"تصویب شد: {counts}؛ {self.votes_needed} رأی موافق لازم بود."
+            return gettext(
+                "Passed: {counts}; {needed} votes in favour were needed.",
+                language,
+                counts=counts,
+                needed=needed,
+            )
         if self.outcome is Outcome.FAILED:
-            return f"رد شد: {counts}؛ {self.votes_needed} رأی مخالف برای رد کافی بود."
+            return gettext(
+                "Rejected: {counts}; {needed} votes against were enough.",
+                language,
+                counts=counts,
+                needed=needed,
+            )
         if self.reason == "tie":
-            return f"اکثریت حاصل نشد، آرا برابر است: {counts}. {rehear}"
-        return f"اکثریت حاصل نشد: {counts}؛ {self.votes_needed} رأی لازم بود. {rehear}"
+            return gettext(
+                "No majority, the vote is tied: {counts}. The motion fails and the case must be reheard at a new session.",  # noqa: E501  # one-line msgid for scripts/po.py
+                language,
+                counts=counts,
+            )
+        return gettext(
+            "No majority: {counts}; {needed} votes were needed. The motion fails and the case must be reheard at a new session.",  # noqa: E501  # one-line msgid for scripts/po.py
+            language,
+            counts=counts,
+            needed=needed,
+        )
+
+
+def _group_name(group: SeatGroup, language: str) -> str:
+    """The seat group as a quorum shortfall names it (en: the code value)."""
+    if group is SeatGroup.WORKER:
+        return pgettext("quorum shortfall", "worker", language)
+    if group is SeatGroup.EMPLOYER:
+        return pgettext("quorum shortfall", "employer", language)
+    return pgettext("quorum shortfall", "government", language)
 
 
 M = TypeVar("M", bound=Hashable)
