@@ -62,6 +62,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy hearing_server rulings
+	$(BIN)/lint-imports
 
 fmt: setup
 	$(BIN)/ruff format .

@@ -20,6 +20,7 @@ from hearing_server.cases.models import (
 )
 from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import Invalid, TooLarge
+from hearing_server.scheduling.queries import next_hearing
 from hearing_server.web.context import (
     client_ip,
     db_session,
@@ -263,7 +264,7 @@ async def get_case(case_id: int) -> Any:
         {"status": e.status.value, "at": _iso(e.at), "reason": e.reason}
         for e in await tracking.timeline(session, case.id)
     ]
-    body["next_hearing"] = _iso(await tracking.next_hearing(session, case.id))
+    body["next_hearing"] = _iso(await next_hearing(session, case.id))
     return body
 
 
@@ -383,12 +384,13 @@ async def withdraw(case_id: int, document_id: int, data: ReasonIn) -> Any:
 @validate_request(TrackIn)
 async def track(data: TrackIn) -> Any:
     """Public: status timeline and next hearing for a tracking code and national ID."""
+    session = await db_session()
     result = await tracking.track(
-        await db_session(), code=data.tracking_code, national_id=data.national_id, ip=client_ip()
+        session, code=data.tracking_code, national_id=data.national_id, ip=client_ip()
     )
     return {
         "number": result.number,
         "status": result.status.value,
         "timeline": [{"status": e.status.value, "at": _iso(e.at)} for e in result.timeline],
-        "next_hearing": _iso(result.next_hearing),
+        "next_hearing": _iso(await next_hearing(session, result.case_id)),
     }

@@ -17,9 +17,7 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.cases.access import is_staff
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition
 from hearing_server.cases.numbers import TRACKING_LENGTH, normalize_tracking_code
-from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
-from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus
 from hearing_server.text import normalize_national_id
 
 
@@ -39,26 +37,12 @@ async def timeline(session: AsyncSession, case_id: int) -> list[TimelineEntry]:
     return [TimelineEntry(CaseStatus(r.to_status), r.at, r.reason) for r in rows]
 
 
-async def next_hearing(session: AsyncSession, case_id: int) -> datetime | None:
-    return await session.scalar(
-        select(AgendaItem.starts_at)
-        .join(Hearing, Hearing.id == AgendaItem.hearing_id)
-        .where(
-            AgendaItem.case_id == case_id,
-            AgendaItem.starts_at >= utcnow(),
-            Hearing.status == HearingStatus.SCHEDULED,
-        )
-        .order_by(AgendaItem.starts_at)
-        .limit(1)
-    )
-
-
 @dataclass(frozen=True)
 class Tracked:
+    case_id: int  # for the boundary to add the next hearing (a scheduling fact)
     number: str
     status: CaseStatus
     timeline: list[TimelineEntry]
-    next_hearing: datetime | None
 
 
 TRACK_LIMIT_PER_ADDRESS = 20
@@ -67,7 +51,8 @@ TRACK_WINDOW = timedelta(minutes=15)
 
 
 async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) -> Tracked:
-    """The public view of a case: status timeline and next hearing, nothing else.
+    """The public view of a case: its status timeline, nothing else (the boundary adds the
+    next hearing from scheduling).
 
     Wrong combinations are counted per address and per tracking code and throttled;
     the refusal is the same whether the code or the national ID was wrong.
@@ -98,10 +83,10 @@ async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) 
             "No case matches this tracking code and national ID.", code="track_miss", persist=True
         )
     return Tracked(
+        case_id=case.id,
         number=case.number,
         status=case.status,
         timeline=[TimelineEntry(e.status, e.at, None) for e in await timeline(session, case.id)],
-        next_hearing=await next_hearing(session, case.id),
     )
 
 

@@ -23,6 +23,7 @@ from hearing_server.cases.models import (
 from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import DomainError, Invalid, TooLarge, ValidationErrors
 from hearing_server.i18n import gettext as _
+from hearing_server.scheduling.queries import next_hearing
 from hearing_server.web.context import (
     client_ip,
     db_session,
@@ -293,7 +294,7 @@ async def _detail(case_id: int, errors: dict[str, str] | None = None, status: in
         timeline=timeline,
         history=history,
         board=boards.get(case.board_id),
-        next_hearing=await tracking.next_hearing(session, case.id),
+        next_hearing=await next_hearing(session, case.id),
         staff=is_staff(user),
         may_edit=case.status in (CaseStatus.DRAFT, CaseStatus.RETURNED)
         and (case.created_by_id == user.id or is_staff(user)),
@@ -453,23 +454,28 @@ async def receipt_pdf(case_id: int) -> Any:
 async def track() -> Any:
     errors: dict[str, str] = {}
     result = None
+    upcoming = None
     values = {"code": "", "national_id": ""}
     status = 200
     if request.method == "POST":
         form = await request.form
         values = {"code": form.get("code", ""), "national_id": form.get("national_id", "")}
         try:
+            session = await db_session()
             result = await tracking.track(
-                await db_session(),
-                code=values["code"],
-                national_id=values["national_id"],
-                ip=client_ip(),
+                session, code=values["code"], national_id=values["national_id"], ip=client_ip()
             )
+            upcoming = await next_hearing(session, result.case_id)
         except DomainError as exc:
             mark_persist(exc)
             errors = {"_form": _(exc.message, **exc.params)}
             status = exc.status
     page = await render_template(
-        "cases/track.html", result=result, errors=errors, values=values, **labels()
+        "cases/track.html",
+        result=result,
+        next_hearing=upcoming,
+        errors=errors,
+        values=values,
+        **labels(),
     )
     return no_store(Response(page, status=status))
