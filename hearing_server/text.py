@@ -8,6 +8,9 @@ message is a short English reason code (``"national_id_checksum"``, ``"mobile_in
 from __future__ import annotations
 
 import re
+from datetime import date
+
+from persiantools.jdatetime import JalaliDate
 
 __all__ = [
     "is_valid_national_id",
@@ -19,7 +22,7 @@ __all__ = [
     "normalize_otp",
     "normalize_persian",
     "parse_rials",
-    "to_persian_digits",
+    "parse_typed_date",
 ]
 
 _PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0..U+06F9
@@ -27,7 +30,6 @@ _ARABIC_INDIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"  # U+0660..U+0669
 _ASCII_DIGITS = "0123456789"
 
 _TO_ASCII = str.maketrans(_PERSIAN_DIGITS + _ARABIC_INDIC_DIGITS, _ASCII_DIGITS * 2)
-_TO_PERSIAN = str.maketrans(_ASCII_DIGITS + _ARABIC_INDIC_DIGITS, _PERSIAN_DIGITS * 2)
 
 # Arabic letters that Arabic keyboards produce in place of the Persian ones.
 _PERSIAN_LETTERS = str.maketrans(
@@ -50,11 +52,6 @@ _MAX_BIGINT = 2**63 - 1
 def normalize_digits(s: str) -> str:
     """Return ``s`` with Persian (۰-۹) and Arabic-Indic (٠-٩) digits replaced by ASCII."""
     return s.translate(_TO_ASCII)
-
-
-def to_persian_digits(s: str) -> str:
-    """Return ``s`` with ASCII and Arabic-Indic digits replaced by Persian digits (for fa)."""
-    return s.translate(_TO_PERSIAN)
 
 
 def normalize_persian(s: str) -> str:
@@ -202,3 +199,25 @@ def parse_rials(s: str) -> int:
     if amount > _MAX_BIGINT:
         raise ValueError("rials_too_large")
     return amount
+
+
+_TYPED_DATE = re.compile(r"\s*(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*")
+
+
+def parse_typed_date(text: str) -> date:
+    """A date as people type it → its Gregorian date: Jalali ``1405/01/15``, ``۱۴۰۵-۱-۱۵``
+    (any digits; ``/``, ``-`` or ``.`` between), or Gregorian ``2026-04-04`` (a year from
+    1700 on is Gregorian). Raises ``ValueError("date_format")`` when it is not a date and
+    ``ValueError("date_invalid")`` when the day does not exist; callers turn these into
+    the message their form shows."""
+    match = _TYPED_DATE.fullmatch(normalize_digits(text or ""))
+    if not match:
+        raise ValueError("date_format")
+    year, month, day = (int(g) for g in match.groups())
+    try:
+        if year < 1700:
+            gregorian: date = JalaliDate(year, month, day).to_gregorian()  # type: ignore[no-untyped-call]  # persiantools is untyped
+            return gregorian
+        return date(year, month, day)
+    except ValueError as exc:
+        raise ValueError("date_invalid") from exc

@@ -16,8 +16,8 @@ from hearing_server.text import (
     normalize_otp,
     normalize_persian,
     parse_rials,
-    to_persian_digits,
 )
+from rulings.persian import fa_digits
 
 ZWNJ = "\u200c"
 
@@ -32,13 +32,13 @@ def test_persian_and_arabic_indic_digits_become_ascii() -> None:
 
 
 def test_digits_become_persian_for_display() -> None:
-    assert to_persian_digits("1405-00012") == "۱۴۰۵-۰۰۰۱۲"
-    assert to_persian_digits("٣") == "۳"
+    assert fa_digits("1405-00012") == "۱۴۰۵-۰۰۰۱۲"
+    assert fa_digits("٣") == "۳"
 
 
 @given(st.text())
 def test_digit_round_trip(s: str) -> None:
-    assert normalize_digits(to_persian_digits(normalize_digits(s))) == normalize_digits(s)
+    assert normalize_digits(fa_digits(normalize_digits(s))) == normalize_digits(s)
 
 
 # ------------------------------------------------------------------ Persian letters
@@ -139,7 +139,7 @@ def test_make_national_id_refuses_bad_prefixes(prefix: str) -> None:
 def test_every_made_id_is_valid_and_every_other_check_digit_is_not(prefix: str) -> None:
     national_id = make_national_id(prefix)
     assert is_valid_national_id(national_id)
-    assert is_valid_national_id(to_persian_digits(f"{national_id[:3]}-{national_id[3:]}"))
+    assert is_valid_national_id(fa_digits(f"{national_id[:3]}-{national_id[3:]}"))
     for digit in "0123456789":
         if digit != national_id[9]:
             assert not is_valid_national_id(prefix + digit)
@@ -196,7 +196,7 @@ def test_every_mobile_form_gives_the_same_canonical_number(rest: str) -> None:
     canonical = "0" + nsn
     for form in (canonical, "+98" + nsn, "0098" + nsn, "98" + nsn, nsn):
         assert normalize_mobile(form) == canonical
-        assert normalize_mobile(to_persian_digits(form)) == canonical
+        assert normalize_mobile(fa_digits(form)) == canonical
 
 
 # ------------------------------------------------------------------ one-time codes
@@ -265,4 +265,4 @@ def test_invalid_rials(typed: str, reason: str) -> None:
 def test_formatted_amounts_parse_back(amount: int, separator: str) -> None:
     grouped = f"{amount:,}".replace(",", separator)
     assert parse_rials(grouped) == amount
-    assert parse_rials(to_persian_digits(grouped)) == amount
+    assert parse_rials(fa_digits(grouped)) == amount

@@ -212,6 +212,34 @@ def store_bytes(files_dir: Path, sha256: str, data: bytes) -> bool:
     return True
 
 
+async def do_store_file(
+    session: AsyncSession,
+    files_dir: Path,
+    data: bytes,
+    *,
+    digest: str | None = None,
+    mime_type: str = "application/pdf",
+    pages: int | None = None,
+) -> str:
+    """Write ``data`` under its SHA-256 (off the event loop) and record it as a
+    ``StoredFile`` once — the same bytes stored twice are one row and one file, also when
+    two transactions store them at the same moment. Returns the digest."""
+    digest = digest or hashlib.sha256(data).hexdigest()
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]  # same API on both dialects
+    await session.execute(
+        dialect_insert(StoredFile)
+        .values(
+            sha256=digest, size=len(data), mime_type=mime_type, pages=pages, created_at=utcnow()
+        )
+        .on_conflict_do_nothing()
+    )
+    await asyncio.to_thread(store_bytes, files_dir, digest, data)
+    return digest
+
+
 CLOSED = (CaseStatus.FINAL, CaseStatus.WITHDRAWN)
 
 
@@ -250,23 +278,9 @@ async def do_add_document(
         raise Invalid("Choose the kind of document from the list.", field="kind")
     if visibility == DocumentVisibility.BOARD and not is_staff(actor):
         raise Forbidden("Only the board secretary may file documents for the board only.")
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]  # same API on both dialects
-    await session.execute(
-        dialect_insert(StoredFile)
-        .values(
-            sha256=prepared.sha256,
-            size=len(prepared.pdf),
-            mime_type="application/pdf",
-            pages=prepared.pages,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing()
+    await do_store_file(
+        session, settings.files_dir, prepared.pdf, digest=prepared.sha256, pages=prepared.pages
     )
-    await asyncio.to_thread(store_bytes, settings.files_dir, prepared.sha256, prepared.pdf)
     document = Document(
         case_id=case.id,
         sha256=prepared.sha256,

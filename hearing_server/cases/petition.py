@@ -5,12 +5,9 @@ at once. No database: the filing services store what it returns.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-
-from persiantools.jdatetime import JalaliDate
 
 from hearing_server.cases.models import Case, Claim, ClaimKind, PartyRole
 from hearing_server.clock import utcnow
@@ -22,6 +19,7 @@ from hearing_server.text import (
     normalize_national_id,
     normalize_persian,
     parse_rials,
+    parse_typed_date,
 )
 from rulings.persian import to_tehran
 
@@ -64,26 +62,14 @@ EMPLOYER_ID_MESSAGE = lazy(
     "Enter the employer's national ID (10 digits) or company ID (11 digits)."
 )
 
-_JALALI = re.compile(r"^(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})$")
-
 
 def parse_date(value: date | str | None) -> date | None:
     """A date typed as Jalali (1403/05/01, any digits) or ISO Gregorian (2024-07-22)."""
     if value is None or isinstance(value, date):
         return value
-    text = normalize_digits(value).strip()
-    if not text:
+    if not value.strip():
         return None
-    match = _JALALI.match(text)
-    if not match:
-        raise ValueError("date_format")
-    year, month, day = (int(g) for g in match.groups())
-    try:
-        if year < 1700:
-            return JalaliDate(year, month, day).to_gregorian()  # type: ignore[no-untyped-call]  # persiantools is untyped
-        return date(year, month, day)
-    except ValueError as exc:
-        raise ValueError("date_invalid") from exc
+    return parse_typed_date(value)
 
 
 def _text(value: str | None, limit: int) -> str | None:

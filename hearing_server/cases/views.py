@@ -21,7 +21,7 @@ from hearing_server.cases.models import (
     PartyRole,
 )
 from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
-from hearing_server.errors import DomainError, Invalid, TooLarge, ValidationErrors
+from hearing_server.errors import DomainError, Invalid, TooLarge
 from hearing_server.i18n import gettext as _
 from hearing_server.scheduling.queries import next_hearing
 from hearing_server.web.context import (
@@ -34,6 +34,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
+from hearing_server.web.responses import form_errors, redirect
 
 blueprint = Blueprint("cases", __name__)
 
@@ -55,16 +56,6 @@ PETITION_FIELDS = (
     "last_monthly_wage",
     "description",
 )
-
-
-def redirect(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})
-
-
-def field_errors(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, ValidationErrors):
-        return {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
-    return {exc.field or "_form": _(exc.message, **exc.params)}
 
 
 def labels() -> dict[str, Any]:
@@ -187,7 +178,7 @@ async def new_case() -> Any:
         case = await filing.do_file(session, actor=user, data=data)
     except DomainError as exc:
         mark_persist(exc)
-        return await _petition_page(user, dict(form), field_errors(exc), None, exc.status)
+        return await _petition_page(user, dict(form), form_errors(exc), None, exc.status)
     return redirect(url_for("cases.receipt", case_id=case.id))
 
 
@@ -208,7 +199,7 @@ async def edit_case(case_id: int) -> Any:
         await filing.do_submit(session, actor=user, case_id=case.id)
     except DomainError as exc:
         mark_persist(exc)
-        return await _petition_page(user, dict(form), field_errors(exc), case, exc.status)
+        return await _petition_page(user, dict(form), form_errors(exc), case, exc.status)
     return redirect(url_for("cases.receipt", case_id=case.id))
 
 
@@ -329,7 +320,7 @@ async def return_case(case_id: int) -> Any:
             await db_session(), actor=require_user(), case_id=case_id, reason=form.get("reason", "")
         )
     except Invalid as exc:
-        return await _detail(case_id, field_errors(exc), exc.status)
+        return await _detail(case_id, form_errors(exc), exc.status)
     return redirect(url_for("cases.case_detail", case_id=case_id))
 
 
@@ -372,7 +363,7 @@ async def upload(case_id: int) -> Any:
             filename=storage.filename,
         )
     except DomainError as exc:
-        errors = field_errors(exc)
+        errors = form_errors(exc)
         if "_form" in errors:
             errors["file"] = errors.pop("_form")
         return await _detail(case_id, errors, exc.status)
@@ -409,7 +400,7 @@ async def withdraw(case_id: int, document_id: int) -> Any:
             reason=form.get("reason", ""),
         )
     except Invalid as exc:
-        return await _detail(case_id, {"withdraw": field_errors(exc).popitem()[1]}, exc.status)
+        return await _detail(case_id, {"withdraw": form_errors(exc).popitem()[1]}, exc.status)
     return redirect(url_for("cases.case_detail", case_id=case_id, _anchor="documents"))
 
 

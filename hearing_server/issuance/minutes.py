@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
+from hearing_server.cases.files import do_store_file
 from hearing_server.cases.models import Case
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -26,7 +27,7 @@ from hearing_server.issuance.compose import (
     seat_groups,
     vote_of,
 )
-from hearing_server.issuance.files import do_store_pdf, load_blob
+from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.models import Minutes
 from hearing_server.issuance.queries import require_staff
 from hearing_server.issuance.signing import render_and_sign
@@ -184,7 +185,7 @@ async def do_issue_minutes(
     code = new_verification_code()
     content = await compose_minutes(session, settings, hearing, code=code)
     signed = await render_and_sign(settings, content, lambda _step: None)
-    digest = await do_store_pdf(session, settings.files_dir, signed)
+    digest = await do_store_file(session, settings.files_dir, signed)
     minutes = Minutes(
         hearing_id=hearing.id,
         content=content.to_dict(),

@@ -18,6 +18,7 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.accounts.services import verify_otp
 from hearing_server.audit.services import do_record
 from hearing_server.cases import access
+from hearing_server.cases.files import do_store_file
 from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.cases.services import do_transition
 from hearing_server.clock import utcnow
@@ -32,7 +33,7 @@ from hearing_server.issuance.compose import (
     snapshot,
     text_digest,
 )
-from hearing_server.issuance.files import do_store_pdf, load_blob
+from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
 from hearing_server.issuance.progress import report_progress
 from hearing_server.issuance.queries import (
@@ -284,7 +285,7 @@ async def do_issue_ruling(
             )
         signed = await render_and_sign(settings, content, step)
         step("storing")
-        digest = await do_store_pdf(session, settings.files_dir, signed)
+        digest = await do_store_file(session, settings.files_dir, signed)
         final = content.is_final_on_issue
         ruling.content = data
         ruling.pdf_sha256 = digest

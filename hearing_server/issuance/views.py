@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.cases.models import Case
-from hearing_server.errors import DomainError, ValidationErrors
+from hearing_server.errors import DomainError
 from hearing_server.i18n import gettext as _
 from hearing_server.i18n import lazy
 from hearing_server.issuance.api import pdf_response, read_upload
@@ -47,6 +47,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
+from hearing_server.web.responses import form_errors, redirect
 
 blueprint = Blueprint("issuance", __name__)
 
@@ -62,16 +63,6 @@ SHOWN_VALUES = (
     lazy("minutes"),
     lazy("signed"),
 )
-
-
-def redirect(location: str) -> Response:
-    return Response("", status=302, headers={"Location": location})
-
-
-def _errors(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, ValidationErrors):
-        return {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
-    return {exc.field or "_form": _(exc.message, **exc.params)}
 
 
 @blueprint.get("/rulings")
@@ -174,7 +165,7 @@ async def approve(ruling_id: int) -> Any:
         )
     except DomainError as exc:
         mark_persist(exc)
-        return await _detail(ruling_id, errors=_errors(exc), status=exc.status, form=form)
+        return await _detail(ruling_id, errors=form_errors(exc), status=exc.status, form=form)
     return redirect(url_for("issuance.detail", ruling_id=ruling_id))
 
 
@@ -189,7 +180,7 @@ async def issue(ruling_id: int) -> Any:
         )
     except DomainError as exc:
         mark_persist(exc)
-        return await _detail(ruling_id, errors=_errors(exc), status=exc.status)
+        return await _detail(ruling_id, errors=form_errors(exc), status=exc.status)
     return redirect(url_for("issuance.detail", ruling_id=ruling_id))
 
 
@@ -230,7 +221,7 @@ async def object_(ruling_id: int) -> Any:
         )
     except DomainError as exc:
         mark_persist(exc)
-        return await _detail(ruling_id, errors=_errors(exc), status=exc.status, form=form)
+        return await _detail(ruling_id, errors=form_errors(exc), status=exc.status, form=form)
     return redirect(url_for("issuance.detail", ruling_id=ruling_id))
 
 
@@ -275,7 +266,7 @@ async def verify() -> Any:
                 errors["_form"] = _("Enter a verification code or choose the PDF file.")
                 status = 422
         except DomainError as exc:
-            errors = _errors(exc)
+            errors = form_errors(exc)
             status = exc.status
     elif code:
         verdict = await check_code(session, code)

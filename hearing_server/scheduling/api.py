@@ -45,6 +45,7 @@ from hearing_server.scheduling.worktime import (
     parse_jalali,
 )
 from hearing_server.web.context import db_session, login_required, require_user, runtime
+from rulings.persian import TEHRAN
 
 blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
 
@@ -103,7 +104,7 @@ class HolidayRequest(BaseModel):
 
 
 def _when(hearing: Hearing) -> dict[str, Any]:
-    local = hearing.starts_at.astimezone(jcal.TEHRAN)
+    local = hearing.starts_at.astimezone(TEHRAN)
     j = jcal.to_jalali(local.date())
     return {
         "starts_at": hearing.starts_at.isoformat(),

@@ -10,11 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from persiantools.jdatetime import JalaliDate
 
-TEHRAN = ZoneInfo("Asia/Tehran")
+from rulings.persian import TEHRAN
+
 # Python's weekday(): Monday=0 … Saturday=5; the Iranian week starts on Saturday.
 SATURDAY = 5
 WEEKDAY_NAMES_EN = ("Saturday", "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday")

@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
-from zoneinfo import ZoneInfo
 
 import icalendar
 
 from hearing_server.clock import utcnow
+from rulings.persian import TEHRAN
 
-TEHRAN = ZoneInfo("Asia/Tehran")
 PRODID = "-//Heyat//Labour dispute boards//FA"
 
 

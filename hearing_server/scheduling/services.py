@@ -7,7 +7,6 @@ from __future__ import annotations
 from hearing_server.scheduling.access import SCHEDULERS as SCHEDULERS
 from hearing_server.scheduling.access import require_board as require_board
 from hearing_server.scheduling.access import require_hearing as require_hearing
-from hearing_server.scheduling.calendar import TEHRAN as TEHRAN
 from hearing_server.scheduling.changes import do_cancel_hearing as do_cancel_hearing
 from hearing_server.scheduling.changes import do_postpone_hearing as do_postpone_hearing
 from hearing_server.scheduling.changes import do_record_session as do_record_session

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from quart import Blueprint, Response, redirect, render_template, request, url_for
+from quart import Blueprint, Response, render_template, request, url_for
 
 from hearing_server.accounts.models import Role
 from hearing_server.clock import utcnow
@@ -53,6 +53,8 @@ from hearing_server.web.context import (
     require_user,
     runtime,
 )
+from hearing_server.web.responses import redirect
+from rulings.persian import TEHRAN
 
 blueprint = Blueprint("scheduling", __name__)
 
@@ -135,7 +137,7 @@ async def board_calendar(board_id: int) -> Any:
         weekday_names=jcal.WEEKDAY_NAMES_EN,
         month_names=jcal.MONTH_NAMES_EN,
         jalali_text=_jalali_text,
-        tehran=jcal.TEHRAN,
+        tehran=TEHRAN,
     )
 
 
@@ -152,7 +154,7 @@ async def my_hearings() -> Any:
         boards=await boards_for(session, user),
         base_url=runtime().settings.base_url,
         room_url=room_url,
-        tehran=jcal.TEHRAN,
+        tehran=TEHRAN,
     )
 
 
@@ -267,7 +269,7 @@ async def _hearing_page(hearing_id: int, errors: list[str], status: int) -> Any:
         room=room_url(runtime().settings.base_url, hearing_id),
         forecast_text=forecast_text,
         group_labels=FORECAST_GROUPS,
-        tehran=jcal.TEHRAN,
+        tehran=TEHRAN,
         is_scheduler=user.role in SCHEDULERS,
         now=utcnow(),
     )

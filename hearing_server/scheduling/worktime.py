@@ -27,9 +27,9 @@ from hearing_server.errors import Conflict, Invalid
 from hearing_server.i18n import get_locale
 from hearing_server.scheduling import calendar as jcal
 from hearing_server.scheduling.access import check_scheduler
-from hearing_server.scheduling.calendar import TEHRAN
 from hearing_server.scheduling.models import Holiday
-from hearing_server.text import normalize_digits
+from hearing_server.text import normalize_digits, parse_typed_date
+from rulings.persian import TEHRAN
 
 # What a form's checks collect before refusing with ``ValidationErrors``:
 # field → (msgid, params).
@@ -71,15 +71,14 @@ def parse_clock(text: str) -> time:
 
 def parse_jalali(text: str) -> date:
     """A Jalali date typed as ``1405/01/15`` or ``۱۴۰۵-۱-۱۵`` → its Gregorian date."""
-    match = re.fullmatch(
-        r"\s*(\d{4})\s*[/\-.]\s*(\d{1,2})\s*[/\-.]\s*(\d{1,2})\s*", normalize_digits(text or "")
-    )
-    if not match:
-        raise Invalid("Enter the date in the Jalali calendar, e.g. 1405/01/15.", field="date")
     try:
-        return jcal.from_jalali(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        raise Invalid("This Jalali date does not exist.", field="date") from None
+        return parse_typed_date(text)
+    except ValueError as exc:
+        if str(exc) == "date_invalid":
+            raise Invalid("This Jalali date does not exist.", field="date") from None
+        raise Invalid(
+            "Enter the date in the Jalali calendar, e.g. 1405/01/15.", field="date"
+        ) from None
 
 
 def tehran_to_utc(day: date, at: time) -> datetime:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from hearing_server.errors import DomainError, ValidationErrors
 from hearing_server.i18n import gettext as _
 from hearing_server.web.context import is_api_request, json_error, mark_persist
+from hearing_server.web.responses import form_errors
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def domain_error_body(exc: DomainError) -> dict[str, Any]:
     if exc.field:
         body["field"] = exc.field
     if isinstance(exc, ValidationErrors):
-        body["fields"] = {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
+        body["fields"] = form_errors(exc)
     return body
 
 

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, redirect, url_for
+from quart import Blueprint, url_for
 from sqlalchemy import text
 
 from hearing_server.accounts.models import Role
 from hearing_server.web.context import current_user, runtime
+from hearing_server.web.responses import redirect
 
 blueprint = Blueprint("health", __name__)
 
