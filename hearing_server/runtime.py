@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hearing_server.config import Settings
 from hearing_server.db import Database
+from hearing_server.rooms.registry import RoomWiring
 
 if TYPE_CHECKING:
     import socketio
@@ -18,3 +19,6 @@ class Runtime:
     db: Database
     sio: socketio.AsyncServer
     background: list[Any] = field(default_factory=list)
+    # The hearing rooms' actions, their delivery to this app's sockets and the hooks of
+    # parts above rooms (voting), all filled in create_app.
+    rooms: RoomWiring = field(default_factory=RoomWiring)
