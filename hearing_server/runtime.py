@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from hearing_server.config import Settings
 from hearing_server.db import Database
+from hearing_server.rooms.registry import RoomWiring
 
 if TYPE_CHECKING:
     import socketio
@@ -22,3 +23,6 @@ class Runtime:
     # (web.context): per app, so two apps in one process never share them.
     nav: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
     csrf_exempt: set[str] = field(default_factory=set)
+    # The hearing rooms' actions, their delivery to this app's sockets and the hooks of
+    # parts above rooms (voting), all filled in create_app.
+    rooms: RoomWiring = field(default_factory=RoomWiring)

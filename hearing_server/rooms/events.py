@@ -1,21 +1,23 @@
-"""The hearing room's vocabulary: event names, payload schemas, socket room names,
-the registry other parts add event handlers to, and the emit-after-commit helper.
+"""The hearing room's vocabulary: event names, payload schemas, audiences and socket room
+names, who sends an event (``RoomContext``), and the delivery of committed events.
 
-No Socket.IO import here either: the namespace registers an *emitter* per database
-(see :func:`register_emitter`) and :func:`emit_after_commit` hands committed room
+No Socket.IO import here either: the namespace hands its app's delivery (``Realtime``) to
+the runtime (``rt.rooms.realtime``) and :func:`emit_after_commit` gives committed room
 events to it. Services in any part (rooms, voting) append events with
-``rooms.services.do_append_event`` and never emit themselves.
+``rooms.log.do_append_event`` and never emit themselves. The actions a client may send are
+declared in ``rooms.actions`` (``rooms.registry`` says how).
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.db import after_commit
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from hearing_server.accounts.models import User
     from hearing_server.config import Settings
     from hearing_server.rooms.models import RoomEvent
+    from hearing_server.rooms.registry import RoomWiring
 
 NAMESPACE = "/hearing"
 # Every sequenced event reaches clients as this one Socket.IO event; its ``type`` says what.
@@ -35,7 +38,7 @@ MAX_EVENT_BYTES = 8 * 1024  # serialized payload of one client event
 MAX_CHAT_CHARS = 2000
 MAX_NOTE_CHARS = 4000
 
-# Client → server events handled by the rooms part.
+# Client → server events handled by the rooms part (their actions: ``rooms.actions``).
 SYNC = "sync"
 PHASE_SET = "phase.set"
 ADMIT = "admit"
@@ -164,42 +167,40 @@ RoomEntrant = Callable[[list[str], int, str], Awaitable[None]]
 
 @dataclass
 class Realtime:
-    """What the namespace gives services to reach sockets after a commit."""
+    """What the namespace gives services to reach sockets after a commit; the app's runtime
+    holds it (``rt.rooms.realtime``)."""
 
     emit: Emitter  # (hearing_id, audience, event dict)
     disconnect: Disconnector  # socket ids, on whichever process they live
     enter: RoomEntrant  # (socket ids, hearing_id, audience): put sockets into a room
 
 
-# Weak references: a registry entry dies with its app (tests build many apps per process).
-_realtime: dict[str, list[weakref.ref[Realtime]]] = {}
+# The runtimes' room wirings in this process, by the database they serve (its URL without
+# the password), weakly: an entry goes with its app (tests build many apps per process).
+# A committed session reaches every app on its database: the HTTP requests of one app and
+# the sockets of another (the tests' ``client`` beside their ``live_server``) share rooms
+# as processes do through Redis.
+_wirings: dict[str, weakref.WeakSet[RoomWiring]] = {}
 
 
-def _db_key(session: AsyncSession) -> str:
-    # Engine.engine is the engine itself; Connection.engine its engine.
-    return session.get_bind().engine.url.render_as_string(hide_password=False)
+def _database_key(url: Any) -> str:
+    return str(make_url(url).set(password=None).render_as_string(hide_password=False))
 
 
-def register_emitter(database_url: str, realtime: Realtime) -> None:
-    """Called by the namespace: committed events of ``database_url`` go to ``realtime``."""
-    from sqlalchemy.engine import make_url
-
-    key = make_url(database_url).render_as_string(hide_password=False)
-    refs = [r for r in _realtime.get(key, []) if r() is not None]
-    refs.append(weakref.ref(realtime))
-    _realtime[key] = refs
+def attach(database_url: str, rooms: RoomWiring) -> None:
+    """Called by the namespace: committed events of ``database_url`` go to
+    ``rooms.realtime``."""
+    _wirings.setdefault(_database_key(database_url), weakref.WeakSet()).add(rooms)
 
 
-def unregister_emitter(database_url: str, realtime: Realtime) -> None:
-    from sqlalchemy.engine import make_url
-
-    key = make_url(database_url).render_as_string(hide_password=False)
-    _realtime[key] = [r for r in _realtime.get(key, []) if r() not in (None, realtime)]
+def detach(database_url: str, rooms: RoomWiring) -> None:
+    _wirings.get(_database_key(database_url), weakref.WeakSet()).discard(rooms)
 
 
 def _targets(session: AsyncSession) -> list[Realtime]:
-    found = (r() for r in _realtime.get(_db_key(session), []))
-    return [target for target in found if target is not None]
+    # Engine.engine is the engine itself; Connection.engine its engine.
+    found = _wirings.get(_database_key(session.get_bind().engine.url), ())
+    return [rooms.realtime for rooms in found if rooms.realtime is not None]
 
 
 def emit_after_commit(session: AsyncSession, event: RoomEvent) -> None:
@@ -246,7 +247,17 @@ def enter_after_commit(
     after_commit(session, run)
 
 
-# ---------------------------------------------------------------- handlers of other parts
+# ---------------------------------------------------------------- who sends an event
+
+OpenVoteCases = Callable[[AsyncSession, int], Awaitable[Collection[int]]]
+"""``(session, hearing_id)`` → the ids of the hearing's cases with a vote still open. The
+voting part answers it (``rt.rooms.open_vote_cases``, set in ``create_app``); the room asks
+when it closes, so that such a case is not sent back to the board's queue."""
+
+
+async def no_open_votes(session: AsyncSession, hearing_id: int) -> frozenset[int]:
+    """The answer without a voting part: no vote is open."""
+    return frozenset()
 
 
 @dataclass
@@ -261,6 +272,8 @@ class RoomContext:
     settings: Settings
     login_session_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # The runtime's hook (``rt.rooms.open_vote_cases``), handed on by the boundary.
+    open_vote_cases: OpenVoteCases = no_open_votes
 
     @property
     def is_board(self) -> bool:
@@ -275,13 +288,21 @@ BOARD_ROLES = frozenset({"chair", "member", "secretary", "admin"})
 MODERATOR_ROLES = frozenset({"chair", "secretary"})
 PARTY_ROLES = frozenset({"claimant", "respondent", "representative"})
 
+
+# ---------------------------------------------------------------- TEMPORARY
+
+# TEMPORARY: hearing_server/voting/room_events.py still registers ``vote.cast`` through
+# importlib and this function; the namespace turns these into room actions. The lead
+# deletes this block when voting declares its action with ``rooms.registry.room_action``
+# (and bench/vote_cast.py stops wrapping ``EXTRA_HANDLERS``).
+
 Handler = Callable[[AsyncSession, RoomContext, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class ExtraHandler:
     handler: Handler
-    schema: type[Payload] | None
+    schema: type[BaseModel] | None
     write: bool
 
 
@@ -289,36 +310,7 @@ EXTRA_HANDLERS: dict[str, ExtraHandler] = {}
 
 
 def register_handler(
-    event: str, handler: Handler, *, schema: type[Payload] | None = None, write: bool = True
+    event: str, handler: Handler, *, schema: type[BaseModel] | None = None, write: bool = True
 ) -> None:
-    """Let another part answer a room event (e.g. voting's ``vote.cast``).
-
-    The namespace authenticates the socket, applies the size cap and rate limit,
-    validates ``schema`` (the handler then gets ``model_dump()``), opens the
-    transaction (``write``), calls ``handler(session, ctx, payload)``, and returns its
-    dict as the ack. Raise ``DomainError`` kinds to refuse; the ack carries the
-    localized error and the transaction rolls back (unless ``persist=True``).
-    """
-    if event in BUILTIN_EVENTS:
-        raise ValueError(f"{event!r} is a rooms event")
+    """TEMPORARY: the old way for another part to answer a room event."""
     EXTRA_HANDLERS[event] = ExtraHandler(handler, schema, write)
-
-
-BUILTIN_EVENTS = frozenset(
-    {
-        SYNC,
-        PHASE_SET,
-        ADMIT,
-        CASE_SET,
-        PRESENTER_SET,
-        VIEW_SET,
-        HIGHLIGHT_ADD,
-        NOTE_ADD,
-        READING_LOG,
-        HAND_RAISE,
-        HAND_LOWER,
-        FLOOR_GIVE,
-        FLOOR_TAKE,
-        CHAT_SEND,
-    }
-)

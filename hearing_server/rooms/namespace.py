@@ -1,9 +1,10 @@
 """The Socket.IO boundary of the hearing room: ``/hearing``, one room per hearing.
 
 Thin: authenticate the socket on connect (session cookie or room token), then for every
-event apply the rate limit and size cap, validate the payload, re-check the login
-session, open the transaction, call one service, and answer with an ack — either the
-service's result or ``{"error": {"code", "message"}}`` in the user's language. Errors
+event apply the rate limit and size cap, find the room action of that name in the app's
+registry (``rt.rooms.actions``, see ``rooms.registry``), validate the payload, re-check the
+login session, open the transaction, perform the action, and answer with an ack — either
+the action's result or ``{"error": {"code", "message"}}`` in the user's language. Errors
 never close the connection; an ended login session does.
 """
 
@@ -13,14 +14,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
 import socketio
-from pydantic import ValidationError
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,9 +38,12 @@ from hearing_server.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from hearing_server.rooms import access
 from hearing_server.rooms import events as ev
-from hearing_server.rooms import services
+from hearing_server.rooms.actions import ROOM_ACTIONS
 from hearing_server.rooms.events import RoomContext
+from hearing_server.rooms.presence import do_join, do_leave
+from hearing_server.rooms.registry import RoomAction
 from hearing_server.runtime import Runtime
 from hearing_server.web.context import LANG_COOKIE, SESSION_COOKIE
 
@@ -78,9 +82,6 @@ class SocketState:
     login_session_id: int
     bucket: TokenBucket = field(default_factory=TokenBucket)
     checked_at: datetime | None = None
-
-
-Builtin = Callable[[AsyncSession, RoomContext, Any], Awaitable[dict[str, Any]]]
 
 
 def error_body(exc: DomainError, locale: str) -> dict[str, Any]:
@@ -123,23 +124,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         self.realtime = ev.Realtime(
             emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
         )
-        ev.register_emitter(rt.settings.database_url, self.realtime)
-        self.builtins: dict[str, tuple[type[ev.Payload], bool, Builtin]] = {
-            ev.SYNC: (ev.SyncIn, False, self._sync),
-            ev.PHASE_SET: (ev.PhaseIn, True, self._phase),
-            ev.ADMIT: (ev.UserIn, True, self._admit),
-            ev.CASE_SET: (ev.CaseIn, True, self._case),
-            ev.PRESENTER_SET: (ev.UserIn, True, self._presenter),
-            ev.VIEW_SET: (ev.ViewIn, True, self._view),
-            ev.HIGHLIGHT_ADD: (ev.HighlightIn, True, self._highlight),
-            ev.NOTE_ADD: (ev.NoteIn, True, self._note),
-            ev.READING_LOG: (ev.ReadingIn, True, self._reading),
-            ev.HAND_RAISE: (ev.Empty, True, self._hand_raise),
-            ev.HAND_LOWER: (ev.Empty, True, self._hand_lower),
-            ev.FLOOR_GIVE: (ev.UserIn, True, self._floor_give),
-            ev.FLOOR_TAKE: (ev.Empty, True, self._floor_take),
-            ev.CHAT_SEND: (ev.ChatIn, True, self._chat),
-        }
+        rt.rooms.realtime = self.realtime
+        ev.attach(rt.settings.database_url, rt.rooms)
 
     # ------------------------------------------------------------ connect / disconnect
 
@@ -165,7 +151,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             token = auth.get("token")
             login: LoginSession | None
             if isinstance(token, str) and token:
-                login = await services.check_room_token(session, settings, token, hearing_id)
+                login = await access.check_room_token(session, settings, token, hearing_id)
             else:
                 login = await accounts.get_login_session(
                     session, settings, _cookie(environ, SESSION_COOKIE)
@@ -173,7 +159,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                 if login is None or login.stage != SessionStage.FULL:
                     raise Unauthenticated("Please sign in.")
             user = login.user
-            participant = await services.check_participant(session, user, hearing_id)
+            participant = await access.check_participant(session, user, hearing_id)
         ctx = RoomContext(
             sid=sid,
             user=user,
@@ -182,13 +168,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             locale=user.locale,
             settings=settings,
             login_session_id=login.id,
+            open_vote_cases=self.rt.rooms.open_vote_cases,
         )
         # Rooms first, so that this socket also gets its own join event.
         await self._enter_rooms(sid, ctx, admitted=participant.is_board)
         session = self.rt.db.session()
         try:
-            hearing = await services.require_hearing(session, hearing_id, lock=True)
-            attendance = await services.do_join(session, hearing, participant, sid)
+            hearing = await access.require_hearing(session, hearing_id, lock=True)
+            attendance = await do_join(session, hearing, participant, sid)
             await commit(session)
         except BaseException:
             await rollback(session)
@@ -212,7 +199,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             return
         try:
             async with self.rt.db.transaction() as session:
-                await services.do_leave(session, state.ctx.hearing_id, sid)
+                await do_leave(session, state.ctx.hearing_id, sid)
         except Exception:  # a failed leave must not break the server's disconnect handling
             log.exception("recording the leave of %s failed", sid)
 
@@ -249,56 +236,28 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             )
         if ev.payload_size(data) > ev.MAX_EVENT_BYTES:
             raise TooLarge("The message is too large.", code="too_large")
-        builtin = self.builtins.get(event)
-        extra = ev.EXTRA_HANDLERS.get(event) if builtin is None else None
-        if builtin is None and extra is None:
+        action = self.rt.rooms.actions.get(event)
+        if action is None:
             raise Invalid("Unknown event.", code="unknown_event")
-        schema = builtin[0] if builtin else (extra.schema if extra else None)
-        write = builtin[1] if builtin else bool(extra and extra.write)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise Invalid("The event is not valid.", code="invalid")
-        payload: Any = data
-        if schema is not None:
-            try:
-                model = schema.model_validate(data)
-            except ValidationError as exc:
-                raise Invalid(
-                    "The event is not valid.",
-                    code="invalid",
-                    _details=[
-                        {"field": ".".join(str(p) for p in e.get("loc", ())), "type": e.get("type")}
-                        for e in exc.errors()
-                    ],
-                ) from None
-            payload = model if builtin else model.model_dump()
+        payload = action.parse(data)
         # Concurrent writers (other rooms, HTTP, background loops) are ordered by the
         # database's lock (SQLite: BEGIN IMMEDIATE); an in-process lock measured slower.
-        return await self._run(state, write, builtin, extra, payload)
+        return await self._run(state, action, payload)
 
     async def _run(
-        self,
-        state: SocketState,
-        write: bool,
-        builtin: tuple[type[ev.Payload], bool, Builtin] | None,
-        extra: ev.ExtraHandler | None,
-        payload: Any,
+        self, state: SocketState, action: RoomAction[Any], payload: BaseModel
     ) -> dict[str, Any]:
-        session = self.rt.db.session(write=write)
+        session = self.rt.db.session(write=action.write)
         try:
             now = utcnow()
             if state.checked_at is None or now - state.checked_at >= EVENT_RECHECK:
                 touch_due = await self._check_session(session, state)
                 state.checked_at = now
-                if write and touch_due:
+                if action.write and touch_due:
                     await accounts.do_touch_session(session, state.login_session_id)
             elif not state.ctx.is_board:
                 await self._check_party(session, state)
-            if builtin is not None:
-                result = await builtin[2](session, state.ctx, payload)
-            elif extra is not None:
-                result = await extra.handler(session, state.ctx, payload)
+            result = await action.perform(session, state.ctx, payload)
             await commit(session)
         except DomainError as exc:
             if exc.persist:
@@ -317,7 +276,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         """The login session is still good (else the socket is closed); whether it is due
         a touch of ``last_seen_at`` (once a minute, as for HTTP requests)."""
         try:
-            touch_due = await services.check_socket_session(session, state.login_session_id)
+            touch_due = await access.check_socket_session(session, state.login_session_id)
         except Unauthenticated:
             self._later_disconnect(state.ctx.sid)
             raise
@@ -328,7 +287,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
     async def _check_party(self, session: AsyncSession, state: SocketState) -> None:
         """A party's standing changes with the phase: out they go in deliberation."""
         try:
-            await services.check_participant(session, state.ctx.user, state.ctx.hearing_id)
+            await access.check_participant(session, state.ctx.user, state.ctx.hearing_id)
         except Forbidden:
             self._later_disconnect(state.ctx.sid)
             raise
@@ -344,90 +303,6 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # ------------------------------------------------------------ the built-in handlers
-
-    async def _sync(self, session: AsyncSession, ctx: RoomContext, p: ev.SyncIn) -> dict[str, Any]:
-        return await services.get_missed(session, ctx, p.last_seq)
-
-    async def _phase(
-        self, session: AsyncSession, ctx: RoomContext, p: ev.PhaseIn
-    ) -> dict[str, Any]:
-        hearing = await services.do_set_phase(session, ctx, p.phase)
-        return {"ok": True, "phase": hearing.phase.value, "seq": hearing.room_seq}
-
-    async def _admit(self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn) -> dict[str, Any]:
-        await services.do_admit(session, ctx, p.user_id)
-        return {"ok": True}
-
-    async def _case(self, session: AsyncSession, ctx: RoomContext, p: ev.CaseIn) -> dict[str, Any]:
-        hearing = await services.do_set_case(session, ctx, p.case_id)
-        return {"ok": True, "seq": hearing.room_seq}
-
-    async def _presenter(
-        self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn
-    ) -> dict[str, Any]:
-        hearing = await services.do_set_presenter(session, ctx, p.user_id)
-        return {"ok": True, "seq": hearing.room_seq}
-
-    async def _view(self, session: AsyncSession, ctx: RoomContext, p: ev.ViewIn) -> dict[str, Any]:
-        event = await services.do_set_view(session, ctx, p.document_id, p.page, p.zoom)
-        return {"ok": True, "seq": event.seq}
-
-    async def _highlight(
-        self, session: AsyncSession, ctx: RoomContext, p: ev.HighlightIn
-    ) -> dict[str, Any]:
-        highlight = await services.do_add_highlight(
-            session,
-            ctx,
-            document_id=p.document_id,
-            page=p.page,
-            rect=p.rect.model_dump(),
-            note=p.note,
-        )
-        return {"ok": True, "id": highlight.id}
-
-    async def _note(self, session: AsyncSession, ctx: RoomContext, p: ev.NoteIn) -> dict[str, Any]:
-        note = await services.do_add_note(
-            session, ctx, case_id=p.case_id, document_id=p.document_id, page=p.page, body=p.body
-        )
-        return {"ok": True, "note": services.note_dict(note)}
-
-    async def _reading(
-        self, session: AsyncSession, ctx: RoomContext, p: ev.ReadingIn
-    ) -> dict[str, Any]:
-        await services.do_log_reading(
-            session, ctx, document_id=p.document_id, page=p.page, seconds=p.seconds
-        )
-        return {"ok": True}
-
-    async def _hand_raise(
-        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
-    ) -> dict[str, Any]:
-        await services.do_raise_hand(session, ctx)
-        return {"ok": True}
-
-    async def _hand_lower(
-        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
-    ) -> dict[str, Any]:
-        await services.do_lower_hand(session, ctx)
-        return {"ok": True}
-
-    async def _floor_give(
-        self, session: AsyncSession, ctx: RoomContext, p: ev.UserIn
-    ) -> dict[str, Any]:
-        await services.do_give_floor(session, ctx, p.user_id)
-        return {"ok": True}
-
-    async def _floor_take(
-        self, session: AsyncSession, ctx: RoomContext, _p: ev.Empty
-    ) -> dict[str, Any]:
-        await services.do_take_floor(session, ctx)
-        return {"ok": True}
-
-    async def _chat(self, session: AsyncSession, ctx: RoomContext, p: ev.ChatIn) -> dict[str, Any]:
-        statement = await services.do_chat(session, ctx, body=p.body, kind=p.kind)
-        return {"ok": True, "id": statement.id}
 
     # ------------------------------------------------------------ after-commit delivery
 
@@ -476,7 +351,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             good: set[int] = set()
             for row in rows:
                 with contextlib.suppress(Unauthenticated):
-                    await services.check_login_session(session, self.rt.settings, row.id)
+                    await access.check_login_session(session, self.rt.settings, row.id)
                     good.add(row.id)
         ended = [sid for sid, st in list(self.sockets.items()) if st.login_session_id not in good]
         for sid in ended:
@@ -484,10 +359,33 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         return ended
 
     def close(self) -> None:
-        ev.unregister_emitter(self.rt.settings.database_url, self.realtime)
+        ev.detach(self.rt.settings.database_url, self.rt.rooms)
+        if self.rt.rooms.realtime is self.realtime:
+            self.rt.rooms.realtime = None
 
 
 def register(rt: Runtime) -> HearingNamespace:
+    """The rooms part in ``create_app``: its own actions into the app's registry, and the
+    ``/hearing`` namespace that serves them."""
+    rt.rooms.actions.add(*ROOM_ACTIONS, *_temporary_extra_actions())
     namespace = HearingNamespace(rt)
     rt.sio.register_namespace(namespace)
     return namespace
+
+
+def _temporary_extra_actions() -> list[RoomAction[Any]]:
+    """TEMPORARY (see ``rooms.events.EXTRA_HANDLERS``): handlers registered the old way, as
+    room actions. The handler is looked up when the event comes (bench/vote_cast.py wraps
+    it after create_app)."""
+    out: list[RoomAction[Any]] = []
+    for name, extra in ev.EXTRA_HANDLERS.items():
+        if extra.schema is None:
+            raise ValueError(f"the room event {name!r} needs a schema")
+
+        async def run(
+            session: AsyncSession, ctx: RoomContext, payload: BaseModel, name: str = name
+        ) -> dict[str, Any]:
+            return await ev.EXTRA_HANDLERS[name].handler(session, ctx, payload.model_dump())
+
+        out.append(RoomAction(name, extra.schema, run, write=extra.write))
+    return out

@@ -10,7 +10,9 @@ from typing import Any
 from quart import Blueprint, Response, render_template, url_for
 
 from hearing_server.errors import NotFound, Unauthenticated
-from hearing_server.rooms import services
+from hearing_server.rooms.access import check_participant, make_room_token
+from hearing_server.rooms.documents import check_document_for_user, stored_file_path
+from hearing_server.rooms.snapshot import room_page_context
 from hearing_server.web.context import (
     current_login,
     db_session,
@@ -28,7 +30,7 @@ blueprint = Blueprint("rooms", __name__)
 async def room(hearing_id: int) -> Any:
     """The room page; the live state comes over the socket."""
     user = require_user()
-    context = await services.room_page_context(await db_session(), user, hearing_id)
+    context = await room_page_context(await db_session(), user, hearing_id)
     config = {
         "hearing_id": hearing_id,
         "user_id": user.id,
@@ -54,8 +56,8 @@ async def room_token(hearing_id: int) -> Any:
     if login is None:
         raise Unauthenticated("Please sign in.")
     session = await db_session()
-    await services.check_participant(session, user, hearing_id)
-    body = services.make_room_token(runtime().settings, login, hearing_id)
+    await check_participant(session, user, hearing_id)
+    body = make_room_token(runtime().settings, login, hearing_id)
     return no_store(Response(json.dumps(body), mimetype="application/json"))
 
 
@@ -64,10 +66,8 @@ async def room_token(hearing_id: int) -> Any:
 async def document_pdf(hearing_id: int, document_id: int) -> Any:
     """A document's PDF, to people of this hearing allowed to read it."""
     user = require_user()
-    document = await services.check_document_for_user(
-        await db_session(), user, hearing_id, document_id
-    )
-    path = services.stored_file_path(runtime().settings, document.sha256)
+    document = await check_document_for_user(await db_session(), user, hearing_id, document_id)
+    path = stored_file_path(runtime().settings, document.sha256)
     try:
         data = await asyncio.to_thread(path.read_bytes)
     except FileNotFoundError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hearing_server.rooms import services
+from hearing_server.rooms import log
 from hearing_server.rooms.models import RoomEvent
 from hearing_server.scheduling.models import Hearing
 from tests.conftest import Person
@@ -30,7 +30,7 @@ async def test_concurrent_appends_get_distinct_gapless_numbers(db: Any, room: Ro
         async with db.transaction() as session:
             hearing = await session.get(Hearing, room.hearing_id)
             assert hearing is not None
-            event = await services.do_append_event(session, hearing, "test", "n", {"n": n})
+            event = await log.do_append_event(session, hearing, "test", "n", {"n": n})
             return event.seq
 
     seqs = await asyncio.gather(*(append(n) for n in range(20)))
@@ -43,12 +43,12 @@ async def test_concurrent_appends_get_distinct_gapless_numbers(db: Any, room: Ro
 async def test_rolled_back_append_leaves_no_number_used(db: Any, room: Room) -> None:
     session = db.session()
     hearing = await session.get(Hearing, room.hearing_id)
-    await services.do_append_event(session, hearing, "test", "lost", {})
+    await log.do_append_event(session, hearing, "test", "lost", {})
     await session.rollback()
     await session.close()
     async with db.transaction() as session:
         hearing = await session.get(Hearing, room.hearing_id)
-        assert (await services.do_append_event(session, hearing, "test", "kept", {})).seq == 1
+        assert (await log.do_append_event(session, hearing, "test", "kept", {})).seq == 1
 
 
 async def test_reconnecting_client_gets_exactly_what_it_missed(
@@ -118,8 +118,8 @@ async def test_too_far_behind_or_ahead_gets_a_snapshot(
     assert ahead["snapshot"]["view"] == {"document_id": room.public_doc, "page": 4, "zoom": 150}
     async with db.transaction() as session:
         hearing = await session.get(Hearing, room.hearing_id)
-        for _ in range(services.MAX_REPLAY + 1):
-            await services.do_append_event(session, hearing, "test", "filler", {})
+        for _ in range(log.MAX_REPLAY + 1):
+            await log.do_append_event(session, hearing, "test", "filler", {})
     behind = await chair.call("sync", {"last_seq": 1})
     assert "snapshot" in behind and "events" not in behind
     assert behind["seq"] == behind["snapshot"]["seq"]

@@ -14,7 +14,7 @@ from hearing_server.accounts.models import User
 from hearing_server.cases.models import Document
 from hearing_server.clock import utcnow
 from hearing_server.errors import DomainError
-from hearing_server.rooms import services
+from hearing_server.rooms import review
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import RoomEvent
 from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
@@ -48,7 +48,7 @@ async def context(db: Any, settings: Any, room: Room, who: str) -> RoomContext:
 
 async def turn(db: Any, ctx: RoomContext, document_id: int, page: int, zoom: int = 100) -> Any:
     async with db.transaction() as session:
-        return await services.do_set_view(session, ctx, document_id, page, zoom)
+        return await review.do_set_view(session, ctx, document_id, page, zoom)
 
 
 async def refused(db: Any, ctx: RoomContext, document_id: int, page: int) -> DomainError:
@@ -176,6 +176,6 @@ async def test_a_loaded_hearing_is_kept_in_step(db: Any, settings: Any, room: Ro
     async with db.transaction() as session:
         hearing = await session.get(Hearing, room.hearing_id)
         assert hearing is not None
-        event = await services.do_set_view(session, chair, room.public_doc, 4, 150)
+        event = await review.do_set_view(session, chair, room.public_doc, 4, 150)
         assert (hearing.room_seq, hearing.view_page, hearing.view_zoom) == (event.seq, 4, 150)
         assert hearing.current_case_id == room.case_id

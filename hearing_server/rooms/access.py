@@ -1,0 +1,260 @@
+"""Who is in a hearing's room, and on what footing: a user's standing (``Participant``),
+the checks every room action starts from, a socket's login session, and the short-lived
+room token for clients without the cookie.
+
+TEMPORARY home of the socket's session checks (:func:`check_login_session`,
+:func:`check_socket_session`): the accounts part's one login-session rule replaces them
+after the merge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts.services import SESSION_TOUCH_EVERY
+from hearing_server.clock import utcnow
+from hearing_server.config import Settings
+from hearing_server.db import table_of
+from hearing_server.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from hearing_server.law.rules import SeatGroup
+from hearing_server.rooms import events as ev
+from hearing_server.rooms.events import RoomContext
+from hearing_server.rooms.hot import HotStatement
+from hearing_server.rooms.log import PUBLIC_PHASES
+from hearing_server.rooms.models import Attendance
+from hearing_server.scheduling.models import (
+    AgendaItem,
+    Hearing,
+    HearingStatus,
+    PanelSeat,
+    RoomPhase,
+    Summons,
+)
+
+ROOM_TOKEN_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A user's standing in one hearing."""
+
+    user: User
+    role: str  # chair, member, secretary, admin, claimant, respondent, representative
+    group: SeatGroup | None = None
+    case_ids: frozenset[int] = field(default_factory=frozenset)
+
+    @property
+    def is_board(self) -> bool:
+        return self.role in ev.BOARD_ROLES
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.role in ev.MODERATOR_ROLES
+
+
+async def require_hearing(session: AsyncSession, hearing_id: int, *, lock: bool = False) -> Hearing:
+    stmt = select(Hearing).where(Hearing.id == hearing_id).execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update()
+    hearing = await session.scalar(stmt)
+    if hearing is None:
+        raise NotFound("No such hearing.")
+    return hearing
+
+
+async def get_participant(
+    session: AsyncSession, user: User, hearing: Hearing
+) -> Participant | None:
+    """The user's standing in ``hearing``, or None when they were not summoned to it."""
+    seat = await session.scalar(
+        select(PanelSeat).where(PanelSeat.hearing_id == hearing.id, PanelSeat.member_id == user.id)
+    )
+    if seat is not None:
+        return Participant(user, "chair" if seat.is_chair else "member", seat.group)
+    if user.role == Role.SECRETARY:
+        return Participant(user, "secretary")
+    if user.role == Role.ADMIN:
+        return Participant(user, "admin")
+    summonses = list(
+        await session.scalars(
+            select(Summons).where(Summons.hearing_id == hearing.id, Summons.user_id == user.id)
+        )
+    )
+    if user.role == Role.PARTY and summonses:
+        roles = {s.role for s in summonses}
+        role = next((r for r in ("claimant", "respondent") if r in roles), "representative")
+        return Participant(
+            user, role, case_ids=frozenset(s.case_id for s in summonses if s.case_id is not None)
+        )
+    return None
+
+
+async def check_participant(session: AsyncSession, user: User, hearing_id: int) -> Participant:
+    """The user's standing, when they may be in the room now; refused otherwise (a party
+    only in the lobby and the hearing of the parties)."""
+    hearing = await require_hearing(session, hearing_id)
+    participant = await get_participant(session, user, hearing)
+    if participant is None:
+        raise Forbidden("You are not summoned to this hearing.", code="not_summoned")
+    if hearing.status in (HearingStatus.CANCELLED, HearingStatus.POSTPONED):
+        raise Conflict("This hearing was cancelled or postponed.", code="hearing_unavailable")
+    if not participant.is_board:
+        if hearing.phase == RoomPhase.CLOSED:
+            raise Forbidden("The hearing is closed.", code="room_closed")
+        if hearing.phase not in PUBLIC_PHASES:
+            raise Forbidden(
+                "The board is deliberating; parties cannot join now.", code="deliberation"
+            )
+    return participant
+
+
+async def is_admitted(session: AsyncSession, hearing_id: int, user_id: int) -> bool:
+    found = await session.scalar(
+        select(Attendance.id)
+        .where(
+            Attendance.hearing_id == hearing_id,
+            Attendance.user_id == user_id,
+            Attendance.admitted.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def require_active(session: AsyncSession, ctx: RoomContext, *, lock: bool = True) -> Hearing:
+    """The hearing, for an action in the room (the state guard of most room actions):
+    refused when closed, and for parties outside the public hearing or before admission.
+    ``lock``: the row is locked for the action's change."""
+    hearing = await require_hearing(session, ctx.hearing_id, lock=lock)
+    if hearing.phase == RoomPhase.CLOSED:
+        raise Conflict(
+            "The hearing is closed; nothing more can be done in this room.", code="room_closed"
+        )
+    if not ctx.is_board:
+        if hearing.phase != RoomPhase.HEARING:
+            raise Forbidden("Parties may speak only during the hearing.", code="not_in_hearing")
+        if not await is_admitted(session, hearing.id, ctx.user.id):
+            raise Forbidden("Please wait until the secretary admits you.", code="not_admitted")
+    return hearing
+
+
+async def hearing_case_ids(session: AsyncSession, hearing_id: int) -> list[int]:
+    """The cases on the hearing's agenda, in agenda order."""
+    rows = await session.scalars(
+        select(AgendaItem.case_id)
+        .where(AgendaItem.hearing_id == hearing_id)
+        .order_by(AgendaItem.position)
+    )
+    return list(rows)
+
+
+async def party_case_ids(session: AsyncSession, hearing_id: int, user_id: int) -> set[int]:
+    """The cases of this hearing a party was summoned for."""
+    rows = await session.scalars(
+        select(Summons.case_id).where(Summons.hearing_id == hearing_id, Summons.user_id == user_id)
+    )
+    return {case_id for case_id in rows if case_id is not None}
+
+
+async def panel_seats(session: AsyncSession, hearing_id: int) -> list[PanelSeat]:
+    return list(
+        await session.scalars(
+            select(PanelSeat).where(PanelSeat.hearing_id == hearing_id).order_by(PanelSeat.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------- a socket's login session
+
+
+async def check_login_session(
+    session: AsyncSession, settings: Settings, login_session_id: int
+) -> LoginSession:
+    """The socket's login session is still good: not revoked, not expired, user active.
+
+    Socket traffic counts as activity, so the idle timeout is not applied here; the
+    namespace touches the session while the socket is busy."""
+    row = await session.get(LoginSession, login_session_id, populate_existing=True)
+    now = utcnow()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.stage != SessionStage.FULL
+        or not row.user.is_active
+        or now >= row.expires_at
+    ):
+        raise Unauthenticated("Your session has ended. Please sign in again.", code="session_ended")
+    return row
+
+
+def _session_check() -> Any:
+    sessions = table_of(LoginSession)
+    users = table_of(User)
+    return (
+        select(sessions.c.last_seen_at <= bindparam("touch_before"))
+        .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
+        .where(
+            sessions.c.id == bindparam("id"),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.stage == SessionStage.FULL,
+            users.c.is_active.is_(True),
+            sessions.c.expires_at > bindparam("now"),
+        )
+    )
+
+
+_SESSION_CHECK = HotStatement(_session_check())
+
+
+async def check_socket_session(session: AsyncSession, login_session_id: int) -> bool:
+    """:func:`check_login_session` for a busy socket, as one light read (no ORM rows):
+    the same conditions, the same error. Returns whether the session's ``last_seen_at``
+    is due a touch (``accounts.needs_touch``: at most once a minute)."""
+    now = utcnow()
+    row = await _SESSION_CHECK.first(
+        session, {"id": login_session_id, "now": now, "touch_before": now - SESSION_TOUCH_EVERY}
+    )
+    if row is None:
+        raise Unauthenticated("Your session has ended. Please sign in again.", code="session_ended")
+    return bool(row[0])
+
+
+# ---------------------------------------------------------------- room tokens
+
+
+def _serializer(settings: Settings) -> URLSafeSerializer:
+    return URLSafeSerializer(settings.secret_key, salt="heyat-room-token")
+
+
+def make_room_token(settings: Settings, login: LoginSession, hearing_id: int) -> dict[str, Any]:
+    """A short-lived signed token for one hearing, tied to the login session that asked."""
+    expires = utcnow() + timedelta(seconds=ROOM_TOKEN_SECONDS)
+    token = _serializer(settings).dumps(
+        {"s": login.id, "u": login.user_id, "h": hearing_id, "e": int(expires.timestamp())}
+    )
+    return {"token": token, "expires_at": expires.isoformat(), "hearing_id": hearing_id}
+
+
+async def check_room_token(
+    session: AsyncSession, settings: Settings, token: str, hearing_id: int
+) -> LoginSession:
+    """The login session behind a room token for ``hearing_id``, while both are good."""
+    try:
+        data = _serializer(settings).loads(token)
+    except BadSignature:
+        raise Unauthenticated("The room token is not valid.", code="bad_token") from None
+    if not isinstance(data, dict) or data.get("h") != hearing_id:
+        raise Unauthenticated("The room token is not valid.", code="bad_token")
+    if int(data.get("e", 0)) < int(utcnow().timestamp()):
+        raise Unauthenticated("The room token has expired.", code="token_expired")
+    row = await check_login_session(session, settings, int(data["s"]))
+    if row.user_id != data.get("u"):
+        raise Unauthenticated("The room token is not valid.", code="bad_token")
+    return row
