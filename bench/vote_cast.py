@@ -177,7 +177,7 @@ async def prepare(tmp: Path, motions: int) -> tuple[Any, dict[str, Any], list[in
 class Sections:
     """Server-side wall time of each socket cast, by section (bench-only wrappers):
     ``run`` — the namespace's transaction (session re-check, handler, commit, after-commit
-    emits); ``handler`` — voting's ``on_cast`` (the service, up to the flush)."""
+    emits); ``handler`` — voting's ``vote.cast`` room action (the service, up to the flush)."""
 
     def __init__(self) -> None:
         self.run: list[float] = []
@@ -194,8 +194,7 @@ class Sections:
         elif self.on:
             self.gc.append((info["generation"], (time.perf_counter() - self._gc_started) * 1000))
 
-    def install(self) -> None:
-        from hearing_server.rooms import events as ev
+    def install(self, app: Any) -> None:
         from hearing_server.rooms.namespace import HearingNamespace
 
         sections = self
@@ -224,10 +223,14 @@ class Sections:
                     sections.run.append((time.perf_counter() - start) * 1000)
 
         HearingNamespace._run = timed_run  # type: ignore[method-assign]  # bench-only timing
-        extra = ev.EXTRA_HANDLERS["vote.cast"]
-        original_handler = extra.handler
+        import dataclasses
 
-        async def timed_handler(session: Any, ctx: Any, payload: dict[str, Any]) -> Any:
+        actions = app.runtime.rooms.actions
+        cast_action = actions.get("vote.cast")
+        assert cast_action is not None
+        original_handler = cast_action.handler
+
+        async def timed_handler(session: Any, ctx: Any, payload: Any) -> Any:
             start = time.perf_counter()
             try:
                 return await original_handler(session, ctx, payload)
@@ -235,7 +238,7 @@ class Sections:
                 if sections.on:
                     sections.handler.append((time.perf_counter() - start) * 1000)
 
-        ev.EXTRA_HANDLERS["vote.cast"] = type(extra)(timed_handler, extra.schema, extra.write)
+        actions.replace(dataclasses.replace(cast_action, handler=timed_handler))
 
 
 class Statements:
@@ -323,7 +326,7 @@ async def bench_votes(
     app = create_app(dataclasses.replace(settings, base_url=url))
     statements = Statements(app.runtime.db.engine)
     sections = Sections()
-    sections.install()
+    sections.install(app)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

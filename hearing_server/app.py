@@ -184,9 +184,12 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
 
 
 def _register_realtime(rt: Runtime) -> None:
-    """The /hearing namespace, with the vote events the voting part adds to it."""
+    """The /hearing namespace: the rooms part's actions, voting's ``vote.cast`` beside them,
+    and the question the room asks voting when it closes (which cases have a vote open)."""
     from hearing_server.rooms import namespace as rooms_namespace
-    from hearing_server.voting import room_events as voting_room_events
+    from hearing_server.voting.queries import open_vote_case_ids
+    from hearing_server.voting.room_actions import VOTING_ROOM_ACTIONS
 
-    voting_room_events.register_room_handlers()
+    rt.rooms.actions.add(*VOTING_ROOM_ACTIONS)
+    rt.rooms.open_vote_cases = open_vote_case_ids
     rooms_namespace.register(rt)

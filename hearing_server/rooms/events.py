@@ -287,30 +287,3 @@ class RoomContext:
 BOARD_ROLES = frozenset({"chair", "member", "secretary", "admin"})
 MODERATOR_ROLES = frozenset({"chair", "secretary"})
 PARTY_ROLES = frozenset({"claimant", "respondent", "representative"})
-
-
-# ---------------------------------------------------------------- TEMPORARY
-
-# TEMPORARY: hearing_server/voting/room_events.py still registers ``vote.cast`` through
-# importlib and this function; the namespace turns these into room actions. The lead
-# deletes this block when voting declares its action with ``rooms.registry.room_action``
-# (and bench/vote_cast.py stops wrapping ``EXTRA_HANDLERS``).
-
-Handler = Callable[[AsyncSession, RoomContext, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-@dataclass(frozen=True)
-class ExtraHandler:
-    handler: Handler
-    schema: type[BaseModel] | None
-    write: bool
-
-
-EXTRA_HANDLERS: dict[str, ExtraHandler] = {}
-
-
-def register_handler(
-    event: str, handler: Handler, *, schema: type[BaseModel] | None = None, write: bool = True
-) -> None:
-    """TEMPORARY: the old way for another part to answer a room event."""
-    EXTRA_HANDLERS[event] = ExtraHandler(handler, schema, write)

@@ -367,25 +367,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
 def register(rt: Runtime) -> HearingNamespace:
     """The rooms part in ``create_app``: its own actions into the app's registry, and the
     ``/hearing`` namespace that serves them."""
-    rt.rooms.actions.add(*ROOM_ACTIONS, *_temporary_extra_actions())
+    rt.rooms.actions.add(*ROOM_ACTIONS)
     namespace = HearingNamespace(rt)
     rt.sio.register_namespace(namespace)
     return namespace
-
-
-def _temporary_extra_actions() -> list[RoomAction[Any]]:
-    """TEMPORARY (see ``rooms.events.EXTRA_HANDLERS``): handlers registered the old way, as
-    room actions. The handler is looked up when the event comes (bench/vote_cast.py wraps
-    it after create_app)."""
-    out: list[RoomAction[Any]] = []
-    for name, extra in ev.EXTRA_HANDLERS.items():
-        if extra.schema is None:
-            raise ValueError(f"the room event {name!r} needs a schema")
-
-        async def run(
-            session: AsyncSession, ctx: RoomContext, payload: BaseModel, name: str = name
-        ) -> dict[str, Any]:
-            return await ev.EXTRA_HANDLERS[name].handler(session, ctx, payload.model_dump())
-
-        out.append(RoomAction(name, extra.schema, run, write=extra.write))
-    return out

@@ -170,3 +170,14 @@ async def open_motions_for_member(
         .order_by(Motion.id)
     )
     return hearing, list(rows)
+
+
+async def open_vote_case_ids(session: AsyncSession, hearing_id: int) -> frozenset[int]:
+    """The hearing's cases with a vote still open (the room asks when it closes, through
+    ``rt.rooms.open_vote_cases``, so such a case is not sent back to the queue)."""
+    rows = await session.scalars(
+        select(Motion.case_id).where(
+            Motion.hearing_id == hearing_id, Motion.state == MotionState.OPEN
+        )
+    )
+    return frozenset(rows)

@@ -12,32 +12,25 @@ The payloads never carry a choice while the motion is open.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hearing_server.rooms.log import do_append_event
 from hearing_server.scheduling.models import Hearing
 from hearing_server.voting.models import Ballot, Motion
+from hearing_server.voting.queries import recused_member_ids
 
 EVENT_TYPE = "vote"
 AUDIENCE = "board"
-CAST_EVENT = "vote.cast"
 
 
 async def _append(
     session: AsyncSession, hearing: Hearing, op: str, payload: dict[str, Any]
 ) -> None:
-    """Hand the event to the room log (which emits after the commit), when rooms is here."""
-    try:
-        rooms = importlib.import_module("hearing_server.rooms.services")
-    except ImportError:
-        return
-    append = getattr(rooms, "do_append_event", None)
-    if append is not None:
-        await append(session, hearing, EVENT_TYPE, op, payload, AUDIENCE)
+    """Hand the event to the room log, which numbers it and emits it after the commit."""
+    await do_append_event(session, hearing, EVENT_TYPE, op, payload, AUDIENCE)
 
 
 def opened_payload(motion: Motion) -> dict[str, Any]:
@@ -63,8 +56,6 @@ async def progress_payload(
 ) -> dict[str, Any]:
     """Who has voted, not how. ``voted`` and ``recused`` when the caller has just read them
     under the motion's lock (a ballot); otherwise they are read here."""
-    from hearing_server.voting.queries import recused_member_ids
-
     if voted is None:
         voted = set(
             await session.scalars(select(Ballot.member_id).where(Ballot.motion_id == motion.id))
@@ -113,59 +104,3 @@ async def notify_progress(
 
 async def notify_motion_closed(session: AsyncSession, hearing: Hearing, motion: Motion) -> None:
     await _append(session, hearing, "closed", closed_payload(motion))
-
-
-# ------------------------------------------------------------------ the socket cast event
-
-
-class CastIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    motion_id: int = Field(gt=0)
-    choice: str = Field(min_length=1, max_length=16)
-    otp: str = Field(min_length=1, max_length=32)
-    opinion: str | None = Field(default=None, max_length=20_000)
-
-
-VOTER_ROLES = frozenset({"chair", "member"})  # the room's roles of panel members
-
-
-async def on_cast(session: AsyncSession, ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """``vote.cast`` from a member's socket in the hearing room: the same service as the
-    HTTP POST, for a motion of this socket's hearing; the namespace acknowledges with this
-    dict after the commit (and the room's progress event goes out after the commit too)."""
-    from hearing_server.errors import Forbidden
-    from hearing_server.voting.ballots import do_cast_ballot
-
-    if ctx.role not in VOTER_ROLES:
-        # A party's (or the secretary's) socket: refused before anything is read.
-        raise Forbidden("Only board members can vote.", code="not_a_voter")
-    result = await do_cast_ballot(
-        session,
-        ctx.settings,
-        actor=ctx.user,
-        motion_id=payload["motion_id"],
-        choice=payload["choice"],
-        code=payload["otp"],
-        opinion=payload.get("opinion"),
-        hearing_id=ctx.hearing_id,
-    )
-    return {
-        "ballot_id": result.ballot.id,
-        "motion_id": result.motion.id,
-        "receipt": result.ballot.receipt,
-        "cast_at": result.ballot.cast_at.isoformat(),
-        "closed": result.closed,
-        "outcome": result.motion.outcome,
-    }
-
-
-def register_room_handlers() -> None:
-    """Add ``vote.cast`` to the hearing room's handlers, once the rooms part offers them."""
-    try:
-        events = importlib.import_module("hearing_server.rooms.events")
-    except ImportError:
-        return
-    register = getattr(events, "register_handler", None)
-    if register is not None:
-        register(CAST_EVENT, on_cast, schema=CastIn, write=True)

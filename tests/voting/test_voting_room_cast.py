@@ -14,9 +14,14 @@ from hearing_server.accounts.models import User
 from hearing_server.config import Settings
 from hearing_server.errors import Forbidden, NotFound
 from hearing_server.voting.models import Ballot
-from hearing_server.voting.room_events import on_cast
+from hearing_server.voting.room_actions import cast
 from tests.conftest import OtpSource, Person
 from tests.voting.conftest import Login, arrange_voting, open_motion
+
+
+async def on_cast(session: Any, ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The room action as the namespace runs it: parse, then perform."""
+    return await cast.perform(session, ctx, cast.parse(payload))
 
 
 @dataclass
