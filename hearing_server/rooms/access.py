@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts.models import LoginSession, SessionStage, User
 from hearing_server.accounts.services import SESSION_TOUCH_EVERY
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -29,6 +29,8 @@ from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.hot import HotStatement
 from hearing_server.rooms.log import PUBLIC_PHASES
 from hearing_server.rooms.models import Attendance
+from hearing_server.scheduling.access import access_hearing, get_standing
+from hearing_server.scheduling.access import require_hearing as require_loaded_hearing
 from hearing_server.scheduling.models import (
     AgendaItem,
     Hearing,
@@ -72,37 +74,27 @@ async def require_hearing(session: AsyncSession, hearing_id: int, *, lock: bool 
 async def get_participant(
     session: AsyncSession, user: User, hearing: Hearing
 ) -> Participant | None:
-    """The user's standing in ``hearing``, or None when they were not summoned to it."""
-    seat = await session.scalar(
-        select(PanelSeat).where(PanelSeat.hearing_id == hearing.id, PanelSeat.member_id == user.id)
-    )
-    if seat is not None:
-        return Participant(user, "chair" if seat.is_chair else "member", seat.group)
-    if user.role == Role.SECRETARY:
-        return Participant(user, "secretary")
-    if user.role == Role.ADMIN:
-        return Participant(user, "admin")
-    summonses = list(
-        await session.scalars(
-            select(Summons).where(Summons.hearing_id == hearing.id, Summons.user_id == user.id)
-        )
-    )
-    if user.role == Role.PARTY and summonses:
-        roles = {s.role for s in summonses}
-        role = next((r for r in ("claimant", "respondent") if r in roles), "representative")
-        return Participant(
-            user, role, case_ids=frozenset(s.case_id for s in summonses if s.case_id is not None)
-        )
-    return None
+    """``user``'s footing in the room of ``hearing``, from the one hearing rule
+    (``scheduling.access``): None when they have no standing there, or a standing that
+    does not admit them to the room (a member of the board who is not on this panel)."""
+    loaded = await require_loaded_hearing(session, hearing.id)
+    standing = await get_standing(session, user, loaded)
+    if standing is None or not standing.may_enter_room:
+        return None
+    return Participant(user, standing.role.value, standing.group, standing.case_ids)
 
 
 async def check_participant(session: AsyncSession, user: User, hearing_id: int) -> Participant:
     """The user's standing, when they may be in the room now; refused otherwise (a party
-    only in the lobby and the hearing of the parties)."""
-    hearing = await require_hearing(session, hearing_id)
-    participant = await get_participant(session, user, hearing)
-    if participant is None:
+    only in the lobby and the hearing of the parties). A hearing the user may not see and
+    one that does not exist are refused alike."""
+    try:
+        hearing, standing = await access_hearing(session, user, hearing_id)
+    except NotFound:
+        standing = None
+    if standing is None or not standing.may_enter_room:
         raise Forbidden("You are not summoned to this hearing.", code="not_summoned")
+    participant = Participant(user, standing.role.value, standing.group, standing.case_ids)
     if hearing.status in (HearingStatus.CANCELLED, HearingStatus.POSTPONED):
         raise Conflict("This hearing was cancelled or postponed.", code="hearing_unavailable")
     if not participant.is_board:
