@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hearing_server.accounts import throttle
+from hearing_server.accounts import sessions, throttle
 from hearing_server.accounts.models import (
     LoginSession,
     RecoveryCode,
@@ -30,46 +30,27 @@ from hearing_server.accounts.models import (
     User,
 )
 from hearing_server.accounts.security import SecretBox, keyed_hash, verify_password
-from hearing_server.accounts.sessions import (
-    SESSION_TOUCH_EVERY,
-    NewSession,
-    do_logout,
-    do_open_session,
-    do_revoke_sessions,
-    do_rotate_token,
-    do_touch_session,
-    get_login_session,
-    list_sessions,
-)
-from hearing_server.accounts.throttle import check_throttle, do_count_attempt
-from hearing_server.accounts.users import (
-    do_create_user,
-    do_set_locale,
-    get_user_by_username,
-    require_user,
-)
+
+# Names that moved to their own modules, re-exported for the callers of this one.
+from hearing_server.accounts.sessions import SESSION_TOUCH_EVERY as SESSION_TOUCH_EVERY
+from hearing_server.accounts.sessions import NewSession as NewSession
+from hearing_server.accounts.sessions import do_logout as do_logout
+from hearing_server.accounts.sessions import do_revoke_sessions as do_revoke_sessions
+from hearing_server.accounts.sessions import do_rotate_token as do_rotate_token
+from hearing_server.accounts.sessions import do_touch_session as do_touch_session
+from hearing_server.accounts.sessions import get_login_session as get_login_session
+from hearing_server.accounts.sessions import list_sessions as list_sessions
+from hearing_server.accounts.throttle import check_throttle as check_throttle
+from hearing_server.accounts.throttle import do_count_attempt as do_count_attempt
+from hearing_server.accounts.users import do_create_user as do_create_user
+from hearing_server.accounts.users import do_set_locale as do_set_locale
+from hearing_server.accounts.users import get_user_by_username as get_user_by_username
+from hearing_server.accounts.users import require_user as require_user
 from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Invalid, Locked, Unauthenticated
 from hearing_server.text import normalize_otp
-
-__all__ = [  # the names that moved, for callers of this module
-    "SESSION_TOUCH_EVERY",
-    "NewSession",
-    "check_throttle",
-    "do_count_attempt",
-    "do_create_user",
-    "do_logout",
-    "do_revoke_sessions",
-    "do_rotate_token",
-    "do_set_locale",
-    "do_touch_session",
-    "get_login_session",
-    "get_user_by_username",
-    "list_sessions",
-    "require_user",
-]
 
 MAX_OTP_FAILURES = 5  # wrong codes in a row lock the authenticator …
 OTP_LOCK = timedelta(minutes=5)  # … for this long
@@ -92,10 +73,10 @@ async def do_password_login(
     username = username.strip().lower()
     keys = [f"login:acct:{username}", f"login:ip:{ip}"]
     window = timedelta(seconds=settings.login_window_seconds)
-    await check_throttle(
+    await throttle.check_throttle(
         session, keys[:1], limit=settings.login_attempts_per_account, window=window
     )
-    await check_throttle(
+    await throttle.check_throttle(
         session, keys[1:], limit=settings.login_attempts_per_address, window=window
     )
     user = await session.scalar(
@@ -103,7 +84,7 @@ async def do_password_login(
     )
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        await do_count_attempt(session, keys)
+        await throttle.do_count_attempt(session, keys)
         await do_record(
             session,
             actor_id=user.id if user else None,
@@ -113,7 +94,7 @@ async def do_password_login(
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
     active = user.totp is not None and user.totp.activated_at is not None
     stage = SessionStage.PASSWORD if active else SessionStage.ENROL
-    return await do_open_session(session, settings, user, stage, ip, user_agent)
+    return await sessions.do_open_session(session, settings, user, stage, ip, user_agent)
 
 
 async def do_second_factor(

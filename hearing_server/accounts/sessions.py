@@ -45,6 +45,7 @@ MAX_TOKEN_LENGTH = 100  # new_token() makes 43 characters; anything much longer 
 
 _SESSIONS = table_of(LoginSession)
 _USERS = table_of(User)
+_SESSIONS_USERS = _SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id)
 
 
 def session_ended() -> Unauthenticated:
@@ -85,7 +86,7 @@ def _params(settings: Settings | None = None) -> dict[str, Any]:
 
 
 def _with_user(*conditions: ColumnElement[bool], columns: tuple[Any, ...] = ()) -> Any:
-    """A good session with its user in one read (the user's row from the same join)."""
+    """Sessions meeting ``conditions``, each with its user from the same join (one read)."""
     return (
         select(LoginSession, *columns)
         .join(LoginSession.user)
@@ -108,12 +109,12 @@ _SIGNED_IN_BY_ID = {
 # A busy socket's check: one light read, no ORM rows; whether a touch is due.
 _ALIVE = (
     select(_TOUCH_DUE)
-    .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
+    .select_from(_SESSIONS_USERS)
     .where(_SESSIONS.c.id == bindparam("id"), _good(idle=False), _SIGNED_IN)
 )
 _LIVE_IDS = (
     select(_SESSIONS.c.id)
-    .select_from(_SESSIONS.join(_USERS, _USERS.c.id == _SESSIONS.c.user_id))
+    .select_from(_SESSIONS_USERS)
     .where(_SESSIONS.c.id.in_(bindparam("ids", expanding=True)), _good(idle=False), _SIGNED_IN)
 )
 _TOUCH = (
