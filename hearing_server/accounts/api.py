@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, request
 from quart_schema import validate_request
 
-from hearing_server.accounts import services
+from hearing_server.accounts import services, sessions, users
 from hearing_server.accounts.models import LoginSession, Role, User
 from hearing_server.errors import Forbidden, Invalid, Unauthenticated
 from hearing_server.web.context import (
@@ -97,7 +97,7 @@ async def me() -> Any:
 async def api_logout() -> Any:
     login = current_login()
     if login is not None:
-        await services.do_logout(await db_session(), login)
+        await sessions.do_logout(await db_session(), login)
     return (
         {"ok": True},
         200,
@@ -121,7 +121,7 @@ class CreateUserRequest(BaseModel):
 @validate_request(CreateUserRequest)
 async def api_create_user(data: CreateUserRequest) -> Any:
     """Create a user; 422 with every bad field named (in the admin's language) otherwise."""
-    user = await services.do_create_user(
+    user = await users.do_create_user(
         await db_session(), actor_id=require_user().id, **data.model_dump()
     )
     return user_json(user), 201
@@ -130,7 +130,7 @@ async def api_create_user(data: CreateUserRequest) -> Any:
 @blueprint.post("/admin/users/<int:user_id>/sessions/revoke")
 @login_required(Role.ADMIN)
 async def api_revoke(user_id: int) -> Any:
-    count = await services.do_revoke_sessions(
+    count = await sessions.do_revoke_sessions(
         await db_session(), actor=require_user(), user_id=user_id
     )
     return {"revoked": count}

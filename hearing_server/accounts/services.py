@@ -1,219 +1,63 @@
-"""Users, sign-in, server-side sessions and second factors.
+"""Sign-in (password, then an authenticator code or a recovery code) and authenticators.
 
 Every function takes the session first and flushes, never commits. Refusals
 whose bookkeeping must survive (a failed code counted, an audit row written)
 raise with ``persist=True`` so the boundary commits that bookkeeping.
+
+Users are in ``accounts.users``, login sessions in ``accounts.sessions`` and the limits
+on attempts in ``accounts.throttle``; their names are imported here too, for callers
+that still take them from this module.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pyotp
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from hearing_server.accounts import sessions, throttle
 from hearing_server.accounts.models import (
     LoginSession,
     RecoveryCode,
-    Role,
     SessionStage,
-    ThrottleHit,
     TotpCredential,
     User,
 )
-from hearing_server.accounts.security import (
-    SecretBox,
-    hash_password,
-    keyed_hash,
-    new_token,
-    password_problem,
-    token_hash,
-    verify_password,
-)
+from hearing_server.accounts.security import SecretBox, keyed_hash, verify_password
+
+# Names that moved to their own modules, re-exported for the callers of this one.
+from hearing_server.accounts.sessions import SESSION_TOUCH_EVERY as SESSION_TOUCH_EVERY
+from hearing_server.accounts.sessions import NewSession as NewSession
+from hearing_server.accounts.sessions import do_logout as do_logout
+from hearing_server.accounts.sessions import do_revoke_sessions as do_revoke_sessions
+from hearing_server.accounts.sessions import do_rotate_token as do_rotate_token
+from hearing_server.accounts.sessions import do_touch_session as do_touch_session
+from hearing_server.accounts.sessions import get_login_session as get_login_session
+from hearing_server.accounts.sessions import list_sessions as list_sessions
+from hearing_server.accounts.throttle import check_throttle as check_throttle
+from hearing_server.accounts.throttle import do_count_attempt as do_count_attempt
+from hearing_server.accounts.users import do_create_user as do_create_user
+from hearing_server.accounts.users import do_set_locale as do_set_locale
+from hearing_server.accounts.users import get_user_by_username as get_user_by_username
+from hearing_server.accounts.users import require_user as require_user
 from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.errors import (
-    Conflict,
-    Forbidden,
-    Invalid,
-    Locked,
-    NotFound,
-    TooManyRequests,
-    Unauthenticated,
-    ValidationErrors,
-)
-from hearing_server.text import (
-    normalize_mobile,
-    normalize_national_id,
-    normalize_otp,
-    normalize_persian,
-)
+from hearing_server.errors import Conflict, Invalid, Locked, Unauthenticated
+from hearing_server.text import normalize_otp
 
-MAX_OTP_FAILURES = 5
-OTP_LOCK = timedelta(minutes=5)
+MAX_OTP_FAILURES = 5  # wrong codes in a row lock the authenticator …
+OTP_LOCK = timedelta(minutes=5)  # … for this long
 RECOVERY_CODES = 10
-SESSION_TOUCH_EVERY = timedelta(seconds=60)
 
 
-# ---------------------------------------------------------------- users
-
-
-async def get_user_by_username(session: AsyncSession, username: str) -> User | None:
-    return await session.scalar(select(User).where(User.username == username.strip().lower()))
-
-
-async def require_user(session: AsyncSession, user_id: int) -> User:
-    user = await session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such user.")
-    return user
-
-
-async def do_create_user(
-    session: AsyncSession,
-    *,
-    username: str,
-    full_name: str,
-    password: str,
-    role: Role,
-    national_id: str | None = None,
-    mobile: str | None = None,
-    email: str | None = None,
-    locale: str = "fa",
-    actor_id: int | None = None,
-) -> User:
-    """Validate everything first and report every bad field at once; write nothing if any is bad."""
-    errors: dict[str, tuple[str, dict[str, object]]] = {}
-    username = username.strip().lower()
-    full_name = normalize_persian(full_name)
-    if not username or len(username) > 64 or not all(c.isalnum() or c in "._-" for c in username):
-        errors["username"] = ("A username uses only letters, digits, dot, dash and underscore.", {})
-    elif await get_user_by_username(session, username):
-        errors["username"] = ("This username is taken.", {})
-    if not full_name:
-        errors["full_name"] = ("Enter the full name.", {})
-    problem = password_problem(password, username=username)
-    if problem:
-        errors["password"] = (problem, {})
-    nid: str | None = None
-    if national_id:
-        try:
-            nid = normalize_national_id(national_id)
-        except ValueError:
-            errors["national_id"] = (
-                "The national ID is not valid: it must be 10 digits with a correct check digit.",
-                {},
-            )
-        else:
-            if await session.scalar(select(User.id).where(User.national_id == nid)):
-                errors["national_id"] = ("A user with this national ID already exists.", {})
-    mob: str | None = None
-    if mobile:
-        try:
-            mob = normalize_mobile(mobile)
-        except ValueError:
-            errors["mobile"] = ("The mobile number is not valid, e.g. 09121234567.", {})
-    if email and ("@" not in email or len(email) > 254):
-        errors["email"] = ("The email address is not valid.", {})
-    if errors:
-        raise ValidationErrors(errors)
-    user = User(
-        username=username,
-        full_name=full_name,
-        national_id=nid,
-        mobile=mob,
-        email=email or None,
-        locale=locale if locale in ("fa", "en") else "fa",
-        role=role,
-        password_hash=await hash_password(password),
-    )
-    session.add(user)
-    await session.flush()
-    await do_record(
-        session,
-        actor_id=actor_id,
-        action="user.created",
-        subject_type="user",
-        subject_id=user.id,
-        payload={"role": role.value, "username": username},
-    )
-    return user
-
-
-async def do_set_locale(session: AsyncSession, *, user_id: int, locale: str) -> None:
-    if locale not in ("fa", "en"):
-        raise Invalid("Unknown language.")
-    user = await require_user(session, user_id)
-    user.locale = locale
-    await session.flush()
-
-
-# ---------------------------------------------------------------- throttling
-
-
-async def check_throttle(
-    session: AsyncSession, keys: list[str], *, limit: int, window: timedelta
-) -> None:
-    since = utcnow() - window
-    for key in keys:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(ThrottleHit)
-            .where(ThrottleHit.key == key, ThrottleHit.at >= since)
-        )
-        if (count or 0) >= limit:
-            raise TooManyRequests("Too many attempts. Please wait a few minutes and try again.")
-
-
-async def do_count_attempt(session: AsyncSession, keys: list[str]) -> None:
-    now = utcnow()
-    session.add_all([ThrottleHit(key=key, at=now) for key in keys])
-    # Keep the table small: forget hits older than a day.
-    await session.execute(delete(ThrottleHit).where(ThrottleHit.at < now - timedelta(days=1)))
-    await session.flush()
-
-
-# ---------------------------------------------------------------- sessions
-
-
-@dataclass(frozen=True)
-class NewSession:
-    login_session: LoginSession
-    token: str  # goes into the cookie; only its hash is stored
-
-
-async def _open_session(
-    session: AsyncSession,
-    settings: Settings,
-    user: User,
-    stage: SessionStage,
-    ip: str | None,
-    agent: str | None,
-) -> NewSession:
-    token = new_token()
-    now = utcnow()
-    row = LoginSession(
-        token_hash=token_hash(token),
-        user_id=user.id,
-        stage=stage,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + timedelta(hours=settings.session_absolute_hours),
-        ip=ip,
-        user_agent=(agent or "")[:300] or None,
-    )
-    session.add(row)
-    await session.flush()
-    row.user = user
-    return NewSession(row, token)
+# ---------------------------------------------------------------- sign-in
 
 
 async def do_password_login(
@@ -229,10 +73,10 @@ async def do_password_login(
     username = username.strip().lower()
     keys = [f"login:acct:{username}", f"login:ip:{ip}"]
     window = timedelta(seconds=settings.login_window_seconds)
-    await check_throttle(
+    await throttle.check_throttle(
         session, keys[:1], limit=settings.login_attempts_per_account, window=window
     )
-    await check_throttle(
+    await throttle.check_throttle(
         session, keys[1:], limit=settings.login_attempts_per_address, window=window
     )
     user = await session.scalar(
@@ -240,7 +84,7 @@ async def do_password_login(
     )
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        await do_count_attempt(session, keys)
+        await throttle.do_count_attempt(session, keys)
         await do_record(
             session,
             actor_id=user.id if user else None,
@@ -250,87 +94,32 @@ async def do_password_login(
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
     active = user.totp is not None and user.totp.activated_at is not None
     stage = SessionStage.PASSWORD if active else SessionStage.ENROL
-    return await _open_session(session, settings, user, stage, ip, user_agent)
+    return await sessions.do_open_session(session, settings, user, stage, ip, user_agent)
 
 
-async def get_login_session(
-    session: AsyncSession, settings: Settings, token: str | None
-) -> LoginSession | None:
-    """The live session behind a cookie token, or None if unknown, revoked, idle or expired."""
-    if not token or len(token) > 100:
-        return None
-    row = await session.scalar(
-        select(LoginSession).where(LoginSession.token_hash == token_hash(token))
+async def do_second_factor(
+    session: AsyncSession,
+    settings: Settings,
+    row: LoginSession,
+    *,
+    code: str | None = None,
+    recovery_code: str | None = None,
+) -> LoginSession:
+    """Complete sign-in: a TOTP code (or a recovery code) moves the session to FULL."""
+    if row.stage != SessionStage.PASSWORD:
+        raise Conflict("This sign-in does not wait for a code.")
+    user = row.user
+    if recovery_code:
+        await do_use_recovery_code(session, settings, user, recovery_code)
+    else:
+        await verify_otp(session, settings, user, code or "", purpose="login")
+    # A new token on privilege change: the pre-code cookie cannot be reused as a full session.
+    row.stage = SessionStage.FULL
+    await do_record(
+        session, actor_id=user.id, action="login", subject_type="session", subject_id=row.id
     )
-    if row is None or row.revoked_at is not None or not row.user.is_active:
-        return None
-    now = utcnow()
-    if now >= row.expires_at or now - row.last_seen_at >= timedelta(
-        minutes=settings.session_idle_minutes
-    ):
-        return None
+    await session.flush()
     return row
-
-
-def needs_touch(row: LoginSession) -> bool:
-    return utcnow() - row.last_seen_at >= SESSION_TOUCH_EVERY
-
-
-_TOUCH = (
-    update(LoginSession)
-    .where(LoginSession.id == bindparam("session_id"))
-    .values(last_seen_at=bindparam("seen"))
-    .execution_options(synchronize_session=False)
-)  # built once
-
-
-async def do_touch_session(session: AsyncSession, session_id: int) -> None:
-    await session.execute(_TOUCH, {"session_id": session_id, "seen": utcnow()})
-
-
-async def do_logout(session: AsyncSession, row: LoginSession) -> None:
-    await session.execute(
-        update(LoginSession)
-        .where(LoginSession.id == row.id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    await do_record(
-        session, actor_id=row.user_id, action="logout", subject_type="session", subject_id=row.id
-    )
-
-
-async def do_revoke_sessions(session: AsyncSession, *, actor: User, user_id: int) -> int:
-    """Revoke every live session of ``user_id`` (an admin, or the user for their own)."""
-    if actor.role != Role.ADMIN and actor.id != user_id:
-        raise Forbidden("You may not revoke this user's sessions.")
-    await require_user(session, user_id)
-    result = await session.execute(
-        update(LoginSession)
-        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    await do_record(
-        session,
-        actor_id=actor.id,
-        action="sessions.revoked",
-        subject_type="user",
-        subject_id=user_id,
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
-
-
-async def list_sessions(session: AsyncSession, user_id: int) -> list[LoginSession]:
-    now = utcnow()
-    rows = await session.scalars(
-        select(LoginSession)
-        .where(
-            LoginSession.user_id == user_id,
-            LoginSession.revoked_at.is_(None),
-            LoginSession.expires_at > now,
-        )
-        .order_by(LoginSession.last_seen_at.desc())
-    )
-    return list(rows)
 
 
 # ---------------------------------------------------------------- TOTP
@@ -438,7 +227,8 @@ async def _check_code(
     purpose: str,
 ) -> int:
     now = utcnow()
-    if cred.locked_until is not None and cred.locked_until > now:
+    minutes = throttle.retry_after(cred.locked_until, now)
+    if minutes is not None:
         await do_record(
             session, actor_id=user.id, action="otp.locked", payload={"purpose": purpose}
         )
@@ -447,7 +237,7 @@ async def _check_code(
             code="otp_locked",
             persist=True,
             field="otp",
-            minutes=max(1, int((cred.locked_until - now).total_seconds() // 60) + 1),
+            minutes=minutes,
         )
     secret = SecretBox.for_keys(settings.totp_keys).open(cred.secret_encrypted)
     totp = _totp(secret)
@@ -483,25 +273,30 @@ async def _check_code(
     return matched
 
 
+# One more wrong code, counted by the UPDATE itself (concurrent failures are each counted;
+# no read-back); built once.
+_COUNT_FAILURE = (
+    update(TotpCredential)
+    .where(TotpCredential.user_id == bindparam("user"))
+    .values(failed_count=TotpCredential.failed_count + 1)
+    .returning(TotpCredential.failed_count)
+    .execution_options(synchronize_session=False)
+)
+_LOCK = (
+    update(TotpCredential)
+    .where(TotpCredential.user_id == bindparam("user"))
+    .values(failed_count=0, locked_until=bindparam("until"))
+    .execution_options(synchronize_session=False)
+)
+
+
 async def _count_failure(
-    session: AsyncSession, user: User, cred: TotpCredential, now: object, purpose: str
+    session: AsyncSession, user: User, cred: TotpCredential, now: datetime, purpose: str
 ) -> None:
-    # The count after this failure, from the UPDATE itself (no read-back, no refresh).
-    failures = await session.scalar(
-        update(TotpCredential)
-        .where(TotpCredential.user_id == user.id)
-        .values(failed_count=TotpCredential.failed_count + 1)
-        .returning(TotpCredential.failed_count)
-        .execution_options(synchronize_session=False)
-    )
-    if (failures or 0) >= MAX_OTP_FAILURES:
-        until = utcnow() + OTP_LOCK
-        await session.execute(
-            update(TotpCredential)
-            .where(TotpCredential.user_id == user.id)
-            .values(failed_count=0, locked_until=until)
-            .execution_options(synchronize_session=False)
-        )
+    failures = await session.scalar(_COUNT_FAILURE, {"user": user.id})
+    until = throttle.lock_until(failures, limit=MAX_OTP_FAILURES, window=OTP_LOCK, now=now)
+    if until is not None:
+        await session.execute(_LOCK, {"user": user.id, "until": until})
         set_committed_value(cred, "failed_count", 0)
         set_committed_value(cred, "locked_until", until)
     else:
@@ -553,36 +348,3 @@ async def do_use_recovery_code(
             field="otp",
         )
     await do_record(session, actor_id=user.id, action="recovery_code.used")
-
-
-async def do_second_factor(
-    session: AsyncSession,
-    settings: Settings,
-    row: LoginSession,
-    *,
-    code: str | None = None,
-    recovery_code: str | None = None,
-) -> LoginSession:
-    """Complete sign-in: a TOTP code (or a recovery code) moves the session to FULL."""
-    if row.stage != SessionStage.PASSWORD:
-        raise Conflict("This sign-in does not wait for a code.")
-    user = row.user
-    if recovery_code:
-        await do_use_recovery_code(session, settings, user, recovery_code)
-    else:
-        await verify_otp(session, settings, user, code or "", purpose="login")
-    # A new token on privilege change: the pre-code cookie cannot be reused as a full session.
-    row.stage = SessionStage.FULL
-    await do_record(
-        session, actor_id=user.id, action="login", subject_type="session", subject_id=row.id
-    )
-    await session.flush()
-    return row
-
-
-async def do_rotate_token(session: AsyncSession, row: LoginSession) -> str:
-    token = new_token()
-    row.token_hash = token_hash(token)
-    row.csrf_token = secrets.token_urlsafe(32)
-    await session.flush()
-    return token

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 import segno
 from quart import Blueprint, Response, g, render_template, request, url_for
 
-from hearing_server.accounts import services
+from hearing_server.accounts import services, sessions, users
 from hearing_server.accounts.models import Role, SessionStage, User
 from hearing_server.errors import DomainError, ValidationErrors
 from hearing_server.i18n import LOCALES
@@ -107,7 +107,7 @@ async def otp() -> Any:
                 await services.do_second_factor(
                     session, runtime().settings, row, code=form.get("otp", "")
                 )
-            token = await services.do_rotate_token(session, row)
+            token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
             mark_persist(exc)
             errors = _field_errors(exc)
@@ -137,7 +137,7 @@ async def enrol() -> Any:
             codes = await services.do_activate_totp(session, settings, user, form.get("otp", ""))
             row = await session.merge(pending)
             row.stage = SessionStage.FULL
-            token = await services.do_rotate_token(session, row)
+            token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
             mark_persist(exc)
             errors = _field_errors(exc)
@@ -167,7 +167,7 @@ async def enrol() -> Any:
 async def logout() -> Any:
     login = current_login() or g.get("pending_login")
     if login is not None:
-        await services.do_logout(await db_session(), login)
+        await sessions.do_logout(await db_session(), login)
     response = redirect(url_for("accounts.login"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -181,7 +181,7 @@ async def language() -> Any:
         locale = "fa"
     user = g.get("user")
     if user is not None:
-        await services.do_set_locale(await db_session(), user_id=user.id, locale=locale)
+        await users.do_set_locale(await db_session(), user_id=user.id, locale=locale)
     response = redirect(_safe_next(form.get("next")) or url_for("health.index"))
     set_cookie(response, LANG_COOKIE, locale, max_age=365 * 24 * 3600)
     return response
@@ -191,15 +191,15 @@ async def language() -> Any:
 @login_required()
 async def account() -> Any:
     user = require_user()
-    sessions = await services.list_sessions(await db_session(), user.id)
-    return await render_template("accounts/account.html", user=user, sessions=sessions)
+    rows = await sessions.list_sessions(await db_session(), user.id)
+    return await render_template("accounts/account.html", user=user, sessions=rows)
 
 
 @blueprint.post("/account/sessions/revoke")
 @login_required()
 async def revoke_own_sessions() -> Any:
     user = require_user()
-    await services.do_revoke_sessions(await db_session(), actor=user, user_id=user.id)
+    await sessions.do_revoke_sessions(await db_session(), actor=user, user_id=user.id)
     response = redirect(url_for("accounts.login"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -211,13 +211,13 @@ async def admin_users() -> Any:
     from sqlalchemy import select
 
     session = await db_session()
-    users = list(await session.scalars(select(User).order_by(User.role, User.username)))
-    return await render_template("accounts/admin_users.html", users=users)
+    rows = list(await session.scalars(select(User).order_by(User.role, User.username)))
+    return await render_template("accounts/admin_users.html", users=rows)
 
 
 @blueprint.post("/admin/users/<int:user_id>/revoke")
 @login_required(Role.ADMIN)
 async def admin_revoke(user_id: int) -> Any:
     actor = require_user()
-    await services.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
+    await sessions.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
     return redirect(url_for("accounts.admin_users"))

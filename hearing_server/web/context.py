@@ -19,8 +19,8 @@ from quart import Response, current_app, g, redirect, request, url_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server import i18n
-from hearing_server.accounts import services as accounts
-from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts import sessions
+from hearing_server.accounts.models import LoginSession, Role, User
 from hearing_server.accounts.security import keyed_hash
 from hearing_server.db import commit, rollback
 from hearing_server.errors import DomainError, Forbidden, Unauthenticated
@@ -153,16 +153,16 @@ async def before_request() -> None:
     g.pending_login = None
     if token:
         async with rt.db.transaction(write=False) as session:
-            row = await accounts.get_login_session(session, rt.settings, token)
-        if row is not None:
-            if row.stage == SessionStage.FULL:
-                g.user = row.user
-                g.login_session = row
+            found = await sessions.find_session(session, rt.settings, token)
+        if found is not None:
+            if found.signed_in:
+                g.user = found.login.user
+                g.login_session = found.login
             else:
-                g.pending_login = row
-            if accounts.needs_touch(row):
+                g.pending_login = found.login
+            if found.touch_due:
                 async with rt.db.transaction() as session:
-                    await accounts.do_touch_session(session, row.id)
+                    await sessions.do_touch_session(session, found.login.id)
     locale = None
     if g.user is not None:
         locale = g.user.locale
