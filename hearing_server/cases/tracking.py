@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hearing_server.accounts import services as accounts
+from hearing_server.accounts import throttle
 from hearing_server.accounts.models import User
 from hearing_server.audit.models import AuditEvent
 from hearing_server.cases.access import is_staff
@@ -59,10 +59,10 @@ async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) 
     """
     normalized = normalize_tracking_code(code)[: TRACKING_LENGTH + 2]
     keys = [f"track:ip:{ip}", f"track:code:{normalized}"]
-    await accounts.check_throttle(
+    await throttle.check_throttle(
         session, keys[:1], limit=TRACK_LIMIT_PER_ADDRESS, window=TRACK_WINDOW
     )
-    await accounts.check_throttle(
+    await throttle.check_throttle(
         session, keys[1:], limit=TRACK_LIMIT_PER_CODE, window=TRACK_WINDOW
     )
     try:
@@ -78,7 +78,7 @@ async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) 
             .limit(1)
         )
     if case is None or case.number is None:
-        await accounts.do_count_attempt(session, keys)
+        await throttle.do_count_attempt(session, keys)
         raise NotFound(
             "No case matches this tracking code and national ID.", code="track_miss", persist=True
         )

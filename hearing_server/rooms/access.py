@@ -1,10 +1,7 @@
-"""Who is in a hearing's room, and on what footing: a user's standing (``Participant``),
-the checks every room action starts from, a socket's login session, and the short-lived
-room token for clients without the cookie.
-
-TEMPORARY home of the socket's session checks (:func:`check_login_session`,
-:func:`check_socket_session`): the accounts part's one login-session rule replaces them
-after the merge.
+"""Who is in a hearing's room, and on what footing: a user's standing (``Participant``,
+from the one hearing rule in ``scheduling.access``), the checks every room action starts
+from, and the short-lived room token for clients without the cookie (its login session
+is checked by the accounts part's one rule, ``accounts.sessions``).
 """
 
 from __future__ import annotations
@@ -14,19 +11,17 @@ from datetime import timedelta
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hearing_server.accounts.models import LoginSession, SessionStage, User
-from hearing_server.accounts.services import SESSION_TOUCH_EVERY
+from hearing_server.accounts.models import LoginSession, User
+from hearing_server.accounts.sessions import require_valid_session
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
-from hearing_server.db import table_of
 from hearing_server.errors import Conflict, Forbidden, NotFound, Unauthenticated
 from hearing_server.law.rules import SeatGroup
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.events import RoomContext
-from hearing_server.rooms.hot import HotStatement
 from hearing_server.rooms.log import PUBLIC_PHASES
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.access import access_hearing, get_standing
@@ -163,61 +158,6 @@ async def panel_seats(session: AsyncSession, hearing_id: int) -> list[PanelSeat]
     )
 
 
-# ---------------------------------------------------------------- a socket's login session
-
-
-async def check_login_session(
-    session: AsyncSession, settings: Settings, login_session_id: int
-) -> LoginSession:
-    """The socket's login session is still good: not revoked, not expired, user active.
-
-    Socket traffic counts as activity, so the idle timeout is not applied here; the
-    namespace touches the session while the socket is busy."""
-    row = await session.get(LoginSession, login_session_id, populate_existing=True)
-    now = utcnow()
-    if (
-        row is None
-        or row.revoked_at is not None
-        or row.stage != SessionStage.FULL
-        or not row.user.is_active
-        or now >= row.expires_at
-    ):
-        raise Unauthenticated("Your session has ended. Please sign in again.", code="session_ended")
-    return row
-
-
-def _session_check() -> Any:
-    sessions = table_of(LoginSession)
-    users = table_of(User)
-    return (
-        select(sessions.c.last_seen_at <= bindparam("touch_before"))
-        .select_from(sessions.join(users, users.c.id == sessions.c.user_id))
-        .where(
-            sessions.c.id == bindparam("id"),
-            sessions.c.revoked_at.is_(None),
-            sessions.c.stage == SessionStage.FULL,
-            users.c.is_active.is_(True),
-            sessions.c.expires_at > bindparam("now"),
-        )
-    )
-
-
-_SESSION_CHECK = HotStatement(_session_check())
-
-
-async def check_socket_session(session: AsyncSession, login_session_id: int) -> bool:
-    """:func:`check_login_session` for a busy socket, as one light read (no ORM rows):
-    the same conditions, the same error. Returns whether the session's ``last_seen_at``
-    is due a touch (``accounts.needs_touch``: at most once a minute)."""
-    now = utcnow()
-    row = await _SESSION_CHECK.first(
-        session, {"id": login_session_id, "now": now, "touch_before": now - SESSION_TOUCH_EVERY}
-    )
-    if row is None:
-        raise Unauthenticated("Your session has ended. Please sign in again.", code="session_ended")
-    return bool(row[0])
-
-
 # ---------------------------------------------------------------- room tokens
 
 
@@ -246,7 +186,7 @@ async def check_room_token(
         raise Unauthenticated("The room token is not valid.", code="bad_token")
     if int(data.get("e", 0)) < int(utcnow().timestamp()):
         raise Unauthenticated("The room token has expired.", code="token_expired")
-    row = await check_login_session(session, settings, int(data["s"]))
+    row = await require_valid_session(session, settings, int(data["s"]), idle=False)
     if row.user_id != data.get("u"):
         raise Unauthenticated("The room token is not valid.", code="bad_token")
     return row

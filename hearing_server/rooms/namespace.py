@@ -22,11 +22,11 @@ from typing import Any
 
 import socketio
 from pydantic import BaseModel
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server import i18n
 from hearing_server.accounts import services as accounts
+from hearing_server.accounts import sessions as accounts_sessions
 from hearing_server.accounts.models import LoginSession, SessionStage
 from hearing_server.clock import utcnow
 from hearing_server.db import commit, rollback
@@ -276,7 +276,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         """The login session is still good (else the socket is closed); whether it is due
         a touch of ``last_seen_at`` (once a minute, as for HTTP requests)."""
         try:
-            touch_due = await access.check_socket_session(session, state.login_session_id)
+            touch_due = await accounts_sessions.check_session_alive(session, state.login_session_id)
         except Unauthenticated:
             self._later_disconnect(state.ctx.sid)
             raise
@@ -347,12 +347,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             return []
         ids = {state.login_session_id for state in self.sockets.values()}
         async with self.rt.db.transaction(write=False) as session:
-            rows = await session.scalars(select(LoginSession).where(LoginSession.id.in_(ids)))
-            good: set[int] = set()
-            for row in rows:
-                with contextlib.suppress(Unauthenticated):
-                    await access.check_login_session(session, self.rt.settings, row.id)
-                    good.add(row.id)
+            good = await accounts_sessions.live_session_ids(session, ids)
         ended = [sid for sid, st in list(self.sockets.items()) if st.login_session_id not in good]
         for sid in ended:
             await self.disconnect(sid)

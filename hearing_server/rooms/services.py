@@ -3,10 +3,8 @@
 
 from hearing_server.rooms.access import ROOM_TOKEN_SECONDS as ROOM_TOKEN_SECONDS
 from hearing_server.rooms.access import Participant as Participant
-from hearing_server.rooms.access import check_login_session as check_login_session
 from hearing_server.rooms.access import check_participant as check_participant
 from hearing_server.rooms.access import check_room_token as check_room_token
-from hearing_server.rooms.access import check_socket_session as check_socket_session
 from hearing_server.rooms.access import get_participant as get_participant
 from hearing_server.rooms.access import is_admitted as is_admitted
 from hearing_server.rooms.access import make_room_token as make_room_token

@@ -21,7 +21,8 @@ from sqlalchemy.orm import join as orm_join
 from sqlalchemy.orm import outerjoin
 
 from hearing_server.accounts.models import Role, ThrottleHit, TotpCredential, User
-from hearing_server.accounts.services import check_throttle, verify_otp
+from hearing_server.accounts.services import verify_otp
+from hearing_server.accounts.throttle import check_throttle
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import do_record, get_chain_tip, verify_chain
 from hearing_server.cases.models import Case
