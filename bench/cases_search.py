@@ -1,7 +1,7 @@
 """Benchmark: the secretary's case search over 100,000 cases on SQLite.
 
 Seeds a temporary SQLite database (schema from the models, rows by bulk insert with
-the sqlite3 module), then times ``hearing_server.cases.services.search_cases`` — the
+the sqlite3 module), then times ``hearing_server.cases.search.search_cases`` — the
 function the page and the API call — on a mix of searches (by name prefix, case number,
 national ID, status and board filters, plain newest-first pages), beside a bare
 hand-written SQL query returning the same page of rows through the same async engine.
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402  # after the path set-up above
 
 from hearing_server.accounts.models import Role, User  # noqa: E402
-from hearing_server.cases import services  # noqa: E402
+from hearing_server.cases import search  # noqa: E402
 from hearing_server.cases.models import CaseStatus  # noqa: E402
 from hearing_server.db import Database  # noqa: E402
 from hearing_server.models import Base  # noqa: E402
@@ -84,7 +84,7 @@ def seed(path: Path, count: int) -> dict[str, Any]:
         employer = f"شرکت {rnd.choice(LAST)} {i % 97}"
         parties.append((i, "claimant", worker, nid))
         parties.append((i, "respondent", employer, None))
-        for word in services._name_terms(worker, employer):
+        for word in search.name_terms(worker, employer):
             terms.append((i, word))
         if i % 997 == 0:
             picks["number"].append(number)
@@ -106,18 +106,18 @@ def seed(path: Path, count: int) -> dict[str, Any]:
     return picks
 
 
-def searches(picks: dict[str, list[str]], rounds: int) -> list[services.CaseFilter]:
+def searches(picks: dict[str, list[str]], rounds: int) -> list[search.CaseFilter]:
     rnd = random.Random(7)
-    made: list[services.CaseFilter] = []
+    made: list[search.CaseFilter] = []
     for _ in range(rounds):
         made += [
-            services.CaseFilter(q=rnd.choice(picks["name"])),
-            services.CaseFilter(q=rnd.choice(picks["number"])),
-            services.CaseFilter(q=rnd.choice(picks["nid"])),
-            services.CaseFilter(status=CaseStatus.FILED),
-            services.CaseFilter(board_id=2, status=CaseStatus.ACCEPTED, page=3),
-            services.CaseFilter(),
-            services.CaseFilter(q=f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"),
+            search.CaseFilter(q=rnd.choice(picks["name"])),
+            search.CaseFilter(q=rnd.choice(picks["number"])),
+            search.CaseFilter(q=rnd.choice(picks["nid"])),
+            search.CaseFilter(status=CaseStatus.FILED),
+            search.CaseFilter(board_id=2, status=CaseStatus.ACCEPTED, page=3),
+            search.CaseFilter(),
+            search.CaseFilter(q=f"{rnd.choice(FIRST)} {rnd.choice(LAST)}"),
         ]
     return made
 
@@ -133,7 +133,7 @@ ORDER BY c.filed_at DESC, c.id DESC LIMIT :limit OFFSET :offset
 """
 
 
-def bare_query(f: services.CaseFilter) -> tuple[str, dict[str, Any]]:
+def bare_query(f: search.CaseFilter) -> tuple[str, dict[str, Any]]:
     """The same page as ``search_cases`` would return, written by hand."""
     where, params = [], {"limit": f.per_page + 1, "offset": (f.page - 1) * f.per_page}
     if f.status:
@@ -150,7 +150,7 @@ def bare_query(f: services.CaseFilter) -> tuple[str, dict[str, Any]]:
         where.append("c.id IN (SELECT case_id FROM case_parties WHERE national_id = :nid)")
         params["nid"] = q
     elif q:
-        for n, word in enumerate(sorted(services._name_terms(q))):
+        for n, word in enumerate(sorted(search.name_terms(q))):
             where.append(
                 f"c.id IN (SELECT case_id FROM case_search_terms WHERE term >= :w{n}"  # noqa: S608  # only placeholder names are formatted in; values are bound
                 f" AND term < :w{n}x)"
@@ -183,11 +183,11 @@ async def run(count: int, rounds: int) -> None:
             secretary = await session.get(User, 1)
             assert secretary is not None and secretary.role == Role.SECRETARY
             for f in plan[:20]:  # warm caches and statement compilation
-                await services.search_cases(session, actor=secretary, filters=f)
+                await search.search_cases(session, actor=secretary, filters=f)
             for f in plan:
                 sql, params = bare_query(f)
                 t0 = time.perf_counter()
-                page = await services.search_cases(session, actor=secretary, filters=f)
+                page = await search.search_cases(session, actor=secretary, filters=f)
                 t1 = time.perf_counter()
                 rows = (await session.execute(text(sql), params)).all()
                 t2 = time.perf_counter()

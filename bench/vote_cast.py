@@ -105,7 +105,7 @@ async def prepare(tmp: Path, motions: int) -> tuple[Any, dict[str, Any], list[in
     from hearing_server.migrate import upgrade_async
     from hearing_server.rooms.models import Attendance
     from hearing_server.scheduling.models import HearingStatus, RoomPhase
-    from hearing_server.voting import services
+    from hearing_server.voting import motions
     from hearing_server.voting.models import MotionKind
     from tests.factories import make_case, make_hearing
 
@@ -159,7 +159,7 @@ async def prepare(tmp: Path, motions: int) -> tuple[Any, dict[str, Any], list[in
         )
         motion_ids = []
         for claim_id in claim_ids:
-            motion = await services.do_open_motion(
+            motion = await motions.do_open_motion(
                 session,
                 actor=users["secretary"],
                 hearing_id=hearing.id,
@@ -279,9 +279,9 @@ class Statements:
 
         # The rooms part's hot statements go straight to aiosqlite on SQLite, past the
         # engine's events: count and time them here too (bench-only wrapper).
-        from hearing_server.rooms import services as rooms
+        from hearing_server.rooms.hot import HotStatement
 
-        original_rows = rooms._HotStatement.rows
+        original_rows = HotStatement.rows
         statements = self
 
         async def counted_rows(hot: Any, session: Any, params: dict[str, Any]) -> list[Any]:
@@ -300,7 +300,7 @@ class Statements:
                     statements.spent += ms
                     statements.slowest.append((ms, hot.sqlite_sql[:60]))
 
-        rooms._HotStatement.rows = counted_rows  # type: ignore[method-assign]  # bench-only
+        HotStatement.rows = counted_rows  # type: ignore[method-assign]  # bench-only
 
 
 async def bench_votes(

@@ -196,7 +196,7 @@ def ruling_verify(file: str) -> None:
     from pathlib import Path
 
     from hearing_server.i18n import gettext
-    from hearing_server.issuance.services import check_pdf
+    from hearing_server.issuance.verification import check_pdf
 
     data = Path(file).read_bytes()
     verdict = _run(lambda s: _in_transaction(s, lambda session, st: check_pdf(session, st, data)))
@@ -231,7 +231,7 @@ def ruling_export(case_number: str, output: str) -> None:
 
     from hearing_server.errors import DomainError
     from hearing_server.i18n import gettext
-    from hearing_server.issuance.services import latest_issued_pdf
+    from hearing_server.issuance.verification import latest_issued_pdf
 
     try:
         found = _run(

@@ -26,7 +26,7 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import get_chain_head
 from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice
 from hearing_server.cases.models import Case, Claim
-from hearing_server.cases.services import CLAIM_LABELS
+from hearing_server.cases.presentation import CLAIM_LABELS
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, NotFound
 from hearing_server.i18n import gettext

@@ -21,7 +21,8 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record, get_chain_head
 from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, ClaimKind, PartyRole
-from hearing_server.cases.services import do_take_case_number, do_transition
+from hearing_server.cases.numbers import do_take_case_number
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.issuance.compose import member_ids, text_digest

@@ -20,12 +20,9 @@ from hearing_server.cases.models import (
     DocumentVisibility,
     FiledVia,
 )
-from hearing_server.cases.services import (
-    do_index_search_terms,
-    do_take_case_number,
-    do_take_tracking_code,
-    do_transition,
-)
+from hearing_server.cases.numbers import do_take_case_number, do_take_tracking_code
+from hearing_server.cases.search import do_index_search_terms
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound

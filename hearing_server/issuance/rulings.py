@@ -20,7 +20,7 @@ from hearing_server.audit.services import do_record
 from hearing_server.cases import access
 from hearing_server.cases.files import do_store_file
 from hearing_server.cases.models import Case, CaseStatus
-from hearing_server.cases.services import do_transition
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound

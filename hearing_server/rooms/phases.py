@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.cases.models import Case, CaseStatus
-from hearing_server.cases.services import do_transition
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict
 from hearing_server.i18n import lazy

@@ -21,7 +21,7 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import Board, Seat
 from hearing_server.cases.models import Case, CaseParty, CaseStatus
-from hearing_server.cases.services import do_transition
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, ValidationErrors

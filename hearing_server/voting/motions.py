@@ -28,7 +28,7 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import Board, BoardRulesVersion
 from hearing_server.cases.models import Case, CaseStatus, Claim
-from hearing_server.cases.services import do_transition
+from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
 from hearing_server.law.rules import (

@@ -10,10 +10,10 @@ from quart import Blueprint, Response, make_response, render_template, request
 
 from hearing_server.accounts.models import Role
 from hearing_server.cases.models import ClaimKind
-from hearing_server.cases.services import CLAIM_LABELS
+from hearing_server.cases.presentation import CLAIM_LABELS
 from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import gettext as _
-from hearing_server.scheduling.services import SCHEDULERS
+from hearing_server.scheduling.access import SCHEDULERS
 from hearing_server.text import normalize_digits, parse_rials
 from hearing_server.voting import access, ballots, motions, queries
 from hearing_server.voting.models import Motion

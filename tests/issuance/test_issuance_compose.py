@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from hearing_server.cases.models import Claim, ClaimKind
-from hearing_server.cases.services import CLAIM_LABELS
+from hearing_server.cases.presentation import CLAIM_LABELS
 from hearing_server.issuance.compose import RULING_LOCALE, claim_title
 
 # The Persian names rulings have always printed for each kind: the ruling text must not move.

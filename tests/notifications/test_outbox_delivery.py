@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from hearing_server import clock
 from hearing_server.accounts.models import User
-from hearing_server.cases import services
+from hearing_server.cases import filing, numbers, petition
 from hearing_server.config import Settings
 from hearing_server.notifications.delivery import claim_due, deliver_due
 from hearing_server.notifications.models import OutboxMessage
@@ -48,15 +48,15 @@ async def _file_for_worker_with_email(db: Any) -> Any:
             update(User).where(User.username == "worker").values(email="worker@example.org")
         )
         worker = await user_named(session, "worker")
-        data = services.PetitionInput(
+        data = petition.PetitionInput(
             employer_name="کارگاه آزمون",
             employer_registration_number="123",
             workshop_address="تهران",
             employment_start="1400/01/01",
             last_monthly_wage="100000000",
-            claims=[services.ClaimInput("unpaid_wages", "200000000")],
+            claims=[petition.ClaimInput("unpaid_wages", "200000000")],
         )
-        return await services.do_file(session, actor=worker, data=data)
+        return await filing.do_file(session, actor=worker, data=data)
 
 
 async def _messages(db: Any, case_id: int) -> list[OutboxMessage]:
@@ -89,7 +89,7 @@ async def test_a_real_smtp_server_receives_the_receipt_once(db: Any, settings: S
     assert len(mine) == 1
     email = message_from_bytes(mine[0].content, policy=default)
     body = email.get_body().get_content()  # type: ignore[union-attr]  # a text/plain body exists
-    assert fa_digits(services.format_tracking_code(case.tracking_code)) in body
+    assert fa_digits(numbers.format_tracking_code(case.tracking_code)) in body
     assert (
         email["Message-ID"]
         == f"<outbox-{next(m.id for m in queued if m.channel == 'email')}@heyat>"

@@ -16,9 +16,9 @@ from hearing_server.law.rules import BoardType
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.models import Attendance
-from hearing_server.rooms.services import do_set_phase
+from hearing_server.rooms.phases import do_set_phase
 from hearing_server.scheduling.models import Hearing
-from hearing_server.scheduling.services import accepted_cases
+from hearing_server.scheduling.queries import accepted_cases
 from hearing_server.voting.models import Ballot, Motion
 from tests.conftest import OtpSource, Person
 from tests.factories import user_named
