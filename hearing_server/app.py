@@ -173,11 +173,6 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         issuance_api.blueprint,
     ):
         app.register_blueprint(blueprint)
-    # Calls made without a session, so there is no cross-site request to forge: the API's
-    # sign-in, and the public verification of a ruling's PDF. (Views may instead carry
-    # @context.csrf_exempt.)
-    rt.csrf_exempt.update({"api_accounts.api_login", "api_issuance.api_verify"})
-    rt.csrf_exempt.update(cases_api.CSRF_EXEMPT)
     delivery.install(app)
     reminders.install(app)
     finality.install(app)

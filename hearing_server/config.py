@@ -76,19 +76,6 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.base_url.startswith("https://")
 
-    @property
-    def extra(self) -> dict[str, str]:
-        """The loose settings older readers look up by name; new code reads the fields."""
-        loose = {
-            "scheduling_work_days": self.scheduling_work_days,
-            "scheduling_work_start": self.scheduling_work_start,
-            "scheduling_work_end": self.scheduling_work_end,
-            "sms_provider": self.sms_provider,
-        }
-        if self.reminder_tick_seconds is not None:
-            loose["reminder_interval_seconds"] = str(self.reminder_tick_seconds)
-        return loose
-
     def __repr__(self) -> str:
         shown = ", ".join(
             f"{f.name}={shown_value(f.name, getattr(self, f.name))!r}" for f in fields(self)

@@ -27,12 +27,7 @@ Key = tuple[str | None, str]  # (msgctxt, msgid)
 
 # Msgids the extractor makes up from an expression instead of a literal. Each names the
 # call to mend; once mended the msgid is gone and the entry must go too.
-MISEXTRACTED: dict[str, str] = {
-    "in 24 hours24hin one hour": (
-        'scheduling/reminders.py: gettext("in 24 hours" if ... else "in one hour") — '
-        "one gettext call per branch"
-    ),
-}
+MISEXTRACTED: dict[str, str] = {}
 
 
 @cache

@@ -14,6 +14,7 @@ from hearing_server.errors import Forbidden, Invalid, Unauthenticated
 from hearing_server.web.context import (
     SESSION_COOKIE,
     client_ip,
+    csrf_exempt,
     current_login,
     db_session,
     login_required,
@@ -45,6 +46,7 @@ def user_json(user: User) -> dict[str, Any]:
 
 
 @blueprint.post("/auth/login")
+@csrf_exempt  # no session yet: nothing to forge
 @validate_request(LoginRequest)
 async def api_login(data: LoginRequest) -> Any:
     """Password and code in one call. 200 with the session cookie, or 401 with the error shape."""

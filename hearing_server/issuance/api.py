@@ -35,6 +35,7 @@ from hearing_server.issuance.rulings import (
 )
 from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.web.context import (
+    csrf_exempt,
     db_session,
     login_required,
     no_store,
@@ -246,6 +247,7 @@ def minutes_json(minutes: Minutes) -> dict[str, Any]:
 
 
 @blueprint.post("/verify")
+@csrf_exempt  # public, no session: nothing to forge
 async def api_verify() -> Any:
     """Public: a PDF (multipart field ``file`` or an ``application/pdf`` body) or
     ``{"code": ...}``. Answers ``authentic`` and why not, in the caller's language."""

@@ -111,5 +111,5 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
         email = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_from)
     else:
         email = DevSender()
-    provider = SMS_PROVIDERS.get(settings.extra.get("sms_provider", "dev"), SMS_PROVIDERS["dev"])
+    provider = SMS_PROVIDERS.get(settings.sms_provider, SMS_PROVIDERS["dev"])
     return {"email": email, "sms": SmsSender(provider(settings))}

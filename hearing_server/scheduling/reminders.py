@@ -77,7 +77,10 @@ async def _send_one(session: AsyncSession, settings: Settings, reminder_id: int)
     board = await session.get(Board, hearing.board_id)
     locale = user.locale if user.locale in ("fa", "en") else "fa"
     link = room_url(settings.base_url, hearing.id)
-    lead = gettext("in 24 hours" if reminder.kind == "24h" else "in one hour", locale)
+    if reminder.kind == "24h":
+        lead = gettext("in 24 hours", locale)
+    else:
+        lead = gettext("in one hour", locale)
     subject = gettext(
         "Reminder: your hearing starts {lead}, on {when}", locale, lead=lead, when=hearing.starts_at
     )
@@ -127,5 +130,5 @@ def install(app: Quart) -> None:
     @app.before_serving
     async def start_reminders() -> None:
         rt: Any = app.extensions["heyat"]
-        interval = float(rt.settings.extra.get("reminder_interval_seconds", DEFAULT_INTERVAL))
+        interval = rt.settings.reminder_tick_seconds or DEFAULT_INTERVAL
         rt.background.append(asyncio.create_task(run(rt.db, rt.settings, interval)))

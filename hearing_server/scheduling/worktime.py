@@ -1,7 +1,7 @@
 """When a board sits: working days and hours, official holidays, and the Jalali dates
 and Tehran clock times the secretary types.
 
-Working time (defaults, configurable through ``Settings.extra``):
+Working time (defaults, configurable through ``Settings.scheduling_work_*``):
 
 * ``scheduling_work_days``  — ``sat,sun,mon,tue,wed,thu`` (Friday is the weekly rest day);
 * ``scheduling_work_start`` — ``07:30`` Tehran time;
@@ -46,17 +46,16 @@ class WorkingHours:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WorkingHours:
-        extra = settings.extra
         days = cls.days
-        if extra.get("scheduling_work_days"):
+        if settings.scheduling_work_days:
             days = frozenset(
                 _DAY_CODES[code.strip().lower()[:3]]
-                for code in extra["scheduling_work_days"].split(",")
+                for code in settings.scheduling_work_days.split(",")
                 if code.strip().lower()[:3] in _DAY_CODES
             )
         return cls(
-            start=parse_clock(extra.get("scheduling_work_start", "07:30")),
-            end=parse_clock(extra.get("scheduling_work_end", "14:30")),
+            start=parse_clock(settings.scheduling_work_start),
+            end=parse_clock(settings.scheduling_work_end),
             days=days,
         )
 

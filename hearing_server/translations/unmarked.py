@@ -132,9 +132,6 @@ LABELS = (
 
 # Chosen by a conditional or passed as a keyword argument.
 CHOSEN = (
-    # scheduling/reminders.py: gettext("in 24 hours" if ... else "in one hour")
-    lazy("in 24 hours"),
-    lazy("in one hour"),
     # scheduling/services.py: _tell_everyone(..., subject=...)
     lazy("The hearing on {when} is cancelled"),
     lazy("The hearing on {when} is postponed"),
