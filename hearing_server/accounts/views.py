@@ -11,7 +11,7 @@ from quart import Blueprint, Response, g, render_template, request, url_for
 
 from hearing_server.accounts import services, sessions, users
 from hearing_server.accounts.models import Role, SessionStage, User
-from hearing_server.errors import DomainError, ValidationErrors
+from hearing_server.errors import DomainError
 from hearing_server.i18n import LOCALES
 from hearing_server.i18n import gettext as _
 from hearing_server.web.context import (
@@ -27,13 +27,9 @@ from hearing_server.web.context import (
     runtime,
     set_cookie,
 )
+from hearing_server.web.responses import form_errors, redirect
 
 blueprint = Blueprint("accounts", __name__)
-
-
-def redirect(location: str) -> Response:
-    """Quart's redirect, typed as the Response our cookie helpers take."""
-    return Response("", status=302, headers={"Location": location})
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -44,12 +40,6 @@ def _safe_next(target: str | None) -> str | None:
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def _field_errors(exc: DomainError) -> dict[str, str]:
-    if isinstance(exc, ValidationErrors):
-        return {name: _(msg, **params) for name, (msg, params) in exc.errors.items()}
-    return {exc.field or "_form": _(exc.message, **exc.params)}
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -110,7 +100,7 @@ async def otp() -> Any:
             token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
             mark_persist(exc)
-            errors = _field_errors(exc)
+            errors = form_errors(exc)
             status = exc.status
         else:
             response = redirect(_safe_next(request.args.get("next")) or url_for("health.index"))
@@ -140,7 +130,7 @@ async def enrol() -> Any:
             token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
             mark_persist(exc)
-            errors = _field_errors(exc)
+            errors = form_errors(exc)
             status = exc.status
         else:
             page = await render_template("accounts/recovery_codes.html", codes=codes)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar, cast
 
-from quart import Response, current_app, g, redirect, request, url_for
+from quart import Response, current_app, g, request, url_for
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server import i18n
@@ -25,6 +25,7 @@ from hearing_server.accounts.security import keyed_hash
 from hearing_server.db import commit, rollback
 from hearing_server.errors import DomainError, Forbidden, Unauthenticated
 from hearing_server.runtime import Runtime
+from hearing_server.web.responses import redirect
 
 SESSION_COOKIE = "heyat_session"
 ANON_COOKIE = "heyat_anon"
@@ -91,7 +92,7 @@ def login_required(
             if user is None:
                 if is_api_request():
                     raise Unauthenticated("Please sign in.")
-                return cast(Response, redirect(url_for("accounts.login", next=request.path)))
+                return redirect(url_for("accounts.login", next=request.path))
             if roles and user.role not in roles:
                 raise Forbidden("You do not have access to this page.")
             return await view(*args, **kwargs)
