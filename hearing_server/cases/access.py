@@ -110,6 +110,13 @@ async def access_case(
     return case, CaseStanding.PARTY if party is not None else CaseStanding.FILER
 
 
+def party_may_see(document: Document) -> bool:
+    """What a party (or filer) may see of a readable case's documents, for a document in
+    hand: shared with the parties and not withdrawn — :func:`visible_documents_clause`'s
+    condition, in Python (the room uses it on its hot path)."""
+    return document.visibility == DocumentVisibility.PARTIES and document.withdrawn_at is None
+
+
 def visible_documents_clause(standing: CaseStanding) -> ColumnElement[bool]:
     """A WHERE condition on ``Document`` for what ``standing`` may see of a readable case."""
     if standing.sees_board_documents:

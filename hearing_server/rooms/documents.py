@@ -12,18 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
+from hearing_server.cases.access import party_may_see
 from hearing_server.cases.files import file_path
-from hearing_server.cases.models import Case, Document, DocumentVisibility, StoredFile
+from hearing_server.cases.models import Case, Document, StoredFile
 from hearing_server.config import Settings
 from hearing_server.errors import NotFound
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import check_participant, hearing_case_ids, party_case_ids
 from hearing_server.rooms.log import public_audience
 from hearing_server.scheduling.models import Hearing
-
-
-def party_may_see(document: Document) -> bool:
-    return document.visibility == DocumentVisibility.PARTIES and document.withdrawn_at is None
 
 
 def document_audience(document: Document, hearing: Hearing) -> str:
