@@ -24,7 +24,7 @@ from hearing_server.rooms import events as ev
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.log import PUBLIC_PHASES
 from hearing_server.rooms.models import Attendance
-from hearing_server.scheduling.access import access_hearing, get_standing
+from hearing_server.scheduling.access import get_standing
 from hearing_server.scheduling.access import require_hearing as require_loaded_hearing
 from hearing_server.scheduling.models import (
     AgendaItem,
@@ -81,12 +81,10 @@ async def get_participant(
 
 async def check_participant(session: AsyncSession, user: User, hearing_id: int) -> Participant:
     """The user's standing, when they may be in the room now; refused otherwise (a party
-    only in the lobby and the hearing of the parties). A hearing the user may not see and
-    one that does not exist are refused alike."""
-    try:
-        hearing, standing = await access_hearing(session, user, hearing_id)
-    except NotFound:
-        standing = None
+    only in the lobby and the hearing of the parties). A hearing that does not exist is
+    ``NotFound``; one the user has no place in is refused with the reason (not summoned)."""
+    hearing = await require_loaded_hearing(session, hearing_id)
+    standing = await get_standing(session, user, hearing)
     if standing is None or not standing.may_enter_room:
         raise Forbidden("You are not summoned to this hearing.", code="not_summoned")
     participant = Participant(user, standing.role.value, standing.group, standing.case_ids)
