@@ -101,7 +101,8 @@ class HearingStanding:
 
     @property
     def sees_votes(self) -> bool:
-        return self.is_board
+        """The secretary and the panel (the administrator runs the installation, not votes)."""
+        return self.role is HearingRole.SECRETARY or self.on_panel
 
 
 def check_scheduler(actor: User) -> None:

@@ -15,8 +15,8 @@ from hearing_server.voting.models import Motion
 async def access_votes(
     session: AsyncSession, actor: User, hearing_id: int, *, lock: bool = False
 ) -> tuple[Hearing, HearingStanding]:
-    """The hearing and the viewer's standing when they may see its votes (staff and the
-    panel); everyone else is told the hearing does not exist."""
+    """The hearing and the viewer's standing when they may see its votes (the secretary
+    and the panel); everyone else is told the hearing does not exist."""
     hearing, standing = await access_hearing(session, actor, hearing_id, lock=lock)
     if not standing.sees_votes:
         raise NotFound("No such hearing.")
