@@ -453,10 +453,16 @@ $("doc-select").addEventListener("change", (e) => {
   const id = Number(e.target.value);
   if (id) navigate({ document_id: id, page: 1, zoom: localView.zoom || 100 });
 });
-$("page-prev").addEventListener("click", () => navigate({ ...localView, page: localView.page - 1 }));
-$("page-next").addEventListener("click", () => navigate({ ...localView, page: localView.page + 1 }));
-$("zoom-in").addEventListener("click", () => navigate({ ...localView, zoom: localView.zoom + 25 }));
-$("zoom-out").addEventListener("click", () => navigate({ ...localView, zoom: localView.zoom - 25 }));
+// One turn at a time: a second click waits for the first turn's answer and starts from
+// the page it reached (two quick clicks on "next" go two pages, not one twice).
+let turning = Promise.resolve();
+function turn(change) {
+  turning = turning.then(() => navigate(change(localView))).catch(() => {});
+}
+$("page-prev").addEventListener("click", () => turn((v) => ({ ...v, page: v.page - 1 })));
+$("page-next").addEventListener("click", () => turn((v) => ({ ...v, page: v.page + 1 })));
+$("zoom-in").addEventListener("click", () => turn((v) => ({ ...v, zoom: v.zoom + 25 })));
+$("zoom-out").addEventListener("click", () => turn((v) => ({ ...v, zoom: v.zoom - 25 })));
 $("follow").addEventListener("change", (e) => {
   following = e.target.checked;
   if (following) showView(state.view);
