@@ -9,6 +9,7 @@ backend or tool that is missing skips with a reason; with CI=true nothing may sk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -178,6 +179,28 @@ async def _drop_pg_databases() -> AsyncIterator[None]:
             await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@contextlib.asynccontextmanager
+async def copy_of_demo(
+    backend_name: str, tmp_root: Path, tmp_dir: Path, prefix: str = "heyat_t"
+) -> AsyncIterator[str]:
+    """A fresh copy of the seeded demo database on ``backend_name`` (a file in ``tmp_dir``
+    or a PostgreSQL database made from the template), dropped afterwards."""
+    made = await backend(backend_name, tmp_root)
+    if made.name == "sqlite":
+        target = tmp_dir / "heyat.db"
+        shutil.copyfile(made.template, target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    await _pg_exec(PG_ADMIN_URL, f"CREATE DATABASE {name} TEMPLATE {made.template}")
+    made.made.append(name)
+    try:
+        yield _pg_url(PG_ADMIN_URL, name)
+    finally:
+        await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        made.made.remove(name)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 async def db_url(
     request: pytest.FixtureRequest, tmp_root: Path, tmp_path: Path
@@ -189,18 +212,8 @@ async def db_url(
             "PostgreSQL is not reachable on 127.0.0.1:5432",
             env="HEYAT_REQUIRE_POSTGRES",
         )
-    made = await backend(request.param, tmp_root)
-    if made.name == "sqlite":
-        target = tmp_path / "heyat.db"
-        shutil.copyfile(made.template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    name = f"heyat_t_{uuid.uuid4().hex[:12]}"
-    await _pg_exec(PG_ADMIN_URL, f"CREATE DATABASE {name} TEMPLATE {made.template}")
-    made.made.append(name)
-    yield _pg_url(PG_ADMIN_URL, name)
-    await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    made.made.remove(name)
+    async with copy_of_demo(request.param, tmp_root, tmp_path) as url:
+        yield url
 
 
 def make_settings(url: str, var_dir: Path, **overrides: Any) -> Settings:
@@ -321,28 +334,46 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The real ASGI app served by uvicorn on a random port, in this event loop."""
     import dataclasses
 
-    import uvicorn
-
     from hearing_server.app import create_app
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     live_settings = dataclasses.replace(settings, base_url=url)
     app = create_app(live_settings)
+    async with serving(app, port):
+        yield LiveServer(url, app, live_settings)
+    await app.runtime.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int) -> AsyncIterator[None]:
+    """Serve ``app`` with uvicorn on ``port`` in this event loop, from the moment it is
+    started (its lifespan done) until the block ends. Waits for that condition however
+    busy the machine is; fails at once if the server stops while starting."""
+    import uvicorn
+
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
     )
-    server = uvicorn.Server(config)
+    up = asyncio.Event()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            up.set()
+
+    server = Server(config)
     task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "live server did not start"
-    yield LiveServer(url, app, live_settings)
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=10)
-    await app.runtime.db.dispose()
+    started = asyncio.create_task(up.wait())
+    # No deadline: a slow start on a busy machine is waited for; a failed one ends the task.
+    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+    started.cancel()
+    assert server.started, "live server stopped while starting"
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=60)
 
 
 def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:

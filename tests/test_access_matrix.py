@@ -16,9 +16,7 @@ room telling a signed-in person why they cannot enter).
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import uuid
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import date
@@ -29,7 +27,6 @@ import httpx
 import pyotp
 import pytest
 import socketio
-import uvicorn
 from sqlalchemy import select
 
 from hearing_server import clock
@@ -46,17 +43,15 @@ from hearing_server.law.rules import SeatGroup
 from hearing_server.scheduling.models import HearingStatus, RoomPhase
 from hearing_server.voting.models import Motion
 from tests.conftest import (
-    PG_ADMIN_URL,
     LiveServer,
     OtpSource,
     Person,
-    _pg_exec,
     _pg_reachable,
-    _pg_url,
-    backend,
+    copy_of_demo,
     free_port,
     make_settings,
     require_or_skip,
+    serving,
 )
 from tests.factories import board_of, make_case, make_hearing
 from tests.issuance.conftest import draft_and_approve, login_as, make_decided_case
@@ -337,18 +332,10 @@ async def database_url(
             "PostgreSQL is not reachable on 127.0.0.1:5432",
             env="HEYAT_REQUIRE_POSTGRES",
         )
-    made = await backend(request.param, tmp_root)
-    if made.name == "sqlite":
-        target = tmp_path_factory.mktemp("matrix") / "heyat.db"
-        shutil.copyfile(made.template, target)
-        yield f"sqlite+aiosqlite:///{target}"
-        return
-    name = f"heyat_m_{uuid.uuid4().hex[:12]}"
-    await _pg_exec(PG_ADMIN_URL, f"CREATE DATABASE {name} TEMPLATE {made.template}")
-    made.made.append(name)
-    yield _pg_url(PG_ADMIN_URL, name)
-    await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    made.made.remove(name)
+    async with copy_of_demo(
+        request.param, tmp_root, tmp_path_factory.mktemp("matrix"), prefix="heyat_m"
+    ) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -361,22 +348,8 @@ async def world(
     var_dir = tmp_path_factory.mktemp("matrix-var")
     settings = make_settings(database_url, var_dir, pki_dir=tmp_root / "pki", base_url=url)
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            ws="websockets-sansio",
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    assert server.started, "live server did not start"
+    server = contextlib.AsyncExitStack()
+    await server.enter_async_context(serving(app, port))
     live = LiveServer(url, app, settings)
     db: Database = app.runtime.db
     otp = OtpSource()
@@ -439,8 +412,7 @@ async def world(
     yield World(live, ids, phase_hearings, signed, http)
     for client in http.values():
         await client.aclose()
-    server.should_exit = True
-    await asyncio.wait_for(task, timeout=10)
+    await server.aclose()
     await db.dispose()
 
 

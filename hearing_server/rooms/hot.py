@@ -34,7 +34,7 @@ class HotStatement:
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             self.sqlite_params.append((name, bind.required, bind.value, processor))
 
-    def _sqlite_values(self, params: dict[str, Any]) -> tuple[Any, ...]:
+    def sqlite_values(self, params: dict[str, Any]) -> tuple[Any, ...]:
         values = []
         for name, required, fixed, processor in self.sqlite_params:
             value = params[name] if required else fixed
@@ -46,7 +46,7 @@ class HotStatement:
         if connection.dialect.name == "sqlite":
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            return list(await driver.execute_fetchall(self.sqlite_sql, self._sqlite_values(params)))
+            return list(await driver.execute_fetchall(self.sqlite_sql, self.sqlite_values(params)))
         result = await connection.execute(self.statement, params)
         return list(result.all()) if result.returns_rows else []
 
@@ -74,14 +74,14 @@ class HotStatement:
             return row, values
         raw = await connection.get_raw_connection()
         driver: Any = raw.driver_connection
-        first_values = self._sqlite_values(params)
+        first_values = self.sqlite_values(params)
 
         def both(db: Any) -> tuple[Any, dict[str, Any]] | None:
             row = db.execute(self.sqlite_sql, first_values).fetchone()
             if row is None:
                 return None
             values = then_params(row)
-            db.execute(then.sqlite_sql, then._sqlite_values(values)).fetchall()
+            db.execute(then.sqlite_sql, then.sqlite_values(values)).fetchall()
             return row, values
 
         found: tuple[Any, dict[str, Any]] | None = await driver.run_in_thread(both)
