@@ -524,13 +524,16 @@ def compose_ruling(
 
 @dataclass(frozen=True)
 class Attendance:
-    """One stay in the room: a person joined at ``joined_at`` and left at ``left_at`` (or not)."""
+    """One person in the session: first arrival ``joined_at``, last departure ``left_at``
+    (None: still there), and ``minutes_present`` in all (None in minutes made before it
+    was recorded)."""
 
     name: str
-    role: str  # member | secretary | claimant | respondent | representative | observer
+    role: str  # chair | member | secretary | admin | claimant | respondent | representative
     seat_group: SeatGroup | None
     joined_at: datetime
     left_at: datetime | None = None
+    minutes_present: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -539,6 +542,7 @@ class Attendance:
             "seat_group": None if self.seat_group is None else self.seat_group.value,
             "joined_at": _dt_out(self.joined_at),
             "left_at": _dt_out(self.left_at),
+            "minutes_present": self.minutes_present,
         }
 
     @classmethod
@@ -550,20 +554,29 @@ class Attendance:
             seat_group=None if group is None else SeatGroup(group),
             joined_at=_dt_req(data["joined_at"]),
             left_at=_dt_in(data.get("left_at")),
+            minutes_present=_opt_int(data, "minutes_present"),
         )
 
 
 @dataclass(frozen=True)
 class PhaseRecord:
+    """A phase of the session from ``started_at``; ``recalled``: the board called the
+    parties back from deliberation into the hearing."""
+
     phase: Phase
     started_at: datetime
+    recalled: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {"phase": self.phase.value, "started_at": _dt_out(self.started_at)}
+        return {
+            "phase": self.phase.value,
+            "started_at": _dt_out(self.started_at),
+            "recalled": self.recalled,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PhaseRecord:
-        return cls(Phase(data["phase"]), _dt_req(data["started_at"]))
+        return cls(Phase(data["phase"]), _dt_req(data["started_at"]), data.get("recalled") is True)
 
 
 @dataclass(frozen=True)

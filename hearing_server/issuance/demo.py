@@ -209,6 +209,7 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
                 case_id=case.id,
                 author_id=author,
                 kind="statement",
+                phase="hearing",
                 body=body,
                 at=start + timedelta(minutes=minute),
             )

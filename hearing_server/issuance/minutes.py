@@ -1,6 +1,9 @@
-"""The minutes (صورتجلسه) of a held session: who attended, the phases, what was said,
-every vote with its ballots and the minority opinions; signed like a ruling, once per
-hearing, and readable by staff and the parties of a case on its agenda."""
+"""The minutes (صورتجلسه) of a held session: who attended (once each, with role, first
+arrival, last departure and minutes present), the phases (a call-back of the parties
+from deliberation marked), the statements of the hearing of the parties, every vote with
+its ballots and the minority opinions; signed like a ruling, once per hearing, and
+readable by staff and the parties of a case on its agenda. What the board said without
+the parties (deliberation, voting) and ordinary chat are never in them."""
 
 from __future__ import annotations
 
@@ -31,13 +34,23 @@ from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.models import Minutes
 from hearing_server.issuance.queries import require_staff
 from hearing_server.issuance.signing import render_and_sign
-from hearing_server.rooms.models import Attendance, RoomEvent, Statement
+from hearing_server.rooms.chat import minutes_statements
+from hearing_server.rooms.models import RoomEvent
+from hearing_server.rooms.presence import attendance_by_person
 from hearing_server.scheduling.access import access_hearing
 from hearing_server.scheduling.models import AgendaItem, Hearing, HearingStatus
 from hearing_server.voting.models import Motion, MotionState
 from rulings import compose as rc
 
-ATTENDANCE_ROLES = {"member", "secretary", "claimant", "respondent", "representative"}
+ATTENDANCE_ROLES = {
+    "chair",
+    "member",
+    "secretary",
+    "admin",
+    "claimant",
+    "respondent",
+    "representative",
+}
 """Roles the minutes name; anyone else in the room is listed as an observer."""
 
 
@@ -62,18 +75,8 @@ async def compose_minutes(
             .order_by(AgendaItem.position)
         )
     )
-    stays = list(
-        await session.scalars(
-            select(Attendance)
-            .where(Attendance.hearing_id == hearing.id)
-            .order_by(Attendance.joined_at, Attendance.id)
-        )
-    )
-    said = list(
-        await session.scalars(
-            select(Statement).where(Statement.hearing_id == hearing.id).order_by(Statement.at)
-        )
-    )
+    people = await attendance_by_person(session, hearing)
+    said = await minutes_statements(session, hearing.id)
     motions = list(
         await session.scalars(
             select(Motion)
@@ -82,7 +85,7 @@ async def compose_minutes(
         )
     )
     ballots = await ballots_of(session, motions)
-    user_ids = {a.user_id for a in stays} | {s.author_id for s in said}
+    user_ids = {s.author_id for s in said}
     user_ids |= {b.member_id for items in ballots.values() for b in items}
     users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(user_ids)))}
     groups = seat_groups(motions, panel)
@@ -93,13 +96,14 @@ async def compose_minutes(
 
     attendance = [
         rc.Attendance(
-            name=name(a.user_id),
-            role=a.role if a.role in ATTENDANCE_ROLES else "observer",
-            seat_group=rc.SeatGroup(groups[a.user_id]) if a.user_id in groups else None,
-            joined_at=a.joined_at,
-            left_at=a.left_at,
+            name=person.name,
+            role=person.role if person.role in ATTENDANCE_ROLES else "observer",
+            seat_group=rc.SeatGroup(person.group.value) if person.group else None,
+            joined_at=person.first_arrival,
+            left_at=person.last_departure,
+            minutes_present=round(person.seconds_present / 60),
         )
-        for a in stays
+        for person in people
     ]
     phases: list[rc.PhaseRecord] = []
     for event in await session.scalars(
@@ -109,8 +113,13 @@ async def compose_minutes(
     ):
         phase = _phase(event.payload.get("phase") or event.payload.get("to"))
         if phase is not None:
-            phases.append(rc.PhaseRecord(phase, event.at))
-    started = stays[0].joined_at if stays else hearing.starts_at
+            # The board called the parties back from deliberation into the hearing.
+            recalled = phase is rc.Phase.HEARING and _phase(event.payload.get("from")) in (
+                rc.Phase.DELIBERATION,
+                rc.Phase.VOTING,
+            )
+            phases.append(rc.PhaseRecord(phase, event.at, recalled))
+    started = min((p.first_arrival for p in people), default=hearing.starts_at)
     closed_at = motions[-1].closed_at if motions else None
     if not phases:  # no room log: what the votes themselves show
         phases.append(rc.PhaseRecord(rc.Phase.HEARING, started))
@@ -118,6 +127,9 @@ async def compose_minutes(
             phases.append(rc.PhaseRecord(rc.Phase.VOTING, motions[0].opened_at))
         if closed_at is not None:
             phases.append(rc.PhaseRecord(rc.Phase.CLOSED, closed_at))
+    closings = [p.started_at for p in phases if p.phase is rc.Phase.CLOSED]
+    if closings:
+        closed_at = closings[-1]
     records: list[rc.MotionRecord] = []
     dissents: list[rc.MinorityOpinion] = []
     for m in motions:
@@ -149,9 +161,7 @@ async def compose_minutes(
         hearing_closed_at=closed_at,
         attendance=tuple(attendance),
         phases=tuple(phases),
-        statements=tuple(
-            rc.Statement(s.at, name(s.author_id), s.body) for s in said if s.kind != "system"
-        ),
+        statements=tuple(rc.Statement(s.at, name(s.author_id), s.body) for s in said),
         motions=tuple(records),
         dissents=tuple(dissents),
         audit_chain_head=await chain_head_of(session, motions),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearing_server.clock import utcnow
@@ -59,6 +59,9 @@ class Highlight(Base):
     note: Mapped[str | None] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "all" when made while the parties may be in the room, "board" in deliberation and
+    # voting: a party called back never sees the board's highlights and their notes.
+    audience: Mapped[str] = mapped_column(String(16), default="all", server_default="all")
 
 
 class PrivateNote(Base):
@@ -89,7 +92,10 @@ class PageView(Base):
 
 
 class Statement(Base):
-    """Chat messages and statements made in the room; they go into the minutes."""
+    """Chat messages and statements made in the room. The minutes (which the parties read)
+    hold the statements of the hearing of the parties: ``kind`` "statement", or said with
+    the floor (``with_floor``); never ordinary chat, never the board's own talk
+    (``audience`` "board", ``phase`` deliberation or voting)."""
 
     __tablename__ = "statements"
 
@@ -101,6 +107,8 @@ class Statement(Base):
     audience: Mapped[str] = mapped_column(String(16), default="all")  # all, board (deliberation)
     body: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    phase: Mapped[str | None] = mapped_column(String(16))  # the room's phase when said
+    with_floor: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class RaisedHand(Base):

@@ -175,7 +175,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         session = self.rt.db.session()
         try:
             hearing = await access.require_hearing(session, hearing_id, lock=True)
-            attendance = await do_join(session, hearing, participant, sid)
+            attendance = await do_join(
+                session, hearing, participant, sid, live_sids=frozenset(self.sockets)
+            )
             await commit(session)
         except BaseException:
             await rollback(session)

@@ -1,4 +1,4 @@
-"""The room's phases: lobby → hearing of the parties → deliberation ⇄ voting → closed.
+"""The room's phases: lobby → hearing of the parties ⇄ deliberation ⇄ voting → closed.
 
 Only the secretary or the chair moves the room (the ``phase.set`` action checks that);
 each move is guarded by :data:`PHASE_NEXT`, audited, and told to everyone. Leaving the
@@ -33,12 +33,13 @@ PHASE_LABELS = {
     RoomPhase.CLOSED: lazy("the end of the session"),
 }
 
-# Which phase may follow which. Deliberation and voting alternate (one motion per claim);
-# there is no way back to the public hearing once the parties are out.
+# Which phase may follow which. Deliberation and voting alternate (one motion per claim).
+# From deliberation the board may call the parties back (→ hearing: they may enter again,
+# admitted, and the minutes record the call-back), then deliberate again without them.
 PHASE_NEXT: dict[RoomPhase, frozenset[RoomPhase]] = {
     RoomPhase.LOBBY: frozenset({RoomPhase.HEARING, RoomPhase.CLOSED}),
     RoomPhase.HEARING: frozenset({RoomPhase.DELIBERATION, RoomPhase.CLOSED}),
-    RoomPhase.DELIBERATION: frozenset({RoomPhase.VOTING, RoomPhase.CLOSED}),
+    RoomPhase.DELIBERATION: frozenset({RoomPhase.HEARING, RoomPhase.VOTING, RoomPhase.CLOSED}),
     RoomPhase.VOTING: frozenset({RoomPhase.DELIBERATION, RoomPhase.CLOSED}),
     RoomPhase.CLOSED: frozenset(),
 }

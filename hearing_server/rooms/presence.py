@@ -2,15 +2,18 @@
 quorum per seat group, and the attendance record for the minutes.
 
 Joins and leaves are timestamped ``Attendance`` rows, one per socket; a party waits in
-the lobby (``admitted`` false) until the secretary or chair admits them.
+the lobby (``admitted`` false) until the secretary or chair admits them. The minutes list
+each person once (:func:`attendance_by_person`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
@@ -22,8 +25,8 @@ from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import Participant, is_admitted, require_active, require_hearing
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.log import PUBLIC_PHASES, do_append_event, public_audience
-from hearing_server.rooms.models import Attendance
-from hearing_server.scheduling.models import Hearing, PanelSeat
+from hearing_server.rooms.models import Attendance, RoomEvent
+from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
 
 
 async def _rules_of(session: AsyncSession, hearing: Hearing) -> BoardRules:
@@ -54,20 +57,30 @@ async def get_quorum(session: AsyncSession, hearing: Hearing) -> QuorumStatus:
 
 
 async def do_join(
-    session: AsyncSession, hearing: Hearing, participant: Participant, sid: str
+    session: AsyncSession,
+    hearing: Hearing,
+    participant: Participant,
+    sid: str,
+    *,
+    live_sids: Collection[str] = (),
 ) -> Attendance:
     """Record a socket joining the room. A user's earlier rows still open on a socket that
-    no longer exists (a killed server) are closed, so presence stays true."""
+    no longer exists (a killed server) are closed, so presence stays true; ``live_sids``
+    are the sockets this process still holds (another tab of the same person), whose rows
+    stay open."""
     user = participant.user
     now = utcnow()
     admitted = participant.is_board or await is_admitted(session, hearing.id, user.id)
+    stale = [
+        Attendance.hearing_id == hearing.id,
+        Attendance.user_id == user.id,
+        Attendance.left_at.is_(None),
+    ]
+    if live_sids:
+        stale.append(or_(Attendance.sid.is_(None), Attendance.sid.not_in(sorted(live_sids))))
     await session.execute(
         update(Attendance)
-        .where(
-            Attendance.hearing_id == hearing.id,
-            Attendance.user_id == user.id,
-            Attendance.left_at.is_(None),
-        )
+        .where(*stale)
         .values(left_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -171,24 +184,109 @@ async def do_admit(session: AsyncSession, ctx: RoomContext, user_id: int) -> Non
     )
 
 
-async def attendance_record(session: AsyncSession, hearing_id: int) -> list[dict[str, Any]]:
-    """For the minutes: each person's role and their join/leave intervals, in order."""
-    rows = await session.execute(
-        select(Attendance, User.full_name)
-        .join(User, User.id == Attendance.user_id)
-        .where(Attendance.hearing_id == hearing_id)
-        .order_by(Attendance.joined_at, Attendance.id)
+@dataclass(frozen=True)
+class PersonAttendance:
+    """One person's presence in a session, for the minutes: every socket they had (tabs,
+    reconnects) merged into one stay."""
+
+    user_id: int
+    name: str
+    role: str  # chair, member, secretary, admin, claimant, respondent, representative
+    group: SeatGroup | None
+    first_arrival: datetime
+    last_departure: datetime | None  # None: still in the room of an open session
+    seconds_present: int
+
+
+# The minutes list the chair first, then the panel, the staff and the parties.
+ROLE_ORDER = ("chair", "member", "secretary", "admin", "claimant", "respondent", "representative")
+
+
+async def attendance_by_person(session: AsyncSession, hearing: Hearing) -> list[PersonAttendance]:
+    """Who attended the session, once each: role (the panel's chair and members with their
+    seat group, from the panel), first arrival, last departure and the time present (the
+    union of their sockets' stays). A party counts from their admission, not the lobby's
+    wait; nobody counts after the room closed."""
+    rows = list(
+        await session.scalars(
+            select(Attendance)
+            .where(Attendance.hearing_id == hearing.id)
+            .order_by(Attendance.joined_at, Attendance.id)
+        )
     )
-    people: dict[int, dict[str, Any]] = {}
-    for attendance, name in rows:
-        person = people.setdefault(
-            attendance.user_id,
-            {"user_id": attendance.user_id, "name": name, "role": attendance.role, "periods": []},
+    if not rows:
+        return []
+    closed_at = None
+    if hearing.phase == RoomPhase.CLOSED:
+        closed_at = await session.scalar(
+            select(func.max(RoomEvent.at)).where(
+                RoomEvent.hearing_id == hearing.id, RoomEvent.type == "phase"
+            )
         )
-        person["periods"].append(
-            {
-                "joined_at": attendance.joined_at.isoformat(),
-                "left_at": attendance.left_at.isoformat() if attendance.left_at else None,
-            }
+    now = utcnow()
+    admissions: dict[int, list[datetime]] = defaultdict(list)
+    for event in await session.scalars(
+        select(RoomEvent)
+        .where(RoomEvent.hearing_id == hearing.id, RoomEvent.type == "admit")
+        .order_by(RoomEvent.seq)
+    ):
+        user_id = event.payload.get("user_id")
+        if isinstance(user_id, int):
+            admissions[user_id].append(event.at)
+    seats = {
+        seat.member_id: seat
+        for seat in await session.scalars(
+            select(PanelSeat).where(PanelSeat.hearing_id == hearing.id)
         )
-    return list(people.values())
+    }
+    stays: dict[int, list[tuple[datetime, datetime, bool]]] = defaultdict(list)
+    roles: dict[int, str] = {}
+    for row in rows:
+        roles.setdefault(row.user_id, row.role)
+        start, end = row.joined_at, row.left_at
+        still_here = end is None
+        if end is None:
+            end = closed_at or now
+        if row.role in ev.PARTY_ROLES:
+            if not row.admitted:
+                continue  # waited in the lobby and never came in
+            admitted_at = [at for at in admissions[row.user_id] if start <= at <= end]
+            if admitted_at:
+                start = admitted_at[0]
+        if closed_at is not None:
+            end = min(end, closed_at)
+            still_here = False
+        if end < start:
+            continue  # came in after the room closed
+        stays[row.user_id].append((start, end, still_here))
+    found = await session.execute(select(User.id, User.full_name).where(User.id.in_(list(stays))))
+    names: dict[int, str] = {user_id: name for user_id, name in found}
+    people: list[PersonAttendance] = []
+    for user_id, periods in stays.items():
+        periods.sort()
+        seconds = 0.0
+        run_start, run_end = periods[0][0], periods[0][1]
+        for start, end, _open in periods[1:]:
+            if start > run_end:
+                seconds += (run_end - run_start).total_seconds()
+                run_start = start
+            run_end = max(run_end, end)
+        seconds += (run_end - run_start).total_seconds()
+        seat = seats.get(user_id)
+        role = roles[user_id]
+        if seat is not None:
+            role = "chair" if seat.is_chair else "member"
+        people.append(
+            PersonAttendance(
+                user_id=user_id,
+                name=names.get(user_id, f"#{user_id}"),
+                role=role,
+                group=seat.group if seat is not None else None,
+                first_arrival=periods[0][0],
+                last_departure=None if any(p[2] for p in periods) else run_end,
+                seconds_present=round(seconds),
+            )
+        )
+    rank = {role: i for i, role in enumerate(ROLE_ORDER)}
+    people.sort(key=lambda p: (rank.get(p.role, len(rank)), p.first_arrival, p.user_id))
+    return people

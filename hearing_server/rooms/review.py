@@ -276,6 +276,7 @@ async def do_add_highlight(
         note=note.strip() if note else None,
         author_id=ctx.user.id,
         at=utcnow(),
+        audience=document_audience(document, hearing),
     )
     session.add(highlight)
     await session.flush()
@@ -285,7 +286,7 @@ async def do_add_highlight(
         "highlight",
         "add",
         highlight_dict(highlight, ctx.user.full_name),
-        document_audience(document, hearing),
+        highlight.audience,
         actor_id=ctx.user.id,
     )
     return highlight

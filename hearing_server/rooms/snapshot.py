@@ -65,11 +65,17 @@ async def get_snapshot(
         }
     people = await _people(session, hearing, is_board=is_board)
     highlights: list[dict[str, Any]] = []
+    # What the board did without the parties (deliberation, voting) is the board's only.
+    audiences = [ev.AUDIENCE_ALL, ev.AUDIENCE_BOARD] if is_board else [ev.AUDIENCE_ALL]
     if sees_room and doc_ids:
         rows = await session.execute(
             select(Highlight, User.full_name)
             .join(User, User.id == Highlight.author_id)
-            .where(Highlight.hearing_id == hearing.id, Highlight.document_id.in_(doc_ids))
+            .where(
+                Highlight.hearing_id == hearing.id,
+                Highlight.document_id.in_(doc_ids),
+                Highlight.audience.in_(audiences),
+            )
             .order_by(Highlight.id)
         )
         highlights = [highlight_dict(h, name) for h, name in rows]
@@ -87,7 +93,6 @@ async def get_snapshot(
             ]
     chat: list[dict[str, Any]] = []
     if sees_room:
-        audiences = ["all", "board"] if is_board else ["all"]
         rows2 = await session.execute(
             select(Statement, User.full_name)
             .join(User, User.id == Statement.author_id)

@@ -65,7 +65,18 @@ socket.on("connect", async () => {
   await resync();
 });
 socket.on("disconnect", () => setConnection("reconnecting"));
+// A party sent out for the board's deliberation waits here: the page asks to enter again
+// every few seconds and is refused ("deliberation") until the board calls the parties back.
+let removedWait = null;
+function waitForCallBack() {
+  clearTimeout(removedWait);
+  removedWait = setTimeout(() => socket.connect(), 5000);
+}
 socket.on("connect_error", (err) => {
+  if (removedWait !== null && err && err.data && err.data.code === "deliberation") {
+    waitForCallBack();
+    return;
+  }
   setConnection("offline");
   if (err && err.message) {
     $("problem").textContent = err.message;
@@ -75,6 +86,14 @@ socket.on("connect_error", (err) => {
 socket.on("removed", () => {
   socket.io.opts.reconnection = false;
   notice(T.removed);
+  waitForCallBack();
+});
+socket.on("connect", () => {
+  if (removedWait === null) return;
+  clearTimeout(removedWait); // called back into the hearing
+  removedWait = null;
+  socket.io.opts.reconnection = true;
+  $("notice").hidden = true;
 });
 socket.on("room", (event) => {
   if (lastSeq === null || state === null) return; // a sync is on its way
