@@ -18,7 +18,7 @@ from sqlalchemy import select
 from hearing_server import clock
 from hearing_server.issuance.models import Minutes
 from rulings.pki import PkiPaths
-from tests.conftest import OtpSource, Person
+from tests.conftest import LiveServer, OtpSource, Person
 from tests.issuance.conftest import login_as, pdf_text, pki  # noqa: F401  (fixture)
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
@@ -349,3 +349,44 @@ async def test_minutes_attendance_is_one_row_per_person_with_role_arrival_depart
     text = await party_pdf_text(quart_app, people["worker"], otp, minutes["id"])
     assert "رئیس جلسه" in text and "ناظر" not in text
     assert text.count(people["secretary"].full_name) == 1
+
+
+async def test_a_party_page_waits_out_deliberation_and_rejoins_when_called_back(
+    browser: Any,
+    live_server: LiveServer,
+    join: Callable[..., Any],
+    room: Room,
+    people: dict[str, Person],
+    otp: OtpSource,
+) -> None:
+    """In Chromium: the worker's room page is sent out at deliberation, says why, and comes
+    back by itself when the board calls the parties back (showing the phase); sent out
+    again when the board returns to deliberation."""
+    from tests.rooms.test_rooms_browser import open_room
+
+    secretary = await join("secretary")
+    worker = await open_room(browser, live_server, people["worker"], otp, room)
+    assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
+    assert (await secretary.call("admit", {"user_id": people["worker"].id}))["ok"]
+    await worker.wait_for_function(
+        "document.querySelector('#phase').textContent === 'رسیدگی و استماع طرفین'"
+    )
+    assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
+    await worker.wait_for_selector("#notice:not([hidden])")
+    assert "فرا بخواند" in await worker.inner_text("#notice")
+    assert (await member_says(secretary, DELIBERATION_CHAT))["ok"]
+    assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
+    await worker.wait_for_selector("#room[data-state=connected]", timeout=20_000)
+    await worker.wait_for_selector("#notice", state="hidden")
+    await worker.wait_for_function(
+        "document.querySelector('#phase').textContent === 'رسیدگی و استماع طرفین'"
+    )
+    assert DELIBERATION_CHAT not in await worker.inner_text("body")
+    assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
+    await worker.wait_for_selector("#notice:not([hidden])")
+    assert worker.errors == []
+    await worker.context.close()
+
+
+async def member_says(client: RoomClient, body: str) -> Any:
+    return await client.call("chat.send", {"body": body})
