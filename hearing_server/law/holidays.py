@@ -60,9 +60,12 @@ class DayOff:
 @lru_cache(maxsize=16)
 def _year(year: int) -> dict[date, tuple[str, str, bool]]:
     """The official holidays of a Gregorian year: day → (Persian, English, estimated)."""
-    kwargs = {"years": year, "islamic_show_estimated": False}
-    plain_fa = holidays_lib.country_holidays("IR", language="fa_IR", **kwargs)
-    plain_en = holidays_lib.country_holidays("IR", language="en_US", **kwargs)
+    plain_fa = holidays_lib.country_holidays(
+        "IR", language="fa_IR", years=year, islamic_show_estimated=False
+    )
+    plain_en = holidays_lib.country_holidays(
+        "IR", language="en_US", years=year, islamic_show_estimated=False
+    )
     labelled = holidays_lib.country_holidays("IR", language="en_US", years=year)
     result: dict[date, tuple[str, str, bool]] = {}
     for day in plain_fa:

@@ -6,7 +6,7 @@ both parties' objections joining one appeal case."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 from typing import Any
 
@@ -24,7 +24,7 @@ from tests.issuance.conftest import draft_and_approve, login_as, make_decided_ca
 
 
 def tehran(y: int, m: int, d: int, hh: int = 10) -> datetime:
-    return datetime.combine(datetime(y, m, d).date(), time(hh), tzinfo=TEHRAN).astimezone(UTC)
+    return datetime.combine(date(y, m, d), time(hh), tzinfo=TEHRAN).astimezone(UTC)
 
 
 def evidence() -> FileStorage:
@@ -33,12 +33,16 @@ def evidence() -> FileStorage:
     return FileStorage(BytesIO(pdf_bytes()), filename="receipt.pdf", content_type="application/pdf")
 
 
-async def _issue(quart_app: Any, db: Any, people: dict[str, Person], otp: OtpSource) -> tuple[Any, str, int, int]:
+async def _issue(
+    quart_app: Any, db: Any, people: dict[str, Person], otp: OtpSource
+) -> tuple[Any, str, int, int]:
     decided = await make_decided_case(db)
     secretary, csrf, ruling_id = await draft_and_approve(
         quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1"]
     )
-    issued = await secretary.post(f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf})
+    issued = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
+    )
     assert issued.status_code == 200, await issued.get_json()
     return secretary, csrf, ruling_id, decided.case_id
 
@@ -104,7 +108,11 @@ async def test_each_party_has_its_own_clock_and_finality_waits_for_the_last(
     assert no_file.status_code == 422
     twice = await secretary.post(
         url,
-        form={"party_id": str(parties[PartyRole.CLAIMANT].id), "date": "1405/10/16", "method": "post"},
+        form={
+            "party_id": str(parties[PartyRole.CLAIMANT].id),
+            "date": "1405/10/16",
+            "method": "post",
+        },
         files={"file": evidence()},
         headers=headers,
     )

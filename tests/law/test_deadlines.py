@@ -53,11 +53,14 @@ def as_jalali(day: date) -> str:
         ("1405/03/19", "1405/04/06", datetime(2026, 6, 27, 20, 30, tzinfo=UTC), 3),
     ],
 )
-def test_last_day_to_object(notified: str, last_day: str, closes_utc: datetime, skipped: int) -> None:
+def test_last_day_to_object(
+    notified: str, last_day: str, closes_utc: datetime, skipped: int
+) -> None:
     y, m, d = (int(x) for x in notified.split("/"))
     window = objection_window(jalali(y, m, d), 15, day_off)
     assert as_jalali(window.last_day) == last_day
-    assert window.closes_at == closes_utc  # midnight Tehran after the last day (UTC+3:30 all year: no DST since 2022)
+    # Midnight in Tehran after the last day (UTC+3:30 all year: no DST since 2022).
+    assert window.closes_at == closes_utc
     assert len(window.skipped) == skipped
     assert window.is_open(closes_utc - timedelta(seconds=1))
     assert not window.is_open(closes_utc)
