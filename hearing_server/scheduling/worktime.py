@@ -30,7 +30,13 @@ from hearing_server.audit.services import do_record
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Invalid
 from hearing_server.i18n import get_locale
-from hearing_server.law.holidays import DayOff, OfficeDay, day_off
+from hearing_server.law.holidays import (
+    DayOff,
+    OfficeDay,
+    day_off,
+    jalali_year_bounds,
+    official_holidays,
+)
 from hearing_server.scheduling import calendar as jcal
 from hearing_server.scheduling.access import check_scheduler
 from hearing_server.scheduling.models import Holiday
@@ -206,3 +212,17 @@ async def days_off(
         return day_off(day, own)
 
     return lookup
+
+
+async def holidays_of_years(session: AsyncSession, jalali_years: list[int]) -> list[DayOff]:
+    """The official calendar (lunar days estimated until the office's table confirms them)
+    and the office's own days, for whole Jalali years, in date order; Fridays not listed."""
+    result: list[DayOff] = []
+    for year in jalali_years:
+        first, last = jalali_year_bounds(year)
+        lookup = await days_off(session, first, last)
+        days = {h.day for h in official_holidays(year)} | set(
+            await office_days(session, first, last)
+        )
+        result.extend(off for d in sorted(days) if (off := lookup(d)) is not None)
+    return result
