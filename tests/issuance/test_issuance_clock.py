@@ -6,6 +6,7 @@ both parties' objections joining one appeal case."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from io import BytesIO
 from typing import Any
@@ -233,3 +234,34 @@ async def test_both_parties_object_within_their_own_windows_into_one_appeal_case
     # per party: the employer's closed at the end of 1405/10/19).
     clock.set_frozen(tehran(2027, 1, 10, 0))
     assert await finality.sweep_once(db) == 0  # appealed rulings never become final here
+
+
+async def test_the_secretary_records_a_notification_on_the_ruling_page(
+    quart_app: Any, db: Any, people: dict[str, Person], otp: OtpSource, pki: PkiPaths
+) -> None:
+    clock.set_frozen(tehran(2026, 12, 7))  # Monday 1405/09/16
+    _s, _c, ruling_id, case_id = await _issue(quart_app, db, people, otp)
+    employer_party = (await _parties(db, case_id))[PartyRole.RESPONDENT]
+    clock.set_frozen(tehran(2026, 12, 9))
+    secretary, _csrf = await login_as(quart_app, people["secretary"], otp)
+    page = await (await secretary.get(f"/rulings/{ruling_id}")).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token and 'id="notification-form"' in page
+    form = {"csrf_token": token.group(1), "party_id": str(employer_party.id), "date": "1405/09/17"}
+    refused = await secretary.post(
+        f"/rulings/{ruling_id}/notifications",
+        form={**form, "method": "carrier pigeon"},
+        files={"file": evidence()},
+    )
+    assert refused.status_code == 422
+    assert "روش ابلاغ" in await refused.get_data(as_text=True)
+    done = await secretary.post(
+        f"/rulings/{ruling_id}/notifications",
+        form={**form, "method": "in_person"},
+        files={"file": evidence()},
+    )
+    assert done.status_code == 302
+    page = await (await secretary.get(f"/rulings/{ruling_id}")).get_data(as_text=True)
+    row = page[page.index(f'id="party-{employer_party.id}"') :].split("</tr>")[0]
+    assert 'data-notified="true"' in row
+    assert "۰۳ دی ۱۴۰۵" in row  # 1405/09/17 + 15 = 1405/10/02, the birth of Imam Ali → 10/03
