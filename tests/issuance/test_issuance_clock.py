@@ -187,6 +187,9 @@ async def test_both_parties_object_within_their_own_windows_into_one_appeal_case
     assert (await employer.get(f"/api/v1/rulings/{ruling_id}/pdf")).status_code == 200
     mine = await (await employer.get(f"/api/v1/rulings/{ruling_id}")).get_json()
     assert mine["my_last_day"] == "1405/10/19"
+    page = await (await employer.get(f"/rulings/{ruling_id}")).get_data(as_text=True)
+    assert "۱۹ دی ۱۴۰۵" in page.split('id="my-last-day"')[1].split("</span>")[0]
+    assert 'id="objection-form"' in page  # the employer's own window is open
     clock.set_frozen(tehran(2027, 1, 9, 23))  # the last hour of the employer's last day
     employer, employer_csrf = await login_as(quart_app, people["employer"], otp)
     second = await employer.post(
