@@ -104,6 +104,8 @@ SURFACES: dict[str, dict[str, str]] = {
         "page.receipt": "/cases/{case}/receipt",
         "api": "/api/v1/cases/{case}",
         "api.documents": "/api/v1/cases/{case}/documents",
+        "page.objections": "/cases/{case}/objections",
+        "api.objections": "/api/v1/cases/{case}/objections",
     },
     "document": {
         "page.file": "/cases/{case}/documents/{document}/file",

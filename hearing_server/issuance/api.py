@@ -15,16 +15,23 @@ from hearing_server.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from hearing_server.i18n import gettext as _
 from hearing_server.issuance.compose import member_ids
 from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
-from hearing_server.issuance.models import Minutes, Ruling
-from hearing_server.issuance.objections import do_object
+from hearing_server.issuance.models import Minutes, Ruling, RulingState
+from hearing_server.issuance.notices import (
+    clock_json,
+    do_record_notification,
+    jalali_text,
+    party_clocks,
+    window_of,
+)
+from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.progress import ISSUE_STEPS, get_progress
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
+    is_staff,
     list_rulings,
     notification_of,
     parties_of,
-    party_deadline,
 )
 from hearing_server.issuance.rulings import (
     approvals_needed,
@@ -92,8 +99,14 @@ async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
     mine: list[CaseParty] = await parties_of(session, user, case.id)
     if mine:
         note = await notification_of(session, ruling, mine[0])
+        window = await window_of(session, ruling, note)
         body["notified_at"] = _iso(note.notified_at) if note else None
-        body["my_objection_deadline"] = _iso(party_deadline(ruling, note))
+        body["my_objection_deadline"] = _iso(window.closes_at) if window else None
+        body["my_last_day"] = jalali_text(window.last_day) if window else None
+    if is_staff(user) and ruling.state != RulingState.DRAFT:
+        clocks = await party_clocks(session, ruling)
+        body["parties"] = [clock_json(c) for c in clocks]
+        body["not_notified"] = [c.party.id for c in clocks if c.notification is None]
     return body
 
 
@@ -214,6 +227,63 @@ async def api_object(ruling_id: int, data: ObjectionRequest) -> Any:
             "status": appeal.status.value,
         },
     }, 201
+
+
+@blueprint.post("/rulings/<int:ruling_id>/notifications")
+@login_required()
+async def api_record_notification(ruling_id: int) -> Any:
+    """The secretary records a party's notification served outside the system: multipart
+    ``party_id``, ``date`` (Jalali), ``method`` (in_person, post, electronic), ``file``."""
+    user = require_user()
+    form = await request.form
+    files = await request.files
+    try:
+        party_id = int(form.get("party_id", ""))
+    except ValueError:
+        raise Invalid("Choose the party who was notified.", field="party_id") from None
+    upload = files.get("file")
+    limit = runtime().settings.max_upload_bytes
+    evidence = upload.read(limit + 1) if upload is not None and upload.filename else None
+    note, window = await do_record_notification(
+        await db_session(),
+        runtime().settings,
+        actor=user,
+        ruling_id=ruling_id,
+        party_id=party_id,
+        date_text=form.get("date", ""),
+        method=form.get("method", ""),
+        evidence=evidence,
+    )
+    return {
+        "party_id": note.party_id,
+        "method": note.method.value,
+        "notified_at": _iso(note.notified_at),
+        "last_day": jalali_text(window.last_day),
+        "closes_at": _iso(window.closes_at),
+    }, 201
+
+
+@blueprint.get("/cases/<int:case_id>/objections")
+@login_required()
+async def api_case_objections(case_id: int) -> Any:
+    """The objections an appeal case hears (every party's), oldest first."""
+    user = require_user()
+    rows = await objections_of_case(await db_session(), user, case_id)
+    return {
+        "objections": [
+            {
+                "id": o.id,
+                "ruling": r.number,
+                "party_id": p.id,
+                "role": p.role.value,
+                "name": p.full_name,
+                "text": o.text,
+                "at": _iso(o.at),
+                "appeal_case_id": o.appeal_case_id,
+            }
+            for o, p, r in rows
+        ]
+    }
 
 
 @blueprint.post("/hearings/<int:hearing_id>/minutes")

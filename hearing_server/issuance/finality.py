@@ -1,5 +1,12 @@
-"""Rulings become final once their objection window has passed: the sweep, and the
-loop that runs it.
+"""Rulings become final once every party's objection window has closed without
+objection: the sweep, and the loop that runs it.
+
+``final_at`` is the instant the last window closed (the end of that party's last day in
+Tehran), not the moment a pass noticed it. A ruling with a party never notified has no
+``objection_deadline`` and is never picked up. Before marking a ruling final the windows
+are computed again with the calendar of the moment (a holiday entered since the
+notification may have moved a last day): a window that is open again only updates the
+stored deadline.
 
 The loop is started in a ``before_serving`` hook and kept in ``Runtime.background``
 (cancelled on shutdown). Each pass is one short transaction running
@@ -24,7 +31,8 @@ from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.db import Database
 from hearing_server.errors import NotFound
-from hearing_server.issuance.models import Ruling, RulingState
+from hearing_server.issuance.models import Objection, Ruling, RulingState
+from hearing_server.issuance.notices import do_refresh_deadline
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,7 @@ INTERVAL_SECONDS = 60.0
 
 
 async def do_finality_sweep(session: AsyncSession) -> list[Ruling]:
-    """Mark final every issued ruling whose objection window has passed. Idempotent."""
+    """Mark final every issued ruling whose parties' windows have all closed. Idempotent."""
     now = utcnow()
     due = list(
         await session.scalars(
@@ -47,9 +55,19 @@ async def do_finality_sweep(session: AsyncSession) -> list[Ruling]:
             .execution_options(populate_existing=True)
         )
     )
+    made: list[Ruling] = []
     for ruling in due:
+        closed = await do_refresh_deadline(session, ruling)
+        if closed is None or closed > now:
+            continue  # a window moved (or a party is no longer counted as notified)
+        objected = await session.scalar(
+            select(Objection.id).where(Objection.ruling_id == ruling.id).limit(1)
+        )
+        if objected is not None:
+            continue
+        made.append(ruling)
         ruling.state = RulingState.FINAL
-        ruling.final_at = now
+        ruling.final_at = closed
         case = await session.get(Case, ruling.case_id)
         if case is None:
             raise NotFound("The record is missing.")
@@ -69,7 +87,7 @@ async def do_finality_sweep(session: AsyncSession) -> list[Ruling]:
             },
         )
     await session.flush()
-    return due
+    return made
 
 
 async def sweep_once(db: Database) -> int:

@@ -60,8 +60,17 @@ class Approval(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class NotificationMethod(StrEnum):
+    DOWNLOAD = "download"  # the party's (or representative's) first download
+    IN_PERSON = "in_person"  # handed over at the office, signed for
+    POST = "post"  # registered post, with the receipt
+    ELECTRONIC = "electronic"  # the judiciary's electronic notice system (ثنا)
+
+
 class Notification(Base):
-    """A party's first download of the issued ruling: ابلاغ, which starts the objection clock."""
+    """A party's notification (ابلاغ) of the issued ruling, which starts that party's own
+    objection clock: the party's first download, or a notification the secretary records
+    (date, method, evidence file) for a party served outside the system."""
 
     __tablename__ = "ruling_notifications"
     __table_args__ = (UniqueConstraint("ruling_id", "party_id"),)
@@ -69,12 +78,25 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"))
     party_id: Mapped[int] = mapped_column(ForeignKey("case_parties.id"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # who downloaded
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[NotificationMethod] = mapped_column(
+        Enum(NotificationMethod, native_enum=False, length=16, values_callable=enum_values),
+        default=NotificationMethod.DOWNLOAD,
+    )
+    evidence_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The end of this party's window when it was computed (the calendar may change later;
+    # the services recompute it where it matters).
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Objection(Base):
+    """One party's objection; every party's objection to a ruling joins one appeal case."""
+
     __tablename__ = "objections"
+    __table_args__ = (UniqueConstraint("ruling_id", "party_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"), index=True)

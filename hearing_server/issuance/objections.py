@@ -1,10 +1,13 @@
-"""A party's objection to an issued ruling: within its window, written grounds open
-the appeal case at the office's dispute settlement board, with the parties and claims
-copied and the ruling's PDF attached, and the ruling becomes appealed."""
+"""A party's objection to an issued ruling: within that party's own window, written
+grounds open the appeal case at the office's dispute settlement board, with the parties
+and claims copied and the ruling's PDF attached, and the ruling becomes appealed. Every
+party may object once; a later party's objection within its own window joins the same
+appeal case (both are listed there, see :func:`objections_of_case`)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
@@ -28,12 +31,12 @@ from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound
 from hearing_server.i18n import LazyText, gettext
 from hearing_server.issuance.compose import RULING_LOCALE
-from hearing_server.issuance.models import Objection, RulingState
+from hearing_server.issuance.models import Objection, Ruling, RulingState
+from hearing_server.issuance.notices import window_of
 from hearing_server.issuance.queries import (
     lock_ruling,
     notification_of,
     parties_of,
-    party_deadline,
 )
 from hearing_server.issuance.rulings import do_record_download
 from hearing_server.law.rules import BoardType
@@ -82,24 +85,38 @@ async def do_object(
             "Ruling {number} is final on issue; no objection can be filed within the system.",
             number=ruling.number,
         )
-    if ruling.state != RulingState.ISSUED:
+    if ruling.state not in (RulingState.ISSUED, RulingState.APPEALED):
         raise Conflict(
             "Cannot object to ruling {number}, because it is {state}.",
             number=ruling.number,
             state=LazyText(ruling.state.value),
         )
-    party = parties[0]
+    earlier = list(
+        await session.scalars(
+            select(Objection).where(Objection.ruling_id == ruling.id).order_by(Objection.id)
+        )
+    )
+    done = {o.party_id for o in earlier}
+    waiting = [p for p in parties if p.id not in done]
+    if not waiting:
+        raise Conflict("You have already objected to ruling {number}.", number=ruling.number)
+    party = waiting[0]
     notification = await notification_of(session, ruling, party)
     if notification is None:  # objecting shows the party has the ruling: that serves it
         await do_record_download(session, actor=actor, ruling=ruling)
         notification = await notification_of(session, ruling, party)
-    deadline = party_deadline(ruling, notification)
+    window = await window_of(session, ruling, notification)
     now = utcnow()
-    if deadline is not None and now > deadline:
+    if window is None or not window.is_open(now):
         raise Conflict(
             "The objection period for ruling {number} ended on {deadline}.",
             number=ruling.number,
-            deadline=deadline,
+            deadline=window.last_day if window else now.date(),
+        )
+    joined = next((o.appeal_case_id for o in earlier if o.appeal_case_id), None)
+    if joined is not None:
+        return await _do_join_appeal(
+            session, actor=actor, ruling=ruling, case=case, party=party, body=body, appeal_id=joined
         )
     board = await settlement_board(session, case.office_id)
     appeal = Case(
@@ -206,3 +223,83 @@ async def do_object(
         dedupe_key=f"objection:{objection.id}",
     )
     return objection
+
+
+async def _do_join_appeal(
+    session: AsyncSession,
+    *,
+    actor: User,
+    ruling: Ruling,
+    case: Case,
+    party: CaseParty,
+    body: str,
+    appeal_id: int,
+) -> Objection:
+    """A further party's objection joins the appeal case the first one opened."""
+    appeal = await session.get(Case, appeal_id)
+    if appeal is None:
+        raise NotFound("The record is missing.")
+    objection = Objection(
+        ruling_id=ruling.id,
+        party_id=party.id,
+        user_id=actor.id,
+        text=body,
+        at=utcnow(),
+        appeal_case_id=appeal.id,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(objection)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "You have already objected to ruling {number}.", number=ruling.number
+        ) from None
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="ruling.objected",
+        subject_type="ruling",
+        subject_id=ruling.id,
+        payload={"appeal_case": appeal.number, "party_id": party.id, "joined": True},
+    )
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="case.objection_joined",
+        subject_type="case",
+        subject_id=appeal.id,
+        payload={"ruling": ruling.number, "party_id": party.id},
+    )
+    await do_notify_user(
+        session,
+        actor,
+        subject=gettext(
+            "Your objection was registered as case {number}", actor.locale, number=appeal.number
+        ),
+        body=gettext(
+            "Your objection to case {old} is now appeal case {number}. Tracking code: {code}",
+            actor.locale,
+            old=case.number,
+            number=appeal.number,
+            code=appeal.tracking_code,
+        ),
+        dedupe_key=f"objection:{objection.id}",
+    )
+    return objection
+
+
+async def objections_of_case(
+    session: AsyncSession, actor: User, case_id: int
+) -> list[tuple[Objection, CaseParty, Ruling]]:
+    """The objections heard in appeal case ``case_id`` (or made against the rulings of a
+    first-instance case), oldest first, for whoever may read that case."""
+    await access.access_case(session, actor, case_id)
+    rows = await session.execute(
+        select(Objection, CaseParty, Ruling)
+        .join(CaseParty, CaseParty.id == Objection.party_id)
+        .join(Ruling, Ruling.id == Objection.ruling_id)
+        .where(or_(Objection.appeal_case_id == case_id, Ruling.case_id == case_id))
+        .order_by(Objection.at, Objection.id)
+    )
+    return [(o, p, r) for o, p, r in rows.all()]

@@ -3,8 +3,6 @@ parties a user speaks for, the secretary's work lists, approvals and notificatio
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,11 +107,3 @@ async def notification_of(
         )
     )
     return result
-
-
-def party_deadline(ruling: Ruling, notification: Notification | None) -> datetime | None:
-    """The end of a party's objection window: its notification plus the ruling's days."""
-    days = ruling.content.get("objection_days")
-    if days is None or notification is None:
-        return None
-    return notification.notified_at + timedelta(days=int(days))

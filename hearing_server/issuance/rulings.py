@@ -34,7 +34,14 @@ from hearing_server.issuance.compose import (
     text_digest,
 )
 from hearing_server.issuance.files import load_blob
-from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
+from hearing_server.issuance.models import (
+    Approval,
+    Notification,
+    NotificationMethod,
+    Ruling,
+    RulingState,
+)
+from hearing_server.issuance.notices import do_notify_party
 from hearing_server.issuance.progress import report_progress
 from hearing_server.issuance.queries import (
     access_ruling,
@@ -42,7 +49,6 @@ from hearing_server.issuance.queries import (
     lock_ruling,
     notification_of,
     parties_of,
-    party_deadline,
     require_staff,
 )
 from hearing_server.issuance.signing import render_and_sign, render_preview
@@ -357,38 +363,21 @@ async def do_record_download(
 ) -> list[Notification]:
     """A party's first download of an issued ruling is its notification (ابلاغ).
 
-    It starts that party's objection window; the ruling's deadline is the latest of
-    the notified parties' deadlines. Later downloads change nothing.
+    It starts the window of each party ``actor`` is or represents, and only theirs; later
+    downloads change nothing. A ruling under appeal can still be served to the other party,
+    whose own window then runs.
     """
-    if ruling.state != RulingState.ISSUED:
+    if ruling.state not in (RulingState.ISSUED, RulingState.APPEALED):
         return []
     made: list[Notification] = []
     for party in await parties_of(session, actor, ruling.case_id):
         if await notification_of(session, ruling, party) is not None:
             continue
-        note = Notification(
-            ruling_id=ruling.id, party_id=party.id, user_id=actor.id, notified_at=utcnow()
+        note = await do_notify_party(
+            session, ruling, party, at=utcnow(), method=NotificationMethod.DOWNLOAD, user=actor
         )
-        try:
-            async with session.begin_nested():
-                session.add(note)
-                await session.flush()
-        except IntegrityError:
-            continue  # a concurrent first download recorded it
-        made.append(note)
-        deadline = party_deadline(ruling, note)
-        if deadline is not None and (
-            ruling.objection_deadline is None or deadline > ruling.objection_deadline
-        ):
-            ruling.objection_deadline = deadline
-        await do_record(
-            session,
-            actor_id=actor.id,
-            action="ruling.notified",
-            subject_type="ruling",
-            subject_id=ruling.id,
-            payload={"party_id": party.id, "deadline": deadline.isoformat() if deadline else None},
-        )
+        if note is not None:
+            made.append(note)
     await session.flush()
     return made
 

@@ -10,14 +10,16 @@ from sqlalchemy import select
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.cases.models import Case
-from hearing_server.errors import DomainError
+from hearing_server.clock import utcnow
+from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import gettext as _
 from hearing_server.i18n import lazy
 from hearing_server.issuance.api import pdf_response, read_upload
 from hearing_server.issuance.compose import member_ids, ruling_content
 from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
-from hearing_server.issuance.objections import do_object
+from hearing_server.issuance.notices import do_record_notification, party_clocks, window_of
+from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -26,7 +28,6 @@ from hearing_server.issuance.queries import (
     list_rulings,
     notification_of,
     parties_of,
-    party_deadline,
 )
 from hearing_server.issuance.rulings import (
     approvals_needed,
@@ -62,6 +63,14 @@ SHOWN_VALUES = (
     lazy("ruling"),
     lazy("minutes"),
     lazy("signed"),
+)
+
+# How the secretary may record a notification served outside the system.
+NOTIFICATION_METHODS = (
+    ("in_person", lazy("In person, signed for")),
+    ("post", lazy("Registered post")),
+    ("electronic", lazy("Electronic notice (Sana)")),
+    ("download", lazy("Downloaded by the party")),
 )
 
 
@@ -100,6 +109,11 @@ async def _detail(
     voters = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(voter_ids)))}
     mine = await parties_of(session, user, case.id)
     notification = await notification_of(session, ruling, mine[0]) if mine else None
+    clocks = (
+        await party_clocks(session, ruling)
+        if is_staff(user) and ruling.state.value != "draft"
+        else []
+    )
     objections = list(
         await session.scalars(select(Objection).where(Objection.ruling_id == ruling.id))
     )
@@ -123,7 +137,10 @@ async def _detail(
         and user.id not in answered,
         is_party=bool(mine),
         notification=notification,
-        my_deadline=party_deadline(ruling, notification),
+        my_window=await window_of(session, ruling, notification),
+        clocks=clocks,
+        methods=NOTIFICATION_METHODS,
+        now=utcnow(),
         objections=objections,
         appeals=appeals,
         errors=errors or {},
@@ -223,6 +240,48 @@ async def object_(ruling_id: int) -> Any:
         mark_persist(exc)
         return await _detail(ruling_id, errors=form_errors(exc), status=exc.status, form=form)
     return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.post("/rulings/<int:ruling_id>/notifications")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def record_notification(ruling_id: int) -> Any:
+    """The secretary records a party's notification (date, method, evidence file)."""
+    user = require_user()
+    form = await request.form
+    files = await request.files
+    upload = files.get("file")
+    limit = runtime().settings.max_upload_bytes
+    try:
+        try:
+            party_id = int(form.get("party_id", ""))
+        except ValueError:
+            raise Invalid("Choose the party who was notified.", field="party_id") from None
+        await do_record_notification(
+            await db_session(),
+            runtime().settings,
+            actor=user,
+            ruling_id=ruling_id,
+            party_id=party_id,
+            date_text=form.get("date", ""),
+            method=form.get("method", ""),
+            evidence=upload.read(limit + 1) if upload is not None and upload.filename else None,
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _detail(ruling_id, errors=form_errors(exc), status=exc.status, form=form)
+    return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.get("/cases/<int:case_id>/objections")
+@login_required()
+async def case_objections(case_id: int) -> Any:
+    """The objections an appeal case hears, every party's, with their grounds."""
+    user = require_user()
+    session = await db_session()
+    rows = await objections_of_case(session, user, case_id)
+    case = await session.get(Case, case_id)
+    page = await render_template("issuance/objections.html", case=case, rows=rows)
+    return no_store(Response(page, mimetype="text/html"))
 
 
 @blueprint.post("/hearings/<int:hearing_id>/minutes")

@@ -41,6 +41,7 @@ from hearing_server.scheduling.summons import do_answer_summons
 from hearing_server.scheduling.worktime import (
     do_add_holiday,
     holidays_between,
+    holidays_of_years,
     parse_clock,
     parse_jalali,
 )
@@ -369,17 +370,30 @@ async def api_board_calendar(board_id: int) -> Any:
 @blueprint.get("/holidays")
 @login_required()
 async def api_holidays() -> Any:
+    """The days off of the current and the next Jalali year: the official calendar (lunar
+    days ``estimated`` until the office's table confirms them) and the office's own days."""
     from hearing_server.clock import utcnow
 
-    today = jcal.local_date(utcnow())
-    rows = await holidays_between(
-        await db_session(), today - timedelta(days=31), today + timedelta(days=400)
-    )
+    year = jcal.to_jalali(jcal.local_date(utcnow())).year
+    rows = await holidays_of_years(await db_session(), [year, year + 1])
     return {
         "holidays": [
-            {"date": h.day.isoformat(), "name_fa": h.name_fa, "name_en": h.name_en} for h in rows
+            {
+                "date": h.day.isoformat(),
+                "jalali_date": "{:04d}/{:02d}/{:02d}".format(*_jalali_parts(h.day)),
+                "name_fa": h.name_fa,
+                "name_en": h.name_en,
+                "source": h.kind,
+                "estimated": h.estimated,
+            }
+            for h in rows
         ]
     }
+
+
+def _jalali_parts(day: date) -> tuple[int, int, int]:
+    j = jcal.to_jalali(day)
+    return int(j.year), int(j.month), int(j.day)
 
 
 @blueprint.post("/holidays")

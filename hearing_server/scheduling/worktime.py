@@ -6,13 +6,18 @@ Working time (defaults, configurable through ``Settings.scheduling_work_*``):
 * ``scheduling_work_days``  — ``sat,sun,mon,tue,wed,thu`` (Friday is the weekly rest day);
 * ``scheduling_work_start`` — ``07:30`` Tehran time;
 * ``scheduling_work_end``   — ``14:30`` Tehran time (a session must end by then);
-* official holidays are the rows of the ``holidays`` table (:func:`do_seed_solar_holidays`
-  adds the fixed solar-calendar ones for a Jalali year; lunar ones are added by the admin).
+* official holidays: the public calendar (:mod:`hearing_server.law.holidays`, from the
+  ``holidays`` package: Nowruz, the fixed solar days and the lunar ones, the latter
+  estimated until confirmed) together with the office's own ``holidays`` table, whose rows
+  confirm a day or add one (:func:`do_seed_solar_holidays` adds the fixed solar-calendar
+  ones for a Jalali year; the admin adds others). :func:`days_off` answers both for a
+  range, and the objection deadlines consult the same answer.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -25,6 +30,13 @@ from hearing_server.audit.services import do_record
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Invalid
 from hearing_server.i18n import get_locale
+from hearing_server.law.holidays import (
+    DayOff,
+    OfficeDay,
+    day_off,
+    jalali_year_bounds,
+    official_holidays,
+)
 from hearing_server.scheduling import calendar as jcal
 from hearing_server.scheduling.access import check_scheduler
 from hearing_server.scheduling.models import Holiday
@@ -105,10 +117,12 @@ async def check_working_time(
         else:
             problems["date"] = ("{day} is not a working day of the board.", {"day": day})
         return
-    holiday = await session.get(Holiday, day)
-    if holiday is not None:
-        name = holiday.name_fa if get_locale() == "fa" else holiday.name_en
-        problems["date"] = ("{day} is an official holiday ({name}).", {"day": day, "name": name})
+    off = (await days_off(session, day, day))(day)
+    if off is not None:
+        problems["date"] = (
+            "{day} is an official holiday ({name}).",
+            {"day": day, "name": off.name(get_locale())},
+        )
         return
     if local.time() < hours.start or end.date() != day or end.time() > hours.end:
         problems["time"] = (
@@ -178,3 +192,37 @@ async def holidays_between(session: AsyncSession, first: date, last: date) -> li
             select(Holiday).where(Holiday.day >= first, Holiday.day <= last).order_by(Holiday.day)
         )
     )
+
+
+async def office_days(session: AsyncSession, first: date, last: date) -> dict[date, OfficeDay]:
+    """The office's own holiday table between ``first`` and ``last`` (inclusive)."""
+    return {
+        h.day: OfficeDay(h.name_fa, h.name_en) for h in await holidays_between(session, first, last)
+    }
+
+
+async def days_off(
+    session: AsyncSession, first: date, last: date
+) -> Callable[[date], DayOff | None]:
+    """A look-up ``day → DayOff | None`` (Friday, the public calendar, the office's table)
+    for days between ``first`` and ``last``; the office's rows are read once."""
+    own = await office_days(session, first, last)
+
+    def lookup(day: date) -> DayOff | None:
+        return day_off(day, own)
+
+    return lookup
+
+
+async def holidays_of_years(session: AsyncSession, jalali_years: list[int]) -> list[DayOff]:
+    """The official calendar (lunar days estimated until the office's table confirms them)
+    and the office's own days, for whole Jalali years, in date order; Fridays not listed."""
+    result: list[DayOff] = []
+    for year in jalali_years:
+        first, last = jalali_year_bounds(year)
+        lookup = await days_off(session, first, last)
+        days = {h.day for h in official_holidays(year)} | set(
+            await office_days(session, first, last)
+        )
+        result.extend(off for d in sorted(days) if (off := lookup(d)) is not None)
+    return result

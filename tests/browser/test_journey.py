@@ -21,6 +21,7 @@ from hearing_server.accounts.models import User
 from hearing_server.boards.models import Board
 from hearing_server.cases.models import Case, CaseStatus, FiledVia
 from hearing_server.issuance.models import Notification, Ruling, RulingState
+from hearing_server.law.holidays import day_off
 from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import Hearing, Holiday
 from hearing_server.voting.models import Ballot
@@ -49,7 +50,8 @@ async def _free_working_day(db: Any) -> str:
         holidays = set(await session.scalars(select(Holiday.day)))
         booked = {to_tehran(h).date() for h in await session.scalars(select(Hearing.starts_at))}
     day = to_tehran(clock.utcnow()).date() + timedelta(days=2)
-    while day.weekday() == 4 or day in holidays or day in booked:  # Friday is weekday 4
+    # Friday, the public calendar (law.holidays) and the office's table are days off.
+    while day_off(day) is not None or day in holidays or day in booked:
         day += timedelta(days=1)
     return JalaliDate(day).strftime("%Y/%m/%d")
 

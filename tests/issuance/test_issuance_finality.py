@@ -1,5 +1,5 @@
 """Settlement rulings are final on issue; diagnosis rulings become final by themselves
-when the objection window has passed; a late objection is refused clearly."""
+when every party's objection window has passed; a late objection is refused clearly."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.config import Settings
 from hearing_server.issuance import finality
 from hearing_server.issuance.models import Ruling, RulingState
+from hearing_server.law.deadlines import objection_window
+from hearing_server.law.holidays import day_off
 from hearing_server.law.rules import BoardType
 from hearing_server.voting.models import MotionKind
+from rulings.persian import TEHRAN
 from rulings.pki import PkiPaths
 from tests.conftest import OtpSource, Person
 from tests.issuance.conftest import MotionPlan, draft_and_approve, login_as, make_decided_case
@@ -85,18 +88,26 @@ async def test_diagnosis_ruling_becomes_final_after_the_window_and_late_objectio
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
     )
     assert issued.status_code == 200
+    # Both parties download today; each window ends with the last day by the calendar.
     worker, _csrf = await login_as(quart_app, people["worker"], otp)
     assert (await worker.get(f"/api/v1/rulings/{ruling_id}/pdf")).status_code == 200
+    employer, _ecsrf = await login_as(quart_app, people["employer"], otp)
+    assert (await employer.get(f"/api/v1/rulings/{ruling_id}/pdf")).status_code == 200
+    today = clock.utcnow().astimezone(TEHRAN).date()
+    window = objection_window(today, 15, day_off)
+    async with db.transaction(write=False) as session:
+        ruling = await session.get(Ruling, ruling_id)
+        assert ruling is not None and ruling.objection_deadline == window.closes_at
 
-    # Day 14: still open; the sweep changes nothing.
-    clock.advance(timedelta(days=14))
+    # The last second of the last day: still open; the sweep changes nothing.
+    clock.set_frozen(window.closes_at - timedelta(seconds=1))
     assert await finality.sweep_once(db) == 0
     async with db.transaction(write=False) as session:
         ruling = await session.get(Ruling, ruling_id)
         assert ruling is not None and ruling.state == RulingState.ISSUED
 
-    # Day 15 and a minute: the window has passed.
-    clock.advance(timedelta(days=1, minutes=1))
+    # A minute after the window closed: too late, and the sweep makes the ruling final.
+    clock.set_frozen(window.closes_at + timedelta(minutes=1))
     worker, worker_csrf = await login_as(quart_app, people["worker"], otp)
     late = await worker.post(
         f"/api/v1/rulings/{ruling_id}/objections",
@@ -110,7 +121,7 @@ async def test_diagnosis_ruling_becomes_final_after_the_window_and_late_objectio
     async with db.transaction(write=False) as session:
         ruling = await session.get(Ruling, ruling_id)
         assert ruling is not None and ruling.state == RulingState.FINAL
-        assert ruling.final_at == clock.utcnow()
+        assert ruling.final_at == window.closes_at  # not when the sweep noticed
         case = await session.get(Case, decided.case_id)
         assert case is not None and case.status == CaseStatus.FINAL
         finals = await session.scalar(

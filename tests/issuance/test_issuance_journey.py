@@ -1,5 +1,6 @@
 """The issuance journey through the API: decided case → approvals with codes → issue →
-the worker downloads (notification, deadline +15 days) → verify → objection → appeal."""
+the worker downloads (notification, their own window) → verify → objection → appeal →
+the employer's objection joins it."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransit
 from hearing_server.config import Settings
 from hearing_server.issuance.files import stored_path
 from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
+from hearing_server.law.deadlines import objection_window
+from hearing_server.law.holidays import day_off
 from hearing_server.law.rules import BoardType
-from rulings.persian import fa_digits
+from rulings.persian import TEHRAN, fa_digits
 from rulings.pki import PkiPaths
 from tests.conftest import OtpSource, Person
 from tests.issuance.conftest import (
@@ -146,9 +149,8 @@ async def test_diagnosis_ruling_from_approval_to_appeal(
     downloaded_at = clock.utcnow()
     mine = await (await worker.get(f"/api/v1/rulings/{ruling_id}")).get_json()
     assert datetime.fromisoformat(mine["notified_at"]) == downloaded_at
-    assert datetime.fromisoformat(mine["my_objection_deadline"]) == downloaded_at + timedelta(
-        days=15
-    )
+    window = objection_window(downloaded_at.astimezone(TEHRAN).date(), 15, day_off)
+    assert datetime.fromisoformat(mine["my_objection_deadline"]) == window.closes_at
     clock.advance(timedelta(days=1))
     worker, worker_csrf = await login_as(quart_app, people["worker"], otp)  # the session idled out
     again = await worker.get(f"/api/v1/rulings/{ruling_id}/pdf")
@@ -159,9 +161,8 @@ async def test_diagnosis_ruling_from_approval_to_appeal(
         )
         assert len(notes) == 1 and notes[0].notified_at == downloaded_at
         ruling = await session.get(Ruling, ruling_id)
-        assert ruling is not None and ruling.objection_deadline == downloaded_at + timedelta(
-            days=15
-        )
+        # The employer is not notified yet: no instant of finality.
+        assert ruling is not None and ruling.objection_deadline is None
 
     # pyHanko's validator on its own: intact, valid and trusted against the installation's CA.
     status = await pyhanko_status(pdf, pki.ca_cert.read_bytes())
@@ -236,11 +237,18 @@ async def test_diagnosis_ruling_from_approval_to_appeal(
         assert moves[-2:] == ["ruling_issued", "appealed"]
         assert (await verify_chain(session)).ok
 
-    # The employer cannot object a second time: the ruling is already under appeal.
+    # The employer objects within their own window: the same appeal case; once only.
     employer, employer_csrf = await login_as(quart_app, people["employer"], otp)
     second = await employer.post(
         f"/api/v1/rulings/{ruling_id}/objections",
         json={"text": "اعتراض دوم"},
         headers={"X-CSRF-Token": employer_csrf},
     )
-    assert second.status_code == 409
+    assert second.status_code == 201
+    assert (await second.get_json())["appeal_case"]["id"] == appeal_id
+    third = await employer.post(
+        f"/api/v1/rulings/{ruling_id}/objections",
+        json={"text": "اعتراض سوم"},
+        headers={"X-CSRF-Token": employer_csrf},
+    )
+    assert third.status_code == 409

@@ -228,6 +228,7 @@ async def test_only_a_member_holding_the_seat_may_fill_it(
         ("1404/12/15", "09:00", "date"),  # a Friday
         ("1405/01/02", "09:00", "date"),  # Nowruz, seeded in the holidays table
         ("1405/01/13", "09:00", "date"),  # Nature Day
+        ("1404/12/20", "09:00", "date"),  # Martyrdom of Imam Ali: lunar, public calendar only
         ("1404/12/24", "06:30", "time"),  # before the office opens
         ("1404/12/24", "14:00", "time"),  # would end after 14:30
         ("1404/12/09", "09:00", "date"),  # yesterday
@@ -250,6 +251,37 @@ async def test_outside_working_days_and_hours_is_refused(
     assert set(error["fields"]) == {field}
     if day == "1405/01/02":
         assert "عید نوروز" in error["fields"]["date"]
+    if day == "1404/12/20":
+        assert "شهادت حضرت علی" in error["fields"]["date"]
+
+
+async def test_holidays_of_this_and_next_jalali_year_lunar_ones_estimated_until_confirmed(
+    client: Any, db: Any, people: dict[str, Person], otp: OtpSource
+) -> None:
+    headers = await _secretary(client, people, otp)
+    # 1404/12/10 today: the list covers 1404 and 1405. The martyrdom of Imam Ali in 1405
+    # (1405/12/10) is computed: estimated, until the office's table confirms it.
+    before = {
+        h["jalali_date"]: h
+        for h in (await (await client.get("/api/v1/holidays")).get_json())["holidays"]
+    }
+    assert (
+        before["1404/12/20"]["estimated"] is False and before["1404/12/20"]["source"] == "official"
+    )
+    assert before["1405/12/10"]["estimated"] is True
+    assert before["1405/01/01"]["name_fa"] and "1406/01/01" not in before
+    assert all(h["jalali_date"] >= "1404/01/01" for h in before.values())
+    added = await client.post(
+        "/api/v1/holidays",
+        json={"date": "1405/12/10", "name_fa": "شهادت حضرت علی (ع)", "name_en": "Imam Ali"},
+        headers=headers,
+    )
+    assert added.status_code == 201, await added.get_json()
+    after = {
+        h["jalali_date"]: h
+        for h in (await (await client.get("/api/v1/holidays")).get_json())["holidays"]
+    }
+    assert after["1405/12/10"]["estimated"] is False
 
 
 @pytest.mark.parametrize(
