@@ -380,9 +380,7 @@ async def signature_rule(session: AsyncSession, case: Case) -> list[ClaimMajorit
                 title=claim_title(claim, RULING_LOCALE),
                 needed=rules[motion.rules_version_id].votes_needed(count),
                 in_favour=frozenset(
-                    b.member_id
-                    for b in decided.ballots.get(motion.id, [])
-                    if b.choice == winning
+                    b.member_id for b in decided.ballots.get(motion.id, []) if b.choice == winning
                 ),
             )
         )

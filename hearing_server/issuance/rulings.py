@@ -38,8 +38,8 @@ from hearing_server.issuance.codes import new_verification_code
 from hearing_server.issuance.compose import (
     compose_from_db,
     member_ids,
-    signature_rule,
     ruling_content,
+    signature_rule,
     snapshot,
     text_digest,
 )
@@ -254,9 +254,7 @@ async def do_record_missing_signature(
             state=LazyText(ruling.state.value),
         )
     if member_id not in member_ids(ruling):
-        raise Invalid(
-            "Choose one of the members who voted on this case.", field="member_id"
-        )
+        raise Invalid("Choose one of the members who voted on this case.", field="member_id")
     why = normalize_persian(reason or "").strip()
     if not why:
         raise Invalid("Give the reason the signature is missing.", field="reason")
@@ -271,20 +269,30 @@ async def do_record_missing_signature(
         )
     )
     if signed is not None:
-        raise Conflict("{name} has already signed ruling {number}.", name=name, number=ruling.number)
+        raise Conflict(
+            "{name} has already signed ruling {number}.", name=name, number=ruling.number
+        )
+    already = Conflict(
+        "Why {name} did not sign ruling {number} is already recorded.",
+        name=name,
+        number=ruling.number,
+    )
+    recorded = await session.scalar(
+        select(MissingSignature.id).where(
+            MissingSignature.ruling_id == ruling.id, MissingSignature.member_id == member_id
+        )
+    )
+    if recorded is not None:
+        raise already
     record = MissingSignature(
         ruling_id=ruling.id, member_id=member_id, reason=why, recorded_by_id=actor.id, at=utcnow()
     )
-    session.add(record)
     try:
         async with session.begin_nested():
+            session.add(record)
             await session.flush()
     except IntegrityError:
-        raise Conflict(
-            "Why {name} did not sign ruling {number} is already recorded.",
-            name=name,
-            number=ruling.number,
-        ) from None
+        raise already from None
     await do_record(
         session,
         actor_id=actor.id,

@@ -128,9 +128,7 @@ async def _detail(
         needed=signatures_needed(ruling),
         approved_count=sum(1 for a in approvals if a.approved),
         accounted_count=sum(
-            1
-            for i in voter_ids
-            if (i in answered and answered[i].approved) or i in missing
+            1 for i in voter_ids if (i in answered and answered[i].approved) or i in missing
         ),
         can_approve=user.role == Role.MEMBER
         and ruling.state.value == "draft"

@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("recorded_by_id", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["ruling_id"], ["rulings.id"], name=op.f("fk_ruling_missing_signatures_ruling_id_rulings")
+            ["ruling_id"],
+            ["rulings.id"],
+            name=op.f("fk_ruling_missing_signatures_ruling_id_rulings"),
         ),
         sa.ForeignKeyConstraint(
             ["member_id"], ["users.id"], name=op.f("fk_ruling_missing_signatures_member_id_users")
