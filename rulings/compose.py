@@ -241,13 +241,21 @@ class MemberVote:
 
 @dataclass(frozen=True)
 class Member:
-    """A member on the panel: seat, chair or not, named votes and OTP approval of the text."""
+    """A member on the panel: seat, chair or not, named votes and the signature of the text.
+
+    ``approved_at`` is when the member signed (approved the text with a one-time code);
+    ``dissent`` marks a member who voted against a decision of the ruling (the signature
+    is printed as a dissenter's); ``signature_missing`` is the secretary's record of why
+    an unsigned member did not sign.
+    """
 
     name: str
     seat_group: SeatGroup
     is_chair: bool
     votes: tuple[MemberVote, ...] = ()
     approved_at: datetime | None = None
+    dissent: bool = False
+    signature_missing: str | None = None
 
     def vote_on(self, claim_key: str) -> Vote | None:
         for vote in self.votes:
@@ -262,6 +270,8 @@ class Member:
             "is_chair": self.is_chair,
             "votes": [v.to_dict() for v in self.votes],
             "approved_at": _dt_out(self.approved_at),
+            "dissent": self.dissent,
+            "signature_missing": self.signature_missing,
         }
 
     @classmethod
@@ -272,6 +282,10 @@ class Member:
             is_chair=bool(data["is_chair"]),
             votes=tuple(MemberVote.from_dict(v) for v in _list(data, "votes")),
             approved_at=_dt_in(data.get("approved_at")),
+            dissent=bool(data.get("dissent", False)),
+            signature_missing=(
+                None if data.get("signature_missing") is None else str(data["signature_missing"])
+            ),
         )
 
 
@@ -495,6 +509,8 @@ def compose_ruling(
             is_chair=m.is_chair,
             votes=tuple(m.votes),
             approved_at=None if m.approved_at is None else m.approved_at.astimezone(UTC),
+            dissent=m.dissent,
+            signature_missing=m.signature_missing,
         )
         for m in members
     )

@@ -14,7 +14,9 @@ import base64
 import hashlib
 import mimetypes
 import multiprocessing
+import re
 import threading
+import unicodedata
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -297,7 +299,9 @@ def html_to_pdf(html: str, *, identifier: bytes | None = None) -> bytes:
     require_fonts()
     fetcher = RestrictedURLFetcher()
     document = weasyprint.HTML(string=html, base_url=base_url(), url_fetcher=fetcher)
-    pdf = document.write_pdf(custom_metadata=True, pdf_identifier=identifier)
+    pdf = document.write_pdf(
+        custom_metadata=True, pdf_identifier=identifier, finisher=rtl_ligatures_in_visual_order
+    )
     if fetcher.refused:
         raise RenderError(
             "The document referred to resources Heyat does not serve: "
@@ -306,6 +310,52 @@ def html_to_pdf(html: str, *, identifier: bytes | None = None) -> bytes:
     if not isinstance(pdf, bytes):  # pragma: no cover - write_pdf() without target returns bytes
         raise RenderError("WeasyPrint returned no PDF.")
     return pdf
+
+
+# --------------------------------------------------------------------------- ToUnicode
+
+_BFCHAR = re.compile(rb"^<([0-9a-fA-F]+)> <([0-9a-fA-F]+)>$")
+_RTL = frozenset(("R", "AL"))
+
+
+def _visual_order(line: bytes) -> bytes:
+    """One ``<glyph> <text>`` bfchar line, with a right-to-left ligature's text reversed.
+
+    Only a glyph standing for two or more characters, all strong right-to-left (lam-alef
+    «لا», «الله»…), changes; anything with a mark, a digit or a Latin letter is left as
+    WeasyPrint wrote it.
+    """
+    match = _BFCHAR.match(line.strip())
+    if match is None:
+        return line
+    try:
+        text = bytes.fromhex(match.group(2).decode()).decode("utf-16-be")
+    except ValueError:
+        return line
+    if len(text) < 2 or any(unicodedata.bidirectional(ch) not in _RTL for ch in text):
+        return line
+    reversed_hex = text[::-1].encode("utf-16-be").hex()
+    return b"<" + match.group(1) + b"> <" + reversed_hex.encode() + b">"
+
+
+def rtl_ligatures_in_visual_order(_document: Any, pdf: Any) -> None:
+    """WeasyPrint finisher: write each right-to-left ligature's ToUnicode text in visual order.
+
+    WeasyPrint draws right-to-left text in visual order (glyphs left to right on the
+    page) but maps a ligature glyph to its characters in logical order: the lam-alef
+    glyph to U+0644 U+0627 «لا». The extractors behind copy, search and indexing —
+    poppler (pdftotext, Evince, Okular), pdf.js (Firefox and this app's viewer) and
+    PDFium (Chrome) — expand a glyph's characters in drawing order and then reverse the
+    right-to-left run, so «اختلاف» came out as «اختالف». Writing the ligature's
+    characters in drawing order («ال») makes all three extract «لا»
+    (tests/rulings/test_rulings_text.py). Runs before the PDF is serialised (and so
+    before it is signed); ``pdf`` is the pydyf document WeasyPrint hands finishers.
+    """
+    for obj in pdf.objects:
+        lines = getattr(obj, "stream", None)
+        if not isinstance(lines, list) or b"begincmap" not in lines:
+            continue
+        obj.stream = [_visual_order(x) if isinstance(x, bytes) else x for x in lines]
 
 
 def render_pdf(content: Content) -> bytes:

@@ -30,15 +30,17 @@ from hearing_server.issuance.queries import (
     approvals_of,
     is_staff,
     list_rulings,
+    missing_signatures_of,
     notification_of,
     parties_of,
 )
 from hearing_server.issuance.rulings import (
-    approvals_needed,
     do_answer_approval,
     do_draft_ruling,
     do_issue_ruling,
+    do_record_missing_signature,
     read_ruling_pdf,
+    signatures_needed,
 )
 from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.web.context import (
@@ -58,6 +60,11 @@ class ApprovalRequest(BaseModel):
     otp: str = Field(min_length=1, max_length=32)
     approve: bool = True
     reason: str | None = Field(default=None, max_length=4000)
+
+
+class MissingSignatureRequest(BaseModel):
+    member_id: int
+    reason: str = Field(max_length=4000)
 
 
 class ObjectionRequest(BaseModel):
@@ -89,11 +96,15 @@ async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
         "objection_days": ruling.content.get("objection_days"),
         "objection_deadline": _iso(ruling.objection_deadline),
         "pdf_sha256": ruling.pdf_sha256,
-        "approvals_needed": approvals_needed(ruling),
+        "approvals_needed": signatures_needed(ruling),
         "voters": member_ids(ruling),
         "approvals": [
             {"member_id": a.member_id, "approved": a.approved, "reason": a.reason, "at": _iso(a.at)}
             for a in approvals
+        ],
+        "missing_signatures": [
+            {"member_id": m.member_id, "reason": m.reason, "at": _iso(m.at)}
+            for m in await missing_signatures_of(session, ruling.id)
         ],
     }
     mine: list[CaseParty] = await parties_of(session, user, case.id)
@@ -158,6 +169,22 @@ async def api_approve(ruling_id: int, data: ApprovalRequest) -> Any:
         "approved": approval.approved,
         "at": _iso(approval.at),
     }, 201
+
+
+@blueprint.post("/rulings/<int:ruling_id>/missing-signatures")
+@login_required()
+@validate_request(MissingSignatureRequest)
+async def api_missing_signature(ruling_id: int, data: MissingSignatureRequest) -> Any:
+    """The secretary records why a member who voted has not signed the ruling."""
+    user = require_user()
+    record = await do_record_missing_signature(
+        await db_session(),
+        actor=user,
+        ruling_id=ruling_id,
+        member_id=data.member_id,
+        reason=data.reason,
+    )
+    return {"member_id": record.member_id, "reason": record.reason, "at": _iso(record.at)}, 201
 
 
 @blueprint.post("/rulings/<int:ruling_id>/issue")

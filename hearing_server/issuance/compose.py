@@ -32,6 +32,7 @@ from hearing_server.errors import Conflict, NotFound
 from hearing_server.i18n import gettext
 from hearing_server.issuance.codes import verification_url
 from hearing_server.issuance.models import Ruling
+from hearing_server.law.rules import BoardRules
 from hearing_server.scheduling.models import Hearing, PanelSeat
 from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
 from rulings import compose as rc
@@ -51,10 +52,16 @@ def snapshot(content: rc.RulingContent, ids: Sequence[int]) -> dict[str, Any]:
     return data
 
 
+SIGNING_KEYS = ("approved_at", "signature_missing")
+"""A member's keys that record the signing, not the text being signed."""
+
+
 def text_digest(content: dict[str, Any]) -> str:
     """SHA-256 of the ruling text the members approve: no issue time, no approval times."""
     body = {k: v for k, v in content.items() if k not in ("issued_at", "_member_ids")}
-    body["members"] = [{k: v for k, v in m.items() if k != "approved_at"} for m in body["members"]]
+    body["members"] = [
+        {k: v for k, v in m.items() if k not in SIGNING_KEYS} for m in body["members"]
+    ]
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -213,13 +220,19 @@ async def compose_from_db(
     code: str,
     issued_at: datetime,
     approved: dict[int, datetime] | None = None,
+    missing: Mapping[int, str] | None = None,
 ) -> tuple[rc.RulingContent, list[int], int]:
     """Build the Art. 101 contents from the case, its decided motions and the hearing.
 
-    Returns the content, the voting members' user ids (in the content's member order)
-    and the hearing id. Raises Conflict when a claim is undecided or had no majority.
+    ``approved`` maps the members who signed to when; ``missing`` the unsigned members
+    to the secretary's record of why. A member who voted against a decision is marked
+    as dissenting. Returns the content, the voting members' user ids (in the content's
+    member order) and the hearing id. Raises Conflict when a claim is undecided or had
+    no majority.
     """
     approved = approved or {}
+    missing = missing or {}
+    dissenters: set[int] = set()
     decided = await decided_motions(session, case)
     board = await document_board(session, case.board_id)
     panel = await panel_of(session, decided.hearing.id)
@@ -265,6 +278,8 @@ async def compose_from_db(
             votes.setdefault(ballot.member_id, []).append(
                 rc.MemberVote(key, vote_of(motion.kind, ballot.choice))
             )
+            if losing and ballot.choice == losing:
+                dissenters.add(ballot.member_id)
             if losing and ballot.choice == losing and ballot.opinion and ballot.opinion.strip():
                 text = ballot.opinion.strip()
                 opinions.append((ballot.member_id, f"{title}: {text}" if many else text))
@@ -285,6 +300,8 @@ async def compose_from_db(
             is_chair=bool(panel.get(i) and panel[i].is_chair),
             votes=tuple(votes[i]),
             approved_at=approved.get(i),
+            dissent=i in dissenters,
+            signature_missing=None if i in approved else missing.get(i),
         )
         for i in ids
     ]
@@ -318,3 +335,53 @@ async def compose_from_db(
             reason=str(exc),
         ) from exc
     return content, ids, decided.hearing.id
+
+
+# --------------------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True)
+class ClaimMajority:
+    """Who must sign a ruling in favour of its decision on one claim.
+
+    ``needed`` is the statute's majority for the motion that decided the claim
+    (:meth:`BoardRules.votes_needed` of the rules version the vote was taken under, on
+    the members eligible for it); ``in_favour`` are the members whose ballot made that
+    decision (for a passed motion, against a failed one).
+    """
+
+    claim_key: str
+    title: str
+    needed: int
+    in_favour: frozenset[int]
+
+
+async def signature_rule(session: AsyncSession, case: Case) -> list[ClaimMajority]:
+    """Per decided claim of ``case``: the statutory majority that must sign in favour."""
+    decided = await decided_motions(session, case)
+    rules: dict[int, BoardRules] = {}
+    majorities: list[ClaimMajority] = []
+    for claim in case.claims:
+        motion = decided.motions.get(claim.id)
+        if motion is None or motion.outcome not in ("passed", "failed"):
+            continue  # compose_from_db refuses such a case with its own message
+        if motion.rules_version_id not in rules:
+            version = await session.get(BoardRulesVersion, motion.rules_version_id)
+            if version is None:
+                raise Conflict("The board rules of this hearing are missing.")
+            rules[motion.rules_version_id] = version.rules
+        winning = "for" if motion.outcome == "passed" else "against"
+        result = motion.result or {}
+        eligible = result.get("eligible")
+        count = int(eligible) if isinstance(eligible, int) else len(motion.eligible or [])
+        majorities.append(
+            ClaimMajority(
+                claim_key=str(claim.position),
+                title=claim_title(claim, RULING_LOCALE),
+                needed=rules[motion.rules_version_id].votes_needed(count),
+                in_favour=frozenset(
+                    b.member_id for b in decided.ballots.get(motion.id, []) if b.choice == winning
+                ),
+            )
+        )
+    return majorities

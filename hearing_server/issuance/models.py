@@ -65,6 +65,21 @@ class NotificationMethod(StrEnum):
     IN_PERSON = "in_person"  # handed over at the office, signed for
     POST = "post"  # registered post, with the receipt
     ELECTRONIC = "electronic"  # the judiciary's electronic notice system (ثنا)
+class MissingSignature(Base):
+    """Why a member who voted did not sign a ruling's text, as the secretary recorded it.
+
+    A ruling issues only when every member who voted has signed it or has one of these.
+    """
+
+    __tablename__ = "ruling_missing_signatures"
+    __table_args__ = (UniqueConstraint("ruling_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Notification(Base):

@@ -10,7 +10,13 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.cases import access
 from hearing_server.cases.models import Case, CaseParty, CaseStatus
 from hearing_server.errors import Forbidden, NotFound
-from hearing_server.issuance.models import Approval, Notification, Ruling, RulingState
+from hearing_server.issuance.models import (
+    Approval,
+    MissingSignature,
+    Notification,
+    Ruling,
+    RulingState,
+)
 
 
 def is_staff(user: User) -> bool:
@@ -94,6 +100,17 @@ async def approvals_of(session: AsyncSession, ruling_id: int) -> list[Approval]:
     return list(
         await session.scalars(
             select(Approval).where(Approval.ruling_id == ruling_id).order_by(Approval.id)
+        )
+    )
+
+
+async def missing_signatures_of(session: AsyncSession, ruling_id: int) -> list[MissingSignature]:
+    """The secretary's records of why members who voted did not sign ``ruling_id``."""
+    return list(
+        await session.scalars(
+            select(MissingSignature)
+            .where(MissingSignature.ruling_id == ruling_id)
+            .order_by(MissingSignature.id)
         )
     )
 

@@ -1,6 +1,13 @@
 """A ruling's life inside the app, up to the parties holding it: draft it from the
-decided votes, have the members who voted approve its text with a code, render, sign,
-store and issue it, and record each party's first download as its notification (ابلاغ).
+decided votes, have the members who voted sign (approve) its text with a code, render,
+sign, store and issue it, and record each party's first download as its notification
+(ابلاغ).
+
+Who signs: every member who voted signs, a dissenter too (the signature is printed as
+a dissenter's). The ruling issues only when each of them has signed or the secretary
+has recorded why that signature is missing, and when, on every claim, at least the
+statute's majority (``BoardRules.votes_needed``) of the members who made the decision
+have signed.
 
 Re-drafting keeps the approvals only when the text is unchanged. The PDF is written
 to the file store before the transaction commits (a rolled-back issue leaves at most an
@@ -8,6 +15,8 @@ unreferenced, content-addressed file behind).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -30,12 +39,14 @@ from hearing_server.issuance.compose import (
     compose_from_db,
     member_ids,
     ruling_content,
+    signature_rule,
     snapshot,
     text_digest,
 )
 from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.models import (
     Approval,
+    MissingSignature,
     Notification,
     NotificationMethod,
     Ruling,
@@ -47,6 +58,7 @@ from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
     lock_ruling,
+    missing_signatures_of,
     notification_of,
     parties_of,
     require_staff,
@@ -96,9 +108,11 @@ async def do_draft_ruling(
             issued_at=now,
         )
         data = snapshot(content, ids)
-        if text_digest(data) != before:
+        if text_digest(data) != before:  # a new text: its signatures start again
             for approval in await approvals_of(session, draft.id):
                 await session.delete(approval)
+            for record in await missing_signatures_of(session, draft.id):
+                await session.delete(record)
         draft.content = data
         draft.hearing_id = hearing_id
         await session.flush()
@@ -214,9 +228,125 @@ async def do_answer_approval(
     return approval
 
 
-def approvals_needed(ruling: Ruling) -> int:
-    """A majority of the members who voted."""
-    return len(member_ids(ruling)) // 2 + 1
+def signatures_needed(ruling: Ruling) -> int:
+    """Every member who voted signs (or the secretary records why not)."""
+    return len(member_ids(ruling))
+
+
+# --------------------------------------------------------------------------- missing
+
+
+async def do_record_missing_signature(
+    session: AsyncSession,
+    *,
+    actor: User,
+    ruling_id: int,
+    member_id: int,
+    reason: str,
+) -> MissingSignature:
+    """The secretary records why a member who voted has not signed the draft ruling."""
+    require_staff(actor)
+    ruling = await lock_ruling(session, ruling_id)
+    await access.access_case(session, actor, ruling.case_id)
+    if ruling.state != RulingState.DRAFT:
+        raise Conflict(
+            "Cannot change the signatures of ruling {number}, because it is {state}.",
+            number=ruling.number,
+            state=LazyText(ruling.state.value),
+        )
+    if member_id not in member_ids(ruling):
+        raise Invalid("Choose one of the members who voted on this case.", field="member_id")
+    why = normalize_persian(reason or "").strip()
+    if not why:
+        raise Invalid("Give the reason the signature is missing.", field="reason")
+    if len(why) > 2000:
+        raise Invalid("The reason is too long (at most 2000 characters).", field="reason")
+    name = _member_name(ruling, member_id)
+    signed = await session.scalar(
+        select(Approval.id).where(
+            Approval.ruling_id == ruling.id,
+            Approval.member_id == member_id,
+            Approval.approved.is_(True),
+        )
+    )
+    if signed is not None:
+        raise Conflict(
+            "{name} has already signed ruling {number}.", name=name, number=ruling.number
+        )
+    already = Conflict(
+        "Why {name} did not sign ruling {number} is already recorded.",
+        name=name,
+        number=ruling.number,
+    )
+    recorded = await session.scalar(
+        select(MissingSignature.id).where(
+            MissingSignature.ruling_id == ruling.id, MissingSignature.member_id == member_id
+        )
+    )
+    if recorded is not None:
+        raise already
+    record = MissingSignature(
+        ruling_id=ruling.id, member_id=member_id, reason=why, recorded_by_id=actor.id, at=utcnow()
+    )
+    try:
+        async with session.begin_nested():
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        raise already from None
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="ruling.signature_missing",
+        subject_type="ruling",
+        subject_id=ruling.id,
+        payload={"member_id": member_id, "reason": why},
+    )
+    return record
+
+
+def _member_name(ruling: Ruling, member_id: int) -> str:
+    """The member's name as the ruling's snapshot prints it."""
+    for i, member in zip(member_ids(ruling), ruling.content.get("members", []), strict=False):
+        if i == member_id:
+            return str(member.get("name", ""))
+    return ""
+
+
+async def check_signatures(
+    session: AsyncSession, ruling: Ruling, case: Case
+) -> tuple[dict[int, datetime], dict[int, str]]:
+    """The signatures of ``ruling`` if it may issue: who signed when, and the recorded
+    reasons of those who did not. Raises Conflict naming what is missing."""
+    voters = member_ids(ruling)
+    signed = {
+        a.member_id: a.at
+        for a in await approvals_of(session, ruling.id)
+        if a.approved and a.member_id in voters
+    }
+    missing = {
+        m.member_id: m.reason
+        for m in await missing_signatures_of(session, ruling.id)
+        if m.member_id in voters and m.member_id not in signed
+    }
+    unaccounted = [i for i in voters if i not in signed and i not in missing]
+    if unaccounted:
+        raise Conflict(
+            "Ruling {number} cannot issue until every member who voted has signed it or the secretary has recorded why the signature is missing: {names}.",  # noqa: E501  # one-line msgid for scripts/po.py
+            number=ruling.number,
+            names=", ".join(_member_name(ruling, i) for i in unaccounted),
+        )
+    for majority in await signature_rule(session, case):
+        have = len(majority.in_favour & signed.keys())
+        if have < majority.needed:
+            raise Conflict(
+                "Ruling {number} needs the signatures of at least {need} members who voted for its decision on «{claim}»; {have} have signed.",  # noqa: E501  # one-line msgid for scripts/po.py
+                number=ruling.number,
+                need=majority.needed,
+                claim=majority.title,
+                have=have,
+            )
+    return signed, missing
 
 
 # --------------------------------------------------------------------------- issue
@@ -263,16 +393,7 @@ async def do_issue_ruling(
                 number=case.number,
                 status=LazyText(case.status.value),
             )
-        approvals = await approvals_of(session, ruling.id)
-        yes = {a.member_id: a.at for a in approvals if a.approved}
-        voters = member_ids(ruling)
-        if len([m for m in yes if m in voters]) < approvals_needed(ruling):
-            raise Conflict(
-                "Ruling {number} needs {need} approvals of the members who voted; it has {have}.",
-                number=ruling.number,
-                have=len(yes),
-                need=approvals_needed(ruling),
-            )
+        yes, missing = await check_signatures(session, ruling, case)
         now = utcnow()
         content, ids, _hearing_id = await compose_from_db(
             session,
@@ -282,6 +403,7 @@ async def do_issue_ruling(
             code=ruling.verification_code,
             issued_at=now,
             approved=yes,
+            missing=missing,
         )
         data = snapshot(content, ids)
         if text_digest(data) != text_digest(ruling.content):

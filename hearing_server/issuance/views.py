@@ -26,16 +26,18 @@ from hearing_server.issuance.queries import (
     is_staff,
     list_decided_cases,
     list_rulings,
+    missing_signatures_of,
     notification_of,
     parties_of,
 )
 from hearing_server.issuance.rulings import (
-    approvals_needed,
     do_answer_approval,
     do_draft_ruling,
     do_issue_ruling,
+    do_record_missing_signature,
     read_ruling_pdf,
     render_draft_pdf,
+    signatures_needed,
 )
 from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.scheduling.models import Hearing
@@ -121,6 +123,12 @@ async def _detail(
         o.id: await session.get(Case, o.appeal_case_id) for o in objections if o.appeal_case_id
     }
     answered = {a.member_id: a for a in approvals}
+    missing = {m.member_id: m for m in await missing_signatures_of(session, ruling.id)}
+    dissenting = {
+        i
+        for i, m in zip(voter_ids, ruling.content.get("members", []), strict=False)
+        if m.get("dissent")
+    }
     page = await render_template(
         "issuance/detail.html",
         ruling=ruling,
@@ -129,8 +137,13 @@ async def _detail(
         approvals=approvals,
         answered=answered,
         voters=[voters[i] for i in voter_ids if i in voters],
-        needed=approvals_needed(ruling),
+        missing=missing,
+        dissenting=dissenting,
+        needed=signatures_needed(ruling),
         approved_count=sum(1 for a in approvals if a.approved),
+        accounted_count=sum(
+            1 for i in voter_ids if (i in answered and answered[i].approved) or i in missing
+        ),
         can_approve=user.role == Role.MEMBER
         and ruling.state.value == "draft"
         and user.id in voter_ids
@@ -179,6 +192,30 @@ async def approve(ruling_id: int) -> Any:
             otp=form.get("otp", ""),
             approve=form.get("answer", "approve") != "refuse",
             reason=form.get("reason"),
+        )
+    except DomainError as exc:
+        mark_persist(exc)
+        return await _detail(ruling_id, errors=form_errors(exc), status=exc.status, form=form)
+    return redirect(url_for("issuance.detail", ruling_id=ruling_id))
+
+
+@blueprint.post("/rulings/<int:ruling_id>/missing-signature")
+@login_required(Role.SECRETARY, Role.ADMIN)
+async def missing_signature(ruling_id: int) -> Any:
+    """The secretary records why a member who voted has not signed."""
+    user = require_user()
+    form = await request.form
+    try:
+        member_id = int(form.get("member_id", ""))
+    except ValueError:
+        member_id = 0
+    try:
+        await do_record_missing_signature(
+            await db_session(),
+            actor=user,
+            ruling_id=ruling_id,
+            member_id=member_id,
+            reason=form.get("reason", ""),
         )
     except DomainError as exc:
         mark_persist(exc)

@@ -35,20 +35,23 @@ async def test_settlement_ruling_is_final_on_issue_and_cannot_be_objected(
             MotionPlan(MotionKind.PARTLY_ACCEPT, "passed", amount=100_000_000),
         ],
     )
-    approvers = ["member.gov2", "member.gov3", "member.wrk2", "member.wrk3", "member.emp2"]
+    by_id = {p.id: name for name, p in people.items()}
+    approvers = [by_id[i] for i in decided.voters]  # every member who voted signs
+    assert len(approvers) == 9
     secretary, csrf, ruling_id = await draft_and_approve(
-        quart_app, people, otp, decided, approvers=approvers[:4]
+        quart_app, people, otp, decided, approvers=approvers[:8]
     )
     short = await secretary.post(
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
     )
-    assert short.status_code == 409  # 4 of 9 is not a majority
-    member, member_csrf = await login_as(quart_app, people[approvers[4]], otp)
-    await member.post(
+    assert short.status_code == 409  # 8 of 9 signed, the ninth neither signed nor excused
+    member, member_csrf = await login_as(quart_app, people[approvers[8]], otp)
+    last = await member.post(
         f"/api/v1/rulings/{ruling_id}/approvals",
-        json={"otp": otp.code(people[approvers[4]].totp_secret)},
+        json={"otp": otp.code(people[approvers[8]].totp_secret)},
         headers={"X-CSRF-Token": member_csrf},
     )
+    assert last.status_code == 201
     secretary, csrf = await login_as(quart_app, people["secretary"], otp)
     issued = await secretary.post(
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
@@ -82,7 +85,7 @@ async def test_diagnosis_ruling_becomes_final_after_the_window_and_late_objectio
 ) -> None:
     decided = await make_decided_case(db)
     secretary, csrf, ruling_id = await draft_and_approve(
-        quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1"]
+        quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1", "member.emp1"]
     )
     issued = await secretary.post(
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}

@@ -114,6 +114,18 @@ async def test_diagnosis_ruling_from_approval_to_appeal(
     )
     assert approved.status_code == 201
 
+    # A refusal is no signature: the ruling waits until the secretary records why.
+    waiting = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
+    )
+    assert waiting.status_code == 409
+    excused = await secretary.post(
+        f"/api/v1/rulings/{ruling_id}/missing-signatures",
+        json={"member_id": people["member.emp1"].id, "reason": "از امضای متن خودداری کرد."},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert excused.status_code == 201, await excused.get_json()
+
     issued = await secretary.post(
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}
     )
@@ -178,7 +190,8 @@ async def test_diagnosis_ruling_from_approval_to_appeal(
     assert digits.to_word(650_000_000) in text  # the total
     assert "۴۵۰٬۰۰۰٬۰۰۰" in text
     assert DISSENT.replace("\u200c", "") in text
-    assert "تأیید نشده" in text  # the refusing member's approval is not printed as given
+    assert "امضا نشده" in text  # the refusing member's signature is not printed as given
+    assert "از امضای متن خودداری کرد" in text  # but the secretary's record of why
     assert dark_pixels(pdf) > 2000
 
     # Verification: the genuine file is authentic; one flipped byte is not.
