@@ -50,7 +50,8 @@ async def test_a_new_complaint_is_refused_at_any_board_but_a_diagnosis_board(
         for board_id in others:
             for submit in (True, False):  # filed at once, or kept as a draft to file later
                 refused = await client.post(
-                    "/api/v1/cases", json=body | {"board_id": board_id, "submit": submit},
+                    "/api/v1/cases",
+                    json=body | {"board_id": board_id, "submit": submit},
                     headers=headers,
                 )
                 error = (await refused.get_json())["error"]
