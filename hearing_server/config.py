@@ -70,6 +70,11 @@ class Settings:
     # How often the hearing reminders run; None is the scheduler's own default.
     # Tests that run `heyat serve` processes make it short.
     reminder_tick_seconds: float | None = None
+    # A hearing happens at its time: its room's lobby opens this many minutes before the
+    # start (equipment checks), and an unopened hearing is marked missed this many minutes
+    # after the end of its slot (its cases return to the board's queue).
+    hearing_lobby_opens_minutes: int = 30
+    hearing_missed_grace_minutes: int = 120
     testing: bool = False
 
     @property

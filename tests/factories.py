@@ -117,7 +117,8 @@ async def make_hearing(
     )
     assert rules is not None
     secretary = await user_named(session, "secretary")
-    start = starts_at or (utcnow() + timedelta(days=2))
+    # The test clock's now: a hearing's session may begin only at its start (#12 item 2).
+    start = starts_at or utcnow()
     hearing = Hearing(
         board_id=board.id,
         starts_at=start,

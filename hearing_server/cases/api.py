@@ -130,6 +130,7 @@ def case_json(case: Case, *, full: bool = True) -> dict[str, Any]:
             ],
             claims=[
                 {
+                    "id": c.id,
                     "kind": c.kind.value,
                     "amount": c.amount,
                     "period_from": _iso(c.period_from),
@@ -280,6 +281,17 @@ async def accept(case_id: int) -> Any:
 @validate_request(ReasonIn)
 async def return_case(case_id: int, data: ReasonIn) -> Any:
     case = await filing.do_return(
+        await db_session(), actor=require_user(), case_id=case_id, reason=data.reason
+    )
+    return case_json(case, full=False)
+
+
+@blueprint.post("/cases/<int:case_id>/refer")
+@login_required(Role.SECRETARY, Role.ADMIN)
+@validate_request(ReasonIn)
+async def refer(case_id: int, data: ReasonIn) -> Any:
+    """Refer a case in the diagnosis board's queue to the settlement board, with the reason."""
+    case = await filing.do_refer(
         await db_session(), actor=require_user(), case_id=case_id, reason=data.reason
     )
     return case_json(case, full=False)

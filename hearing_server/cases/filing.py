@@ -29,9 +29,10 @@ from hearing_server.cases.numbers import do_take_case_number, do_take_tracking_c
 from hearing_server.cases.petition import PetitionInput, clean_petition, input_from_case
 from hearing_server.cases.presentation import case_label, status_text
 from hearing_server.cases.search import do_index_search_terms
-from hearing_server.cases.workflow import do_transition
+from hearing_server.cases.workflow import do_refer_to_settlement, do_transition
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, Forbidden, NotFound, ValidationErrors
+from hearing_server.i18n import lazy
 from hearing_server.law.rules import BoardType
 
 
@@ -78,6 +79,19 @@ def _filed_via(actor: User) -> FiledVia:
     raise Forbidden("You may not file complaints.")
 
 
+# The law's first instance: the settlement board hears a case only on appeal of a diagnosis
+# ruling (issuance.objections) or when the secretary refers it (do_refer).
+NOT_FIRST_INSTANCE = lazy(
+    "A new complaint is filed at a diagnosis board. The dispute settlement board receives a "
+    "case only on appeal of a diagnosis ruling, or when the secretary refers it."
+)
+
+
+def _require_first_instance(board: Board) -> None:
+    if board.type != BoardType.DIAGNOSIS:
+        raise ValidationErrors({"board_id": (NOT_FIRST_INSTANCE, {})})
+
+
 async def _default_board(session: AsyncSession, board_id: int | None) -> Board:
     if board_id is not None:
         board = await session.get(Board, board_id)
@@ -118,6 +132,7 @@ async def do_save_petition(
     clean = clean_petition(data, complete=complete)
     board = await _default_board(session, clean.board_id)
     if case_id is None:
+        _require_first_instance(board)
         case = Case(
             office_id=board.office_id,
             board_id=board.id,
@@ -133,7 +148,10 @@ async def do_save_petition(
     else:
         case = await require_editable_case(session, actor=actor, case_id=case_id)
         if case.status == CaseStatus.RETURNED and case.board_id != board.id:
+            # A returned case stays at its board (referred or appealed ones included).
             board = await _default_board(session, case.board_id)
+        elif case.appeal_of_id is None:
+            _require_first_instance(board)
         await session.execute(delete(CaseParty).where(CaseParty.case_id == case.id))
         await session.execute(delete(Claim).where(Claim.case_id == case.id))
         session.expire(case, ["parties", "claims"])
@@ -208,6 +226,11 @@ async def do_submit(session: AsyncSession, *, actor: User, case_id: int) -> Case
     number and tracking code (first filing only), and move it to ``filed``."""
     case = await require_editable_case(session, actor=actor, case_id=case_id)
     clean_petition(input_from_case(case), complete=True)
+    if case.status == CaseStatus.DRAFT and case.appeal_of_id is None:
+        board = await session.get(Board, case.board_id)
+        if board is None:
+            raise ValidationErrors({"board_id": ("Choose a board from the list.", {})})
+        _require_first_instance(board)
     if case.status == CaseStatus.DRAFT:
         now = utcnow()
         case.number = await do_take_case_number(session, case.office_id, now)
@@ -230,6 +253,13 @@ async def do_accept(session: AsyncSession, *, actor: User, case_id: int) -> Case
     """The secretary takes the filed case into the board's queue."""
     case = await require_case(session, case_id)
     await do_transition(session, case, CaseStatus.ACCEPTED, actor=actor)
+    return case
+
+
+async def do_refer(session: AsyncSession, *, actor: User, case_id: int, reason: str) -> Case:
+    """The secretary refers a case in the diagnosis board's queue to the settlement board."""
+    case = await require_case(session, case_id)
+    await do_refer_to_settlement(session, case, actor=actor, reason=reason)
     return case
 
 

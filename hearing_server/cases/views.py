@@ -23,6 +23,7 @@ from hearing_server.cases.models import (
 from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import DomainError, Invalid, TooLarge
 from hearing_server.i18n import gettext as _
+from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.queries import next_hearing
 from hearing_server.web.context import (
     client_ip,
@@ -140,6 +141,10 @@ def values_from_case(case: Case) -> dict[str, str]:
     return values
 
 
+def case_at(board: Any, case: Case | None) -> bool:
+    return case is not None and case.board_id == board.id
+
+
 async def _petition_page(
     user: User, values: dict[str, str], errors: dict[str, str], case: Case | None, status: int
 ) -> Any:
@@ -150,7 +155,8 @@ async def _petition_page(
         values=values,
         errors=errors,
         case=case,
-        boards=list(boards.values()),
+        # A new complaint goes to a diagnosis board (the settlement board: appeal or referral).
+        boards=[b for b in boards.values() if b.type == BoardType.DIAGNOSIS or case_at(b, case)],
         self_filing=user.role == Role.PARTY,
         user=user,
         **labels(),

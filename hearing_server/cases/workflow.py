@@ -16,12 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.audit.services import do_record
+from hearing_server.boards.models import Board
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition, PartyRole
 from hearing_server.cases.numbers import format_tracking_code
 from hearing_server.cases.presentation import case_label, status_text
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound
 from hearing_server.i18n import gettext, lazy
+from hearing_server.law.rules import BoardType
 from hearing_server.notifications.services import do_enqueue, do_notify_user
 from hearing_server.text import normalize_persian
 
@@ -145,6 +147,91 @@ async def do_transition(
     )
     await _notify_parties(session, case, current, to_status, reason, row.id)
     return row
+
+
+# ---------------------------------------------------------------- referral
+
+# A case in the diagnosis board's queue that the secretary may send to the settlement board.
+REFERABLE = (_S.FILED, _S.ACCEPTED)
+
+
+async def do_refer_to_settlement(
+    session: AsyncSession, case: Case, *, actor: User, reason: str
+) -> CaseTransition:
+    """The secretary (or the administrator) refers a case waiting in a diagnosis board's
+    queue to the office's dispute settlement board, saying why. The case keeps its status
+    (it waits in the settlement board's queue now); the referral is a row of its timeline
+    with the reason, and an audit event naming both boards."""
+    if actor.role not in _STAFF:
+        raise Forbidden("Only the board secretary may refer a case to another board.")
+    reason = normalize_persian(reason or "").strip()
+    if not reason:
+        raise Invalid("Give the reason for the referral.", field="reason")
+    if len(reason) > 2000:
+        raise Invalid("The reason is too long (at most 2000 characters).", field="reason")
+    row = (
+        await session.execute(
+            select(Case.status, Case.board_id).where(Case.id == case.id).with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound("No such case.")
+    current, board_id = row
+    case.status, case.board_id = current, board_id
+    board = await session.get(Board, board_id)
+    if board is None or board.type != BoardType.DIAGNOSIS:
+        raise Conflict(
+            "Case {number} is not at a diagnosis board, so it cannot be referred.",
+            number=case_label(case),
+            code="not_diagnosis",
+        )
+    if current not in REFERABLE:
+        raise Conflict(
+            "Only a case waiting in the board's queue can be referred; case {number} is {status}.",
+            number=case_label(case),
+            status=status_text(current),
+            code="not_referable",
+        )
+    target = await session.scalar(
+        select(Board)
+        .where(Board.office_id == board.office_id, Board.type == BoardType.SETTLEMENT)
+        .order_by(Board.id)
+        .limit(1)
+    )
+    if target is None:
+        raise Conflict("This labour office has no dispute settlement board.")
+    await session.execute(
+        update(Case)
+        .where(Case.id == case.id)
+        .values(board_id=target.id)
+        .execution_options(synchronize_session=False)
+    )
+    case.board_id = target.id
+    transition = CaseTransition(
+        case_id=case.id,
+        from_status=current.value,
+        to_status=current.value,
+        actor_id=actor.id,
+        reason=reason,
+        at=utcnow(),
+    )
+    session.add(transition)
+    await session.flush()
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="case.referred",
+        subject_type="case",
+        subject_id=case.id,
+        payload={
+            "number": case.number,
+            "status": current.value,
+            "from_board": board.id,
+            "to_board": target.id,
+            "reason": reason,
+        },
+    )
+    return transition
 
 
 # ---------------------------------------------------------------- telling the claimant

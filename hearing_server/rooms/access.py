@@ -34,6 +34,7 @@ from hearing_server.scheduling.models import (
     RoomPhase,
     Summons,
 )
+from hearing_server.scheduling.timing import check_lobby_open
 
 ROOM_TOKEN_SECONDS = 120
 
@@ -79,10 +80,14 @@ async def get_participant(
     return Participant(user, standing.role.value, standing.group, standing.case_ids)
 
 
-async def check_participant(session: AsyncSession, user: User, hearing_id: int) -> Participant:
+async def check_participant(
+    session: AsyncSession, user: User, hearing_id: int, *, settings: Settings | None = None
+) -> Participant:
     """The user's standing, when they may be in the room now; refused otherwise (a party
     only in the lobby and the hearing of the parties). A hearing that does not exist is
-    ``NotFound``; one the user has no place in is refused with the reason (not summoned)."""
+    ``NotFound``; one the user has no place in is refused with the reason (not summoned).
+    ``settings``: entering the room (its page, its token, the socket): refused before
+    the lobby opens."""
     hearing = await require_loaded_hearing(session, hearing_id)
     standing = await get_standing(session, user, hearing)
     if standing is None or not standing.may_enter_room:
@@ -90,6 +95,13 @@ async def check_participant(session: AsyncSession, user: User, hearing_id: int) 
     participant = Participant(user, standing.role.value, standing.group, standing.case_ids)
     if hearing.status in (HearingStatus.CANCELLED, HearingStatus.POSTPONED):
         raise Conflict("This hearing was cancelled or postponed.", code="hearing_unavailable")
+    if hearing.status == HearingStatus.MISSED:
+        raise Conflict(
+            "This hearing was not opened in its time and was marked missed.",
+            code="hearing_unavailable",
+        )
+    if settings is not None:
+        check_lobby_open(hearing, settings)
     if not participant.is_board:
         if hearing.phase == RoomPhase.CLOSED:
             raise Forbidden("The hearing is closed.", code="room_closed")

@@ -159,7 +159,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                 if login is None or login.stage != SessionStage.FULL:
                     raise Unauthenticated("Please sign in.")
             user = login.user
-            participant = await access.check_participant(session, user, hearing_id)
+            participant = await access.check_participant(
+                session, user, hearing_id, settings=settings
+            )
         ctx = RoomContext(
             sid=sid,
             user=user,

@@ -24,6 +24,7 @@ from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.log import PUBLIC_PHASES, do_append_event
 from hearing_server.rooms.models import Attendance, RaisedHand
 from hearing_server.scheduling.models import Hearing, HearingStatus, RoomPhase, Summons
+from hearing_server.scheduling.timing import check_started
 
 PHASE_LABELS = {
     RoomPhase.LOBBY: lazy("the lobby"),
@@ -56,6 +57,13 @@ async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> H
             code="bad_phase",
             current=PHASE_LABELS[current],
             target=PHASE_LABELS[target],
+        )
+    # A hearing happens at its time: the session does not begin (or end) before its start.
+    check_started(hearing)
+    if hearing.status == HearingStatus.MISSED:
+        raise Conflict(
+            "This hearing was not opened in its time and was marked missed.",
+            code="hearing_unavailable",
         )
     hearing.phase = target
     if target == RoomPhase.HEARING:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
 from hearing_server.cases.models import Case
+from hearing_server.config import Settings
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import (
     check_participant,
@@ -240,10 +241,12 @@ async def _people(
     return out
 
 
-async def room_page_context(session: AsyncSession, user: User, hearing_id: int) -> dict[str, Any]:
+async def room_page_context(
+    session: AsyncSession, user: User, hearing_id: int, *, settings: Settings | None = None
+) -> dict[str, Any]:
     """What the room page renders around the live room: the hearing, the viewer's standing
     and the cases they may see."""
-    participant = await check_participant(session, user, hearing_id)
+    participant = await check_participant(session, user, hearing_id, settings=settings)
     hearing = await require_hearing(session, hearing_id)
     cases = await _cases(session, hearing, user_id=user.id, is_board=participant.is_board)
     return {"hearing": hearing, "participant": participant, "cases": cases}

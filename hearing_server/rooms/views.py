@@ -30,7 +30,9 @@ blueprint = Blueprint("rooms", __name__)
 async def room(hearing_id: int) -> Any:
     """The room page; the live state comes over the socket."""
     user = require_user()
-    context = await room_page_context(await db_session(), user, hearing_id)
+    context = await room_page_context(
+        await db_session(), user, hearing_id, settings=runtime().settings
+    )
     config = {
         "hearing_id": hearing_id,
         "user_id": user.id,
@@ -56,7 +58,7 @@ async def room_token(hearing_id: int) -> Any:
     if login is None:
         raise Unauthenticated("Please sign in.")
     session = await db_session()
-    await check_participant(session, user, hearing_id)
+    await check_participant(session, user, hearing_id, settings=runtime().settings)
     body = make_room_token(runtime().settings, login, hearing_id)
     return no_store(Response(json.dumps(body), mimetype="application/json"))
 

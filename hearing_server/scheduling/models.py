@@ -34,6 +34,7 @@ class HearingStatus(StrEnum):
     FAILED_QUORUM = "failed_quorum"
     POSTPONED = "postponed"
     CANCELLED = "cancelled"
+    MISSED = "missed"  # never opened: its cases went back to the queue
 
 
 # A hearing that still takes (or is taking) place: it books its panel and parties.

@@ -15,6 +15,7 @@ LABELS: dict[str, str] = {
     HearingStatus.FAILED_QUORUM: "Failed for lack of quorum",
     HearingStatus.POSTPONED: "Postponed",
     HearingStatus.CANCELLED: "Cancelled",
+    HearingStatus.MISSED: "Missed (not opened)",
     PanelAnswer.PENDING: "No answer yet",
     PanelAnswer.ATTENDING: "Attending",
     PanelAnswer.NOT_ATTENDING: "Not attending",

@@ -24,6 +24,7 @@ from hearing_server.config import Settings
 from hearing_server.db import Database
 from hearing_server.i18n import gettext
 from hearing_server.notifications.services import SMS_LIMIT, do_notify_user
+from hearing_server.scheduling import timing
 from hearing_server.scheduling.ics import room_url
 from hearing_server.scheduling.models import Hearing, HearingStatus, Reminder
 
@@ -115,12 +116,32 @@ async def tick(db: Database, settings: Settings) -> int:
     return sent
 
 
+async def sweep_missed(db: Database, settings: Settings) -> int:
+    """Mark every unopened hearing past its slot and grace missed (its cases back to the
+    queue); returns how many this call marked. Safe to run twice or in two processes."""
+    async with db.transaction(write=False) as session:
+        candidates = await timing.missed_candidates(session, settings)
+    marked = 0
+    for hearing_id in candidates:
+        try:
+            async with db.transaction() as session:
+                if await timing.do_mark_missed(session, settings, hearing_id):
+                    marked += 1
+        except Exception:  # one bad row must not stop the others; it is retried next tick
+            log.exception("marking hearing %s missed failed", hearing_id)
+    return marked
+
+
 async def run(db: Database, settings: Settings, interval: float = DEFAULT_INTERVAL) -> None:
     while True:
         try:
             await tick(db, settings)
         except Exception:  # the database may be briefly unavailable; try again later
             log.exception("reminder tick failed")
+        try:
+            await sweep_missed(db, settings)
+        except Exception:
+            log.exception("missed-hearing sweep failed")
         await asyncio.sleep(interval)
 
 

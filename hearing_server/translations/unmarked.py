@@ -78,6 +78,7 @@ LABELS = (
     lazy("In progress"),
     lazy("Held"),
     lazy("Failed for lack of quorum"),
+    lazy("Missed (not opened)"),
     lazy("Postponed"),
     lazy("Cancelled"),
     lazy("No answer yet"),

@@ -33,6 +33,7 @@ from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, TooMan
 from hearing_server.law.rules import Choice
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.models import Hearing, PanelSeat
+from hearing_server.scheduling.timing import check_started
 from hearing_server.text import normalize_persian
 from hearing_server.voting import room_events
 from hearing_server.voting.models import Ballot, Motion, MotionState, Recusal
@@ -203,6 +204,7 @@ async def do_cast_ballot(
         raise Conflict("You have already voted on this motion.", code="already_voted")
     if motion.state != MotionState.OPEN:
         raise Conflict("This vote is closed; no more ballots are accepted.", code="vote_closed")
+    check_started(hearing)
     if actor.id not in eligible_ids(motion):
         raise Forbidden(
             "You cannot vote on this motion: you were not in the room when the vote opened.",

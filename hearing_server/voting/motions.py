@@ -42,6 +42,7 @@ from hearing_server.law.rules import (
 )
 from hearing_server.scheduling.access import access_hearing, require_hearing
 from hearing_server.scheduling.models import Hearing, RoomPhase
+from hearing_server.scheduling.timing import check_started
 from hearing_server.text import normalize_persian
 from hearing_server.voting import room_events
 from hearing_server.voting.access import access_vote_running, check_may_run_vote
@@ -78,6 +79,7 @@ async def do_open_motion(
     """Open a vote in the voting phase; quorum is checked and the eligible members
     (seated on the panel, present, not recused) are recorded on the motion."""
     hearing, _standing = await access_vote_running(session, actor, hearing_id)
+    check_started(hearing)
     if hearing.phase != RoomPhase.VOTING:
         raise Conflict("A vote can be opened only in the voting phase of the hearing.")
     if all(item.case_id != case_id for item in hearing.agenda):

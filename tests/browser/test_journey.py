@@ -143,6 +143,12 @@ async def test_from_counter_to_appeal_in_chromium(
     await secretary.click("button[type=submit].primary")
     await secretary.wait_for_url(re.compile(r"/hearings/\d+\?"))
     hearing_id = int(re.search(r"/hearings/(\d+)", secretary.url).group(1))  # type: ignore[union-attr]
+    # A hearing happens at its time (#12 item 2): its day comes (the sessions idled out).
+    async with db.transaction(write=False) as session:
+        starts = await session.scalar(select(Hearing.starts_at).where(Hearing.id == hearing_id))
+    assert starts is not None
+    clock.set_frozen(starts)
+    secretary = await _signed_in(browser, live, people["secretary"], otp)
 
     # 3. Everyone joins the room from home; the parties wait in the lobby until admitted.
     room_url = f"{live.url}/hearings/{hearing_id}/room"

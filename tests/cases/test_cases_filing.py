@@ -216,6 +216,7 @@ async def test_a_draft_is_kept_then_filed_with_a_number(
     filed_body = await filed.get_json()
     assert filed.status_code == 200, filed_body
     assert filed_body["status"] == "filed" and filed_body["number"]
+    assert all(isinstance(c.pop("id"), int) for c in filed_body["claims"])  # #12 item 11
     assert filed_body["claims"] == [
         {
             "kind": "annual_leave",
