@@ -172,7 +172,7 @@ function leave(text) {
 
 function setConnection(kind) {
   const node = $("connection");
-  node.textContent = T[kind];
+  node.textContent = T[kind === "removed" ? "left_room" : kind];
   node.className = "badge " + (kind === "connected" ? "ok" : kind === "removed" ? "danger" : "warn");
   $("room").dataset.state = kind;
 }
