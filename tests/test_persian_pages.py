@@ -25,9 +25,9 @@ world = matrix.world
 
 # Two Latin words in a row ("hearing 3 closed without a decision", "Next page"; "PDF",
 # "SHA-256", a username such as "member.wrk1" or one name in Latin letters do not).
-ENGLISH = re.compile(
-    r"[A-Za-z][A-Za-z'’]+(?:(?:[ ,:;()\-–—]|\.(?=\s))+(?:\d+[ ,:;.]+)*[A-Za-z][A-Za-z'’]*)+"
-)
+_WORD = r"(?<![\w\-])[A-Za-z][A-Za-z'’]*(?![\w\-])"  # a word on its own, not in "T6HA-GY74"
+_SEP = r"(?:\s*[,:;()–—]\s*|\.\s+|\s+)"
+ENGLISH = re.compile(rf"(?<![\w\-])[A-Za-z][A-Za-z'’]+(?![\w\-])(?:{_SEP}(?:\d+{_SEP})*{_WORD})+")
 SKIPPED_TAGS = {"script", "style", "template", "head", "code", "pre", "svg"}
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 SPOKEN = ("aria-label", "title", "placeholder", "alt")
@@ -103,7 +103,8 @@ def test_the_heuristic_finds_a_sentence_and_spares_links_and_codes() -> None:
         "<html><head><title>x</title></head><body><p>پرونده — hearing 3 closed without a "
         'decision: to be reheard</p><a dir="ltr" href="#">http://127.0.0.1/hearings/2/room</a>'
         '<code>SHA-256 of the file</code><p>فایل PDF</p><p dir="ltr" lang="en">Bad digest.</p>'
-        '<button aria-label="Next page">›</button>'
+        '<button aria-label="Next page">›</button><input placeholder="XXXX-XXXX-XXXX">'
+        "<p>کد T6HA-GY74-HVVF</p>"
         '<script>const x = "not shown at all";</script></body></html>'
     )
     assert english_in(page) == [
