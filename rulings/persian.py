@@ -6,6 +6,7 @@ text is shown or printed. Aware datetimes are shown in Tehran local time.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -22,9 +23,28 @@ _FA_TIME_WORD = "ساعت"
 _MAX_WORDS_AMOUNT = 10**15  # persiantools.digits.to_word handles up to this (exclusive)
 
 
+# A link in a text keeps its Latin digits: «http://۱۲۷.۰.۰.۱:۵۱۰۲/hearings/۱۲» opens nothing,
+# and people copy links out of SMS and e-mail. A scheme (http://, https://, ...) or "www."
+# up to the next space, quote or guillemet.
+_LINK = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.\-]*://|\bwww\.)[^\s<>\"'«»]+")
+
+
 def fa_digits(value: str | int) -> str:
-    """Return ``value`` as text with Latin and Arabic-Indic digits turned into Persian ones."""
-    return digits.ar_to_fa(digits.en_to_fa(str(value)))
+    """Return ``value`` as text with Latin and Arabic-Indic digits turned into Persian ones,
+    except inside links (``http://…``, ``www.…``), which keep theirs."""
+    text = str(value)
+    out: list[str] = []
+    start = 0
+    for link in _LINK.finditer(text):
+        out.append(_to_persian(text[start : link.start()]))
+        out.append(link.group())
+        start = link.end()
+    out.append(_to_persian(text[start:]))
+    return "".join(out)
+
+
+def _to_persian(text: str) -> str:
+    return digits.ar_to_fa(digits.en_to_fa(text)) if text else text
 
 
 def _check_locale(locale: str) -> Locale:

@@ -41,8 +41,9 @@ class VerifyResult:
     sha256: str
     signer_subject: str | None = None
     signed_at: datetime | None = None
-    error: str | None = None
+    error: str | None = None  # the technical reason, in English (for logs and programs)
     verification_code: str | None = None
+    problem: str | None = None  # what is wrong, one of PROBLEMS, for a reader's message
     authentic: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +52,19 @@ class VerifyResult:
             "authentic",
             self.signed and self.intact and self.valid and self.trusted and self.error is None,
         )
+
+
+PROBLEMS = (
+    "no_trust_roots",
+    "not_pdf",
+    "unsigned",
+    "unreadable_signature",
+    "changed",
+    "appended",
+    "invalid",
+    "untrusted",
+)
+"""The codes of ``VerifyResult.problem``; a reader's message is chosen by code."""
 
 
 def load_trust_roots(trust_roots_pem: bytes | str) -> list[asn1_x509.Certificate]:
@@ -104,26 +118,26 @@ async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyRe
     """
     digest = hashlib.sha256(pdf_bytes).hexdigest()
 
-    def failed(reason: str, **kwargs: Any) -> VerifyResult:
+    def failed(problem: str, reason: str, **kwargs: Any) -> VerifyResult:
         base: dict[str, Any] = {"signed": False, "intact": False, "valid": False, "trusted": False}
         base.update(kwargs)
-        return VerifyResult(sha256=digest, error=reason, **base)
+        return VerifyResult(sha256=digest, error=reason, problem=problem, **base)
 
     try:
         roots = load_trust_roots(trust_roots_pem)
     except ValueError as exc:
-        return failed(f"The trust roots could not be read: {exc}")
+        return failed("no_trust_roots", f"The trust roots could not be read: {exc}")
     if not roots:
-        return failed("No trust root was given.")
+        return failed("no_trust_roots", "No trust root was given.")
 
     try:
         reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
         signatures = list(reader.embedded_signatures)
     except Exception as exc:
-        return failed(f"The file is not a readable PDF: {exc}")
+        return failed("not_pdf", f"The file is not a readable PDF: {exc}")
     code = _info_value(reader, VERIFICATION_CODE_KEY)
     if not signatures:
-        return failed("The PDF carries no signature.", verification_code=code)
+        return failed("unsigned", "The PDF carries no signature.", verification_code=code)
 
     embedded = signatures[-1]
     context = ValidationContext(trust_roots=roots, allow_fetching=False)
@@ -132,7 +146,10 @@ async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyRe
     except Exception as exc:
         # A byte flipped in the signature itself, an unparsable CMS blob…
         return failed(
-            f"The signature could not be validated: {exc}", signed=True, verification_code=code
+            "unreadable_signature",
+            f"The signature could not be validated: {exc}",
+            signed=True,
+            verification_code=code,
         )
 
     covers_all = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
@@ -140,13 +157,18 @@ async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyRe
     valid = bool(status.valid)
     trusted = bool(status.trusted)
     error: str | None = None
+    problem: str | None = None
     if not status.intact:
+        problem = "changed"
         error = "The document was changed after it was signed (the signed digest does not match)."
     elif not covers_all:
+        problem = "appended"
         error = "Content was added to the document after it was signed."
     elif not valid:
+        problem = "invalid"
         error = "The signature is not cryptographically valid."
     elif not trusted:
+        problem = "untrusted"
         error = "The signing certificate is not issued by a trusted Heyat authority."
     signed_at = status.signer_reported_dt
     if status.timestamp_validity is not None:
@@ -161,4 +183,5 @@ async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyRe
         signed_at=signed_at,
         error=error,
         verification_code=code,
+        problem=problem,
     )

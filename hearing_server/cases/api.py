@@ -262,7 +262,7 @@ async def get_case(case_id: int) -> Any:
     case, _standing = await access_case(session, user, case_id, full=True)
     body = case_json(case)
     body["timeline"] = [
-        {"status": e.status.value, "at": _iso(e.at), "reason": e.reason}
+        {"status": e.status.value, "at": _iso(e.at), "reason": e.reason_text}
         for e in await tracking.timeline(session, case.id)
     ]
     body["next_hearing"] = _iso(await next_hearing(session, case.id))

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server.accounts import throttle
 from hearing_server.accounts.models import User
 from hearing_server.audit.models import AuditEvent
+from hearing_server.cases import reasons
 from hearing_server.cases.access import is_staff
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition
 from hearing_server.cases.numbers import TRACKING_LENGTH, normalize_tracking_code
@@ -25,7 +26,12 @@ from hearing_server.text import normalize_national_id
 class TimelineEntry:
     status: CaseStatus
     at: datetime
-    reason: str | None
+    reason: str | None  # as stored: see cases.reasons
+
+    @property
+    def reason_text(self) -> str | None:
+        """The reason in the reader's language (a system reason translated)."""
+        return reasons.reason_text(self.reason)
 
 
 async def timeline(session: AsyncSession, case_id: int) -> list[TimelineEntry]:

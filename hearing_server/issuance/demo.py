@@ -22,6 +22,7 @@ from hearing_server.audit.services import do_record, get_chain_head
 from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, ClaimKind, PartyRole
 from hearing_server.cases.numbers import do_take_case_number
+from hearing_server.cases.reasons import system_reason
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -330,7 +331,9 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
         minute += 8
     chair = await session.get(User, gov)
     assert chair is not None  # noqa: S101  # seeded just above
-    await do_transition(session, case, CaseStatus.DECIDED, actor=chair, reason="vote")
+    await do_transition(
+        session, case, CaseStatus.DECIDED, actor=chair, reason=system_reason("voted")
+    )
     await session.flush()
 
     ruling = await do_draft_ruling(session, settings, actor=secretary, case_id=case.id)

@@ -24,6 +24,7 @@ from hearing_server.cases.models import (
     FiledVia,
 )
 from hearing_server.cases.numbers import do_take_case_number, do_take_tracking_code
+from hearing_server.cases.reasons import system_reason
 from hearing_server.cases.search import do_index_search_terms
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
@@ -197,7 +198,11 @@ async def do_object(
     ruling.state = RulingState.APPEALED
     await session.flush()
     await do_transition(
-        session, case, CaseStatus.APPEALED, actor=actor, reason=f"appeal {appeal.number}"
+        session,
+        case,
+        CaseStatus.APPEALED,
+        actor=actor,
+        reason=system_reason("appeal", number=appeal.number),
     )
     await do_record(
         session,

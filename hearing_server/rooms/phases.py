@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.cases.models import Case, CaseStatus
+from hearing_server.cases.reasons import system_reason
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict
@@ -108,7 +109,11 @@ async def _mark_cases_in_hearing(session: AsyncSession, hearing: Hearing, actor:
     for case in await session.scalars(select(Case).where(Case.id.in_(case_ids))):
         if case.status == CaseStatus.SCHEDULED:
             await do_transition(
-                session, case, CaseStatus.IN_HEARING, actor=actor, reason=f"hearing {hearing.id}"
+                session,
+                case,
+                CaseStatus.IN_HEARING,
+                actor=actor,
+                reason=system_reason("heard", hearing=hearing.id),
             )
 
 
@@ -130,7 +135,7 @@ async def _return_undecided_cases(
                 case,
                 CaseStatus.ACCEPTED,
                 actor=ctx.user,
-                reason=f"hearing {hearing.id} closed without a decision: to be reheard",
+                reason=system_reason("reheard", hearing=hearing.id),
             )
 
 

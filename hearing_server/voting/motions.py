@@ -28,6 +28,7 @@ from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import Board, BoardRulesVersion
 from hearing_server.cases.models import Case, CaseStatus, Claim
+from hearing_server.cases.reasons import system_reason
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, ValidationErrors
@@ -368,7 +369,7 @@ async def _transition_case_decided(session: AsyncSession, case: Case, actor: Use
     vote decided it, so the system is the actor; who closed the vote is in the audit chain."""
     del actor
     await do_transition(
-        session, case, CaseStatus.DECIDED, actor=None, reason="every motion resolved by vote"
+        session, case, CaseStatus.DECIDED, actor=None, reason=system_reason("voted")
     )
 
 

@@ -60,21 +60,36 @@ function problem(answer) {
   return false;
 }
 
-socket.on("connect", async () => {
+socket.on("connect", () => {
+  let whole = false;
+  if (removed) {
+    if (waiting === null) return;
+    rejoin(); // called back into the hearing: what was said meanwhile is not for us
+    whole = true;
+  }
   setConnection("connected");
-  await resync();
+  resync(whole);
 });
-socket.on("disconnect", () => setConnection("reconnecting"));
-// A party sent out for the board's deliberation waits here: the page asks to enter again
-// every few seconds and is refused ("deliberation") until the board calls the parties back.
-let removedWait = null;
+socket.on("disconnect", () => {
+  if (!removed) setConnection("reconnecting");
+});
+// A party sent out for the board's deliberation waits: the page asks to enter again every
+// few seconds (refused with "deliberation") until the board calls the parties back; then
+// it takes the whole picture again. A closed room or a person not summoned: it stops.
+let waiting = null;
 function waitForCallBack() {
-  clearTimeout(removedWait);
-  removedWait = setTimeout(() => socket.connect(), 5000);
+  clearTimeout(waiting);
+  waiting = setTimeout(() => socket.connect(), 5000);
 }
 socket.on("connect_error", (err) => {
-  if (removedWait !== null && err && err.data && err.data.code === "deliberation") {
+  const code = err && err.data && err.data.code;
+  if (code === "deliberation") {
+    if (!removed) leave(err.message);
     waitForCallBack();
+    return;
+  }
+  if (code === "room_closed" || code === "not_summoned") {
+    leave(err.message); // the server will not let this person in again: stop knocking
     return;
   }
   setConnection("offline");
@@ -84,40 +99,114 @@ socket.on("connect_error", (err) => {
   }
 });
 socket.on("removed", () => {
-  socket.io.opts.reconnection = false;
-  notice(T.removed);
+  leave(T.removed);
   waitForCallBack();
 });
-socket.on("connect", () => {
-  if (removedWait === null) return;
-  clearTimeout(removedWait); // called back into the hearing
-  removedWait = null;
-  socket.io.opts.reconnection = true;
-  $("notice").hidden = true;
-});
 socket.on("room", (event) => {
-  if (lastSeq === null || state === null) return; // a sync is on its way
-  if (event.seq <= lastSeq) return; // already applied (replay and live overlap)
-  apply(event);
+  if (syncing || state === null) {
+    pending.push(event); // applied by seq once the sync's answer is in
+    return;
+  }
+  receive(event);
 });
 
-async function resync() {
-  const answer = await call("sync", { last_seq: lastSeq });
-  if (problem(answer)) return;
-  if (answer.snapshot) {
-    state = answer.snapshot;
-    lastSeq = answer.seq;
-    renderAll();
-  } else {
-    for (const event of answer.events) if (event.seq > lastSeq) apply(event);
-    lastSeq = Math.max(lastSeq, answer.seq);
+// Live events and the answer to `sync` race each other: while a sync is on its way every
+// live event waits in `pending`, and is applied after the answer, in seq order, if the
+// answer did not already hold it. An event that skips numbers asks for what lies between
+// (`sync` from the last number applied): most gaps are events meant for others and the
+// answer is empty, but a lost emit (a Redis hiccup, a socket that joined the room late) is
+// recovered at once instead of at the next reload.
+let syncing = false;
+let again = false; // another sync was asked for while one was on its way
+let fresh = false; // the next sync asks for a snapshot
+let pending = [];
+
+function receive(event) {
+  if (event.seq <= lastSeq) return; // already applied (replay and live overlap)
+  if (event.seq > lastSeq + 1) {
+    pending.push(event);
+    resync();
+    return;
   }
+  apply(event);
+}
+
+async function resync(whole) {
+  if (whole) fresh = true;
+  if (syncing) {
+    again = true;
+    return;
+  }
+  syncing = true;
+  try {
+    do {
+      again = false;
+      const from = fresh ? null : lastSeq;
+      fresh = false;
+      const answer = await call("sync", { last_seq: from });
+      if (removed) return;
+      if (problem(answer)) return; // the events wait for the next connect's sync
+      if (answer.snapshot) {
+        state = answer.snapshot;
+        lastSeq = answer.seq;
+        renderAll();
+      } else if (state !== null) {
+        for (const event of answer.events) {
+          if (fresh) break; // an event asked for the whole picture (this person was admitted)
+          if (event.seq > lastSeq) apply(event);
+        }
+        if (!fresh) lastSeq = Math.max(lastSeq, answer.seq);
+      }
+    } while (again || fresh);
+  } finally {
+    syncing = false;
+  }
+  const waiting = pending.sort((a, b) => a.seq - b.seq);
+  pending = [];
+  for (const [i, event] of waiting.entries()) {
+    if (removed) return;
+    if (syncing) {
+      // Applying an event asked for a new picture (this person was just admitted): the
+      // rest waits for it.
+      pending.push(...waiting.slice(i));
+      return;
+    }
+    receive(event); // a gap asks again and keeps this event for after
+  }
+}
+
+// A removed party (the board went to deliberation) or a refused one: say why, stop
+// reconnecting, and switch every control off (those this switched off come back on a
+// call-back).
+let removed = false;
+let switchedOff = [];
+function leave(text) {
+  removed = true;
+  pending = [];
+  socket.io.reconnection(false);
+  socket.disconnect();
+  setConnection("removed");
+  notice(text);
+  for (const node of document.querySelectorAll("#room button, #room input, #room select, #room textarea")) {
+    if (!node.disabled) switchedOff.push(node);
+    node.disabled = true;
+  }
+}
+
+function rejoin() {
+  clearTimeout(waiting);
+  waiting = null;
+  removed = false;
+  socket.io.reconnection(true);
+  $("notice").hidden = true;
+  for (const node of switchedOff) node.disabled = false;
+  switchedOff = [];
 }
 
 function setConnection(kind) {
   const node = $("connection");
-  node.textContent = T[kind];
-  node.className = "badge " + (kind === "connected" ? "ok" : "warn");
+  node.textContent = T[kind === "removed" ? "left_room" : kind];
+  node.className = "badge " + (kind === "connected" ? "ok" : kind === "removed" ? "danger" : "warn");
   $("room").dataset.state = kind;
 }
 
@@ -160,10 +249,7 @@ function apply(event) {
       break;
     }
     case "admitted":
-      if (p.user_id === state.me.user_id) {
-        lastSeq = null; // now in the room: take the whole picture
-        resync();
-      }
+      if (p.user_id === state.me.user_id) resync(true); // now in the room: the whole picture
       break;
     case "presenter":
       state.presenter_id = p.user_id;
@@ -389,7 +475,11 @@ async function showView(view) {
     const pdf = await loadPdf(view.document_id);
     const page = await pdf.getPage(Math.min(view.page, pdf.numPages));
     if (localView.page !== view.page || localView.document_id !== view.document_id) return;
-    const width = Math.min(frame.parentElement.clientWidth - 8, 900);
+    // The page fills the viewer's content box (its padding and the frame's border off).
+    const box = frame.parentElement;
+    const pad = getComputedStyle(box);
+    const inner = box.clientWidth - parseFloat(pad.paddingLeft) - parseFloat(pad.paddingRight) - 2;
+    const width = Math.max(100, Math.min(inner, 900));
     const base = page.getViewport({ scale: 1 });
     const scale = (width / base.width) * (view.zoom / 100);
     const viewport = page.getViewport({ scale });

@@ -94,7 +94,7 @@ async def make_decided_case(
                 case_id=case.id,
                 claim_id=claim.id,
                 kind=plan.kind,
-                text=f"motion on claim {claim.position}",
+                text=f"پیشنهاد دربارهٔ خواستهٔ {claim.position}",
                 amount=plan.amount,
                 reasoning=plan.reasoning,
                 legal_basis=plan.legal_basis,

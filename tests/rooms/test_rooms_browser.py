@@ -79,3 +79,126 @@ async def test_follower_sees_the_presenters_page_in_persian_and_english(
     assert chair.errors == [] and member.errors == []
     await chair.context.close()
     await member.context.close()
+
+
+# Installed before the page's scripts: wraps Socket.IO's `io` so the test can see what the
+# room's socket receives and hold the answer to `sync` (the race of a live event and a sync
+# made deterministic: the event arrives while the answer is held).
+HOLD_SYNC = """
+(() => {
+  let real;
+  window.__held = [];
+  window.__seen = [];
+  window.__holdSync = false;
+  Object.defineProperty(window, "io", {
+    configurable: true,
+    set(v) { real = v; },
+    get() {
+      return (...args) => {
+        const socket = real(...args);
+        window.__socket = socket;
+        socket.on("room", (event) => window.__seen.push(event.seq));
+        const emit = socket.emit.bind(socket);
+        socket.emit = (name, data, ack) => {
+          if (name === "sync" && window.__holdSync && typeof ack === "function") {
+            return emit(name, data, (...answer) => window.__held.push(() => ack(...answer)));
+          }
+          return emit(name, data, ack);
+        };
+        return socket;
+      };
+    },
+  });
+})();
+"""
+
+NO_SIDEWAYS = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+# The elements that stick out of the screen, to say what scrolls.
+STICKING_OUT = """
+[...document.querySelectorAll("body *")]
+  .filter((e) => { const r = e.getBoundingClientRect();
+    return r.width > 0 && (r.left < -1 || r.right > document.documentElement.clientWidth + 1); })
+  .slice(0, 8)
+  .map((e) => `${e.tagName}.${e.className}#${e.id} ${e.textContent.trim().slice(0, 40)}`)
+"""
+
+
+async def fits(page: Any) -> None:
+    if not await page.evaluate(NO_SIDEWAYS):
+        raise AssertionError(f"{page.url} scrolls sideways: {await page.evaluate(STICKING_OUT)}")
+
+
+async def test_a_party_on_a_phone_sees_no_moderation_and_the_presenters_page_once_admitted(
+    browser: Any,
+    live_server: LiveServer,
+    people: dict[str, Person],
+    otp: OtpSource,
+    room: Room,
+    join: Any,
+) -> None:
+    """At 360 px a party sees no moderation control and never scrolls sideways (room and
+    hearing page); admitted while the presenter turns pages, the page shows the presenter's
+    current page (a page turned while the admission's sync was on its way included); moved
+    out at deliberation, it says so, stops reconnecting and switches its controls off."""
+    chair = await join("member.gov1")
+    secretary = await join("secretary")
+    await chair.call("view.set", {"document_id": room.public_doc, "page": 2, "zoom": 100})
+
+    context = await browser.new_context(viewport={"width": 360, "height": 740})
+    await context.add_init_script(HOLD_SYNC)
+    party = await context.new_page()
+    errors: list[str] = []
+    party.on("pageerror", lambda exc: errors.append(str(exc)))
+    await browser_login(party, live_server.url, people["worker"], otp)
+
+    await party.goto(f"{live_server.url}/hearings/{room.hearing_id}")
+    await fits(party)  # the hearing page
+
+    await party.goto(f"{live_server.url}/hearings/{room.hearing_id}/room")
+    await party.wait_for_selector("#room[data-state=connected]")
+    await party.wait_for_selector("#lobby-wait", state="visible")
+    assert not await party.is_visible("#moderation")
+    assert not await party.is_visible("#phase-go")
+    assert await party.locator("#people button:visible").count() == 0
+    await fits(party)  # the room
+
+    # Admitted while the presenter turns: the admission's sync answer is held until a page
+    # turn has arrived live.
+    await party.evaluate("window.__holdSync = true")
+    assert (await secretary.call("admit", {"user_id": people["worker"].id}))["ok"]
+    await party.wait_for_function("window.__held.length === 1")
+    turned = await chair.call("view.set", {"document_id": room.public_doc, "page": 3, "zoom": 100})
+    await party.wait_for_function(f"window.__seen.includes({turned['seq']})")
+    await party.evaluate("window.__holdSync = false; window.__held.splice(0).forEach((f) => f())")
+    await party.wait_for_selector(
+        f'#page-frame[data-document="{room.public_doc}"][data-page="3"]',
+        state="attached",
+        timeout=1000,
+    )
+    await party.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:3"]')
+    # Turned again now that the page is live: followed as usual.
+    await chair.call("view.set", {"document_id": room.public_doc, "page": 4, "zoom": 100})
+    await party.wait_for_selector('#page-frame[data-page="4"]', state="attached", timeout=1000)
+    assert not await party.is_visible("#moderation")
+    assert await party.locator("#people button:visible").count() == 0
+    await party.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:4"]')
+    await fits(party)  # the room with a document shown
+    ARTIFACTS.mkdir(exist_ok=True)
+    await party.screenshot(path=str(ARTIFACTS / "room-party-360.png"), full_page=True)
+
+    # Deliberation: the party is moved out.
+    assert (await chair.call("phase.set", {"phase": "hearing"}))["ok"]
+    assert (await chair.call("phase.set", {"phase": "deliberation"}))["ok"]
+    await party.wait_for_selector("#room[data-state=removed]")
+    assert (
+        await party.inner_text("#notice")
+        == "هیأت در حال شور است. بخش رسیدگی با حضور طرفین برای شما پایان یافت."
+    )
+    assert await party.is_disabled("#chat-form button[type=submit]")
+    assert await party.is_disabled("#hand")
+    assert await party.is_disabled("#chat-body")
+    assert await party.evaluate(
+        "window.__socket.io.reconnection() === false && !window.__socket.active"
+    )
+    assert errors == []
+    await context.close()

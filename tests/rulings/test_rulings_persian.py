@@ -19,6 +19,15 @@ def test_fa_digits_converts_latin_and_arabic_digits() -> None:
     assert fa_digits("١٢٣") == "۱۲۳"
 
 
+def test_fa_digits_leaves_the_digits_of_links_latin() -> None:
+    text = "ورود: http://127.0.0.1:5102/hearings/12/room ساعت 10، www.example.ir/a/7. کد 3"
+    assert fa_digits(text) == (
+        "ورود: http://127.0.0.1:5102/hearings/12/room ساعت ۱۰، www.example.ir/a/7. کد ۳"
+    )
+    assert fa_digits("«https://heyat.ir/v/AB12»") == "«https://heyat.ir/v/AB12»"
+    assert fa_digits("پرونده 12 (https://x.ir/c/12)") == "پرونده ۱۲ (https://x.ir/c/12)"
+
+
 def test_jalali_date_in_both_locales() -> None:
     assert jalali_date(date(2026, 11, 28)) == "۰۷ آذر ۱۴۰۵"
     assert jalali_date(date(2026, 11, 28), "en") == "7 Azar 1405"

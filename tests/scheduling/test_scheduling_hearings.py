@@ -451,3 +451,36 @@ async def test_bad_input_is_a_clear_4xx(
     # Persian digits in the date and time are accepted.
     body = await plan(db, cases=[case_id], date="۱۴۰۴/۱۲/۲۴", time="۰۹:۰۰")
     assert (await client.post("/api/v1/hearings", json=body, headers=headers)).status_code == 201
+
+
+async def test_links_in_persian_sms_and_email_keep_latin_digits(
+    client: Any, db: Any, people: dict[str, Person], otp: OtpSource, settings: Any
+) -> None:
+    """«http://۱۲۷.۰.۰.۱:۵۱۰۲/…» opens nothing: the link keeps its digits while the Persian
+    text around it has Persian ones."""
+    from hearing_server.accounts.models import User
+
+    async with db.transaction() as session:
+        for username in ("worker", "member.wrk1"):
+            user = await session.get(User, people[username].id)
+            assert user is not None
+            user.email = f"{username}@example.org"
+    headers = await _secretary(client, people, otp)
+    created = await client.post(
+        "/api/v1/hearings", json=await plan(db, cases=[await new_case(db)]), headers=headers
+    )
+    hearing_id = (await created.get_json())["id"]
+    async with db.transaction(write=False) as session:
+        messages = list(
+            await session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.dedupe_key.like(f"summons:{hearing_id}:%")
+                )
+            )
+        )
+    assert {m.channel for m in messages} == {"sms", "email"}  # parties and members
+    base = f"{settings.base_url}/hearings/{hearing_id}"
+    assert any(ch.isdigit() for ch in base)  # the base URL and the id carry digits
+    for message in messages:
+        assert base in message.body, message.body  # the room, or the page to answer on
+        assert any("۰" <= ch <= "۹" for ch in message.body)  # the Persian text around it

@@ -2,7 +2,7 @@
 closes; no account needed) and one objection per party of a ruling
 
 Revision ID: 0008_clock
-Revises: 0005
+Revises: 0006_minutes
 Create Date: 2026-12-02 15:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_clock"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006_minutes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """rulings: the secretary's record of why a voting member's signature is missing
 
 Revision ID: 0009_sign
-Revises: 0005
+Revises: 0008_clock
 Create Date: 2026-12-02 15:00:00.000000
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_sign"
-down_revision: str | None = "0005"
+down_revision: str | None = "0008_clock"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
