@@ -34,7 +34,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
-from hearing_server.web.responses import form_errors, redirect
+from hearing_server.web.responses import file_download, form_errors, redirect
 
 blueprint = Blueprint("cases", __name__)
 
@@ -351,7 +351,7 @@ async def upload(case_id: int) -> Any:
             if form.get("visibility") == "board"
             else DocumentVisibility.PARTIES
         )
-        await files.do_add_document(
+        await files.do_add_document(  # the same content again: the document already there
             await db_session(),
             rt.settings,
             actor=user,
@@ -381,10 +381,12 @@ async def download(case_id: int, document_id: int) -> Any:
     )
     data = await files.read_document_bytes(runtime().settings, document)
     await files.do_record_download(session, actor=user, document=document)
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_download(
+        data,
+        mimetype="application/pdf",
+        filename=files.download_name(document),
+        fallback=f"document-{document.id}.pdf",
+    )
 
 
 @blueprint.post("/cases/<int:case_id>/documents/<int:document_id>/withdraw")
@@ -435,10 +437,9 @@ async def receipt_pdf(case_id: int) -> Any:
         **context,
     )
     pdf = await asyncio.to_thread(html_to_pdf, html)
-    response = Response(pdf, mimetype="application/pdf")
     number = context["case"].number
-    response.headers["Content-Disposition"] = f'inline; filename="receipt-{number}.pdf"'
-    return no_store(response)
+    name = f"receipt-{number}.pdf"
+    return no_store(file_download(pdf, mimetype="application/pdf", filename=name, fallback=name))
 
 
 @blueprint.route("/track", methods=["GET", "POST"])
