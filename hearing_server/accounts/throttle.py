@@ -185,7 +185,8 @@ def delay_after(failures: int, *, free: int, longest: timedelta) -> timedelta | 
     """The wait before the next try after ``failures`` (None while they are under ``free``)."""
     if failures < free:
         return None
-    return min(FIRST_DELAY * 2 ** min(failures - free, 30), longest)
+    delay: timedelta = FIRST_DELAY * 2 ** min(failures - free, 30)
+    return min(delay, longest)
 
 
 def _part(value: str) -> str:
@@ -238,9 +239,7 @@ async def check_guard(
     if is_over(subjects, limit=guard.subjects_per_client) and oldest is not None:
         raise too_many(seconds_until(oldest + guard.window, now))
     attack = await session.execute(
-        select(
-            func.count(), func.count(distinct(ThrottleHit.key)), func.min(ThrottleHit.at)
-        ).where(
+        select(func.count(), func.count(distinct(ThrottleHit.key)), func.min(ThrottleHit.at)).where(
             ThrottleHit.key.startswith(_subject_prefix(guard, subject), autoescape=True),
             ThrottleHit.at >= since,
         )

@@ -168,12 +168,19 @@ def strip_active_content(data: bytes) -> tuple[bytes, list[str]]:
                 continue
             if not isinstance(obj, pikepdf.Dictionary | pikepdf.Stream):
                 continue
+            if _is_active_action(obj):
+                # Wherever it is referred from (a link, an outline item, a chain of
+                # actions): emptied, it does nothing.
+                removed.add(str(obj.get("/S")))
+                for key in list(obj.keys()):
+                    del obj[key]
+                continue
             for key in _ACTIVE_KEYS:
                 if key in obj:
                     del obj[key]
                     removed.add(key)
             for key in ("/A", "/Next"):
-                action = obj.get(key)
+                action: Any = obj.get(key)
                 if _is_active_action(action):
                     del obj[key]
                     removed.add(str(action.get("/S")))
@@ -211,7 +218,7 @@ def _get(obj: Any, key: str) -> Any:
 def _is_active_action(action: Any) -> bool:
     import pikepdf
 
-    if not isinstance(action, pikepdf.Dictionary):
+    if not isinstance(action, pikepdf.Dictionary | pikepdf.Stream):
         return False
     return str(action.get("/S")) in _ACTIVE_ACTIONS
 

@@ -31,6 +31,7 @@ from hearing_server.web.context import (
     mark_persist,
     no_store,
     require_user,
+    retry_after_header,
     runtime,
     writes,
 )
@@ -449,6 +450,7 @@ async def track() -> Any:
     upcoming = None
     values = {"code": "", "national_id": ""}
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form
         values = {"code": form.get("code", ""), "national_id": form.get("national_id", "")}
@@ -462,6 +464,7 @@ async def track() -> Any:
             mark_persist(exc)
             errors = {"_form": _(exc.message, **exc.params)}
             status = exc.status
+            headers = retry_after_header(exc)
     page = await render_template(
         "cases/track.html",
         result=result,
@@ -470,4 +473,4 @@ async def track() -> Any:
         values=values,
         **labels(),
     )
-    return no_store(Response(page, status=status))
+    return no_store(Response(page, status=status, headers=headers))

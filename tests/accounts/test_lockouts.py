@@ -27,9 +27,7 @@ def at(address: str) -> dict[str, Any]:
     return {"client": (address, 40000)}
 
 
-async def sign_in(
-    client: Any, username: str, password: str, otp_code: str, address: str
-) -> Any:
+async def sign_in(client: Any, username: str, password: str, otp_code: str, address: str) -> Any:
     return await client.post(
         "/api/v1/auth/login",
         json={"username": username, "password": password, "otp": otp_code},

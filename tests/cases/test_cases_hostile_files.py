@@ -56,6 +56,17 @@ def hostile_pdf(kind: str) -> bytes:
             A=Dictionary(S=Name.Launch, F=String("cmd.exe")),
         )
         page.obj.Annots = Array([pdf.make_indirect(link)])
+    elif kind == "chained":
+        # A harmless-looking link whose next action runs a script.
+        link = Dictionary(
+            Type=Name.Annot,
+            Subtype=Name.Link,
+            Rect=Array([0, 0, 100, 100]),
+            A=Dictionary(
+                S=Name.URI, URI=String("https://example.org"), Next=Array([_js("app.alert(2)")])
+            ),
+        )
+        page.obj.Annots = Array([pdf.make_indirect(link)])
     elif kind == "embedded":
         pdf.attachments["invoice.exe"] = pikepdf.AttachedFileSpec(pdf, b"MZ\x90\x00payload")
     out = io.BytesIO()
@@ -85,7 +96,7 @@ def active_parts(data: bytes) -> set[str]:
         seen: set[tuple[int, int]] = set()
         for root in roots:
             for node in _walk(root, seen):
-                found |= ACTIVE_KEYS & {str(k) for k in node.keys()}
+                found |= ACTIVE_KEYS & {str(k) for k in node}
                 action = node.get("/S")
                 if action is not None and str(action) in ACTIVE_ACTIONS:
                     found.add(str(action))
@@ -96,7 +107,7 @@ def active_parts(data: bytes) -> set[str]:
     return found
 
 
-KINDS = ["javascript", "openaction", "page_aa", "launch", "embedded"]
+KINDS = ["javascript", "openaction", "page_aa", "launch", "chained", "embedded"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
