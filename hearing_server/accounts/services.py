@@ -271,7 +271,7 @@ async def _check_code(
             persist=True,
             field="otp",
             minutes=minutes,
-            retry_after=minutes * 60,
+            retry_after=throttle.seconds_until(cred.locked_until, now) if cred.locked_until else 60,
         )
     secret = SecretBox.for_keys(settings.totp_keys).open(cred.secret_encrypted)
     totp = _totp(secret)
