@@ -117,7 +117,7 @@ def test_the_test_files_really_carry_active_content(kind: str) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_stripping_leaves_no_active_part_and_keeps_the_pages(kind: str) -> None:
-    from hearing_server.cases.files import strip_active_content
+    from hearing_server.cases.pdf_safety import strip_active_content
 
     cleaned, removed = strip_active_content(hostile_pdf(kind))
     assert removed
@@ -127,7 +127,7 @@ def test_stripping_leaves_no_active_part_and_keeps_the_pages(kind: str) -> None:
 
 
 def test_a_plain_pdf_is_kept_byte_for_byte() -> None:
-    from hearing_server.cases.files import strip_active_content
+    from hearing_server.cases.pdf_safety import strip_active_content
 
     plain = pdf_bytes(2)
     assert strip_active_content(plain) == (plain, [])
