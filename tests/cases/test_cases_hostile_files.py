@@ -41,6 +41,8 @@ def hostile_pdf(kind: str) -> bytes:
     pdf = pikepdf.new()
     pdf.add_blank_page(page_size=(595, 842))
     page = pdf.pages[0]
+    # Each kind its own content: cleaned, two kinds would otherwise be the same file.
+    page.obj.Contents = pdf.make_stream(f"% {kind}\n".encode())
     if kind == "javascript":
         script = pdf.make_indirect(_js("app.alert('hello');"))
         pdf.Root.Names = Dictionary(JavaScript=Dictionary(Names=Array([String("x"), script])))
