@@ -48,7 +48,14 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     uvicorn.run(
-        "hearing_server.app:create_app", factory=True, host=host, port=port, log_level="info"
+        "hearing_server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="info",
+        # The client's address is decided by the app alone (HEYAT_TRUSTED_PROXIES):
+        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
+        proxy_headers=False,
     )
 
 

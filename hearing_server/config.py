@@ -12,6 +12,7 @@ so processes starting together all read the same complete key.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -52,9 +53,19 @@ class Settings:
     session_absolute_hours: int = 12
     max_upload_bytes: int = 20 * 1024 * 1024
     max_pdf_pages: int = 300
-    login_attempts_per_account: int = 10
-    login_attempts_per_address: int = 30
+    # Sign-in failures (accounts.throttle): an account's failures from one client (its
+    # address, or a device that signed in to it before) before each next try waits,
+    # 30 s doubling up to the window; the accounts failing from one address before that
+    # address is refused; an account's failures from everywhere, from at least
+    # login_lock_clients clients, before it is locked except on its owner's devices.
+    login_attempts_per_client: int = 5
+    login_accounts_per_address: int = 10
+    login_attempts_per_account: int = 50
+    login_lock_clients: int = 3
     login_window_seconds: int = 900
+    # Addresses (or networks, "10.0.0.0/8") of the reverse proxies whose X-Forwarded-For
+    # is believed; none by default: the connecting address is the client.
+    trusted_proxies: tuple[str, ...] = ()
     mail_sender: str = "dev"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -76,6 +87,16 @@ class Settings:
     hearing_lobby_opens_minutes: int = 30
     hearing_missed_grace_minutes: int = 120
     testing: bool = False
+
+    def __post_init__(self) -> None:
+        for entry in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{env_var('trusted_proxies')}={entry!r}: expected IP addresses or "
+                    "networks, separated by commas"
+                ) from None
 
     @property
     def secure_cookies(self) -> bool:

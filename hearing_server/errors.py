@@ -70,12 +70,20 @@ class UnsupportedType(DomainError):
     default_code = "unsupported_type"
 
 
-class Locked(DomainError):
+class _Wait(DomainError):
+    """A refusal that ends: ``retry_after`` is the wait in seconds (sent as Retry-After)."""
+
+    def __init__(self, message: str, *, retry_after: int | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class Locked(_Wait):
     status = 423
     default_code = "locked"
 
 
-class TooManyRequests(DomainError):
+class TooManyRequests(_Wait):
     status = 429
     default_code = "too_many_requests"
 

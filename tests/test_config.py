@@ -32,6 +32,8 @@ def _sample(name: str, hint: Any) -> tuple[str, Any]:
         return "true", True
     if hint is Path:
         return f"/srv/heyat/{name}", Path(f"/srv/heyat/{name}")
+    if name == "trusted_proxies":  # checked: addresses or networks only
+        return "10.0.0.1, 172.16.0.0/12", ("10.0.0.1", "172.16.0.0/12")
     if hint == tuple[str, ...]:
         return f"{name}-new, {name}-old", (f"{name}-new", f"{name}-old")
     raise AssertionError(f"add a sample for {name}: {hint!r}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, request
+from quart import Blueprint, Response, make_response, request
 from quart_schema import validate_request
 
 from hearing_server.accounts import services, sessions, users
@@ -17,10 +17,12 @@ from hearing_server.web.context import (
     csrf_exempt,
     current_login,
     db_session,
+    device_cookie,
     login_required,
     mark_persist,
     require_user,
     runtime,
+    set_device_cookie,
 )
 
 blueprint = Blueprint("api_accounts", __name__, url_prefix="/api/v1")
@@ -52,6 +54,7 @@ async def api_login(data: LoginRequest) -> Any:
     """Password and code in one call. 200 with the session cookie, or 401 with the error shape."""
     session = await db_session()
     settings = runtime().settings
+    device, device_hash = device_cookie()
     try:
         new = await services.do_password_login(
             session,
@@ -60,6 +63,7 @@ async def api_login(data: LoginRequest) -> Any:
             password=data.password,
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
+            device=device_hash,
         )
         row: LoginSession = new.login_session
         if row.stage != "password":
@@ -78,7 +82,10 @@ async def api_login(data: LoginRequest) -> Any:
             exc.message, code=exc.code, persist=exc.persist, **exc.params
         ) from exc
     body = {"user": user_json(row.user), "csrf_token": row.csrf_token}
-    return body, 200, {"Set-Cookie": _cookie_header(new.token)}
+    response = cast(Response, await make_response(body, 200))
+    response.headers.add("Set-Cookie", _cookie_header(new.token))
+    set_device_cookie(response, device)
+    return response
 
 
 def _cookie_header(token: str) -> str:

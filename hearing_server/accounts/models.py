@@ -78,6 +78,7 @@ class LoginSession(Base):
     """A server-side session. The cookie carries a random token; we keep its SHA-256."""
 
     __tablename__ = "login_sessions"
+    __table_args__ = (Index("ix_login_sessions_user_device", "user_id", "device_hash"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -92,6 +93,9 @@ class LoginSession(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    # The keyed hash of the browser's device cookie (accounts.throttle): a device that
+    # completed a sign-in to this account is its owner's way past an account-wide lock.
+    device_hash: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(lazy="joined")
 

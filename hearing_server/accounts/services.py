@@ -60,6 +60,30 @@ RECOVERY_CODES = 10
 # ---------------------------------------------------------------- sign-in
 
 
+def login_guard(settings: Settings) -> throttle.Guard:
+    """The limits on guessing passwords (accounts.throttle, the settings ``login_*``)."""
+    return throttle.Guard(
+        name="login",
+        per_client=settings.login_attempts_per_client,
+        subjects_per_client=settings.login_accounts_per_address,
+        per_subject=settings.login_attempts_per_account,
+        lock_clients=settings.login_lock_clients,
+        window=timedelta(seconds=settings.login_window_seconds),
+    )
+
+
+# A device (the keyed hash of its cookie) that completed a sign-in to the account.
+_KNOWN_DEVICE = (
+    select(LoginSession.id)
+    .where(
+        LoginSession.user_id == bindparam("user"),
+        LoginSession.device_hash == bindparam("device"),
+        LoginSession.stage == SessionStage.FULL,
+    )
+    .limit(1)
+)
+
+
 async def do_password_login(
     session: AsyncSession,
     settings: Settings,
@@ -68,33 +92,42 @@ async def do_password_login(
     password: str,
     ip: str | None,
     user_agent: str | None = None,
+    device: str | None = None,
 ) -> NewSession:
-    """First factor: a session in stage PASSWORD (code next) or ENROL (no authenticator yet)."""
+    """First factor: a session in stage PASSWORD (code next) or ENROL (no authenticator yet).
+
+    ``device``: the keyed hash of the browser's device cookie. A device that completed a
+    sign-in to this account before is the client its failures are counted under, and it
+    passes an account-wide lock (the owner's way in during a distributed attack);
+    otherwise the client is the address ``ip``.
+    """
     username = username.strip().lower()
-    keys = [f"login:acct:{username}", f"login:ip:{ip}"]
-    window = timedelta(seconds=settings.login_window_seconds)
-    await throttle.check_throttle(
-        session, keys[:1], limit=settings.login_attempts_per_account, window=window
-    )
-    await throttle.check_throttle(
-        session, keys[1:], limit=settings.login_attempts_per_address, window=window
-    )
     user = await session.scalar(
         select(User).options(selectinload(User.totp)).where(User.username == username)
     )
+    trusted = (
+        user is not None
+        and device is not None
+        and await session.scalar(_KNOWN_DEVICE, {"user": user.id, "device": device}) is not None
+    )
+    client = f"device:{device}" if trusted else f"ip:{ip}"
+    guard = login_guard(settings)
+    await throttle.check_guard(session, guard, subject=username, client=client, trusted=trusted)
     ok = await verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.is_active:
-        await throttle.do_count_attempt(session, keys)
+        await throttle.do_count_guard_failure(session, guard, subject=username, client=client)
         await do_record(
             session,
             actor_id=user.id if user else None,
             action="login.failed",
-            payload={"username": username[:64], "ip": ip},
+            payload={"username": username[:64], "ip": ip, "known_device": trusted},
         )
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
     active = user.totp is not None and user.totp.activated_at is not None
     stage = SessionStage.PASSWORD if active else SessionStage.ENROL
-    return await sessions.do_open_session(session, settings, user, stage, ip, user_agent)
+    return await sessions.do_open_session(
+        session, settings, user, stage, ip, user_agent, device_hash=device
+    )
 
 
 async def do_second_factor(
@@ -238,6 +271,7 @@ async def _check_code(
             persist=True,
             field="otp",
             minutes=minutes,
+            retry_after=throttle.seconds_until(cred.locked_until, now) if cred.locked_until else 60,
         )
     secret = SecretBox.for_keys(settings.totp_keys).open(cred.secret_encrypted)
     totp = _totp(secret)

@@ -220,6 +220,8 @@ async def do_open_session(
     stage: SessionStage,
     ip: str | None,
     agent: str | None,
+    *,
+    device_hash: str | None = None,
 ) -> NewSession:
     token = new_token()
     now = utcnow()
@@ -233,6 +235,7 @@ async def do_open_session(
         expires_at=now + timedelta(hours=settings.session_absolute_hours),
         ip=ip,
         user_agent=(agent or "")[:300] or None,
+        device_hash=device_hash,
     )
     session.add(row)
     await session.flush()

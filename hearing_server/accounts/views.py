@@ -20,12 +20,15 @@ from hearing_server.web.context import (
     client_ip,
     current_login,
     db_session,
+    device_cookie,
     login_required,
     mark_persist,
     no_store,
     require_user,
+    retry_after_header,
     runtime,
     set_cookie,
+    set_device_cookie,
 )
 from hearing_server.web.responses import form_errors, redirect
 
@@ -47,9 +50,11 @@ async def login() -> Any:
     errors: dict[str, str] = {}
     username = ""
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form
         username = form.get("username", "")
+        device, device_hash = device_cookie()
         try:
             new = await services.do_password_login(
                 await db_session(),
@@ -58,11 +63,13 @@ async def login() -> Any:
                 password=form.get("password", ""),
                 ip=client_ip(),
                 user_agent=request.headers.get("User-Agent"),
+                device=device_hash,
             )
         except DomainError as exc:
             mark_persist(exc)
             errors = {"_form": _(exc.message, **exc.params)}
             status = exc.status
+            headers = retry_after_header(exc)
         else:
             nxt = _safe_next(request.args.get("next"))
             target = (
@@ -72,9 +79,10 @@ async def login() -> Any:
             )
             response = redirect(target)
             set_cookie(response, SESSION_COOKIE, new.token)
+            set_device_cookie(response, device)
             return response
     page = await render_template("accounts/login.html", errors=errors, username=username)
-    return page, status
+    return page, status, headers
 
 
 @blueprint.route("/login/otp", methods=["GET", "POST"])
@@ -84,6 +92,7 @@ async def otp() -> Any:
         return redirect(url_for("accounts.login"))
     errors: dict[str, str] = {}
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form
         session = await db_session()
@@ -102,12 +111,13 @@ async def otp() -> Any:
             mark_persist(exc)
             errors = form_errors(exc)
             status = exc.status
+            headers = retry_after_header(exc)
         else:
             response = redirect(_safe_next(request.args.get("next")) or url_for("health.index"))
             set_cookie(response, SESSION_COOKIE, token)
             return response
     page = await render_template("accounts/otp.html", errors=errors, user=pending.user)
-    return page, status
+    return page, status, headers
 
 
 @blueprint.route("/account/authenticator", methods=["GET", "POST"])
@@ -121,6 +131,7 @@ async def enrol() -> Any:
     settings = runtime().settings
     errors: dict[str, str] = {}
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form
         try:
@@ -132,6 +143,7 @@ async def enrol() -> Any:
             mark_persist(exc)
             errors = form_errors(exc)
             status = exc.status
+            headers = retry_after_header(exc)
         else:
             page = await render_template("accounts/recovery_codes.html", codes=codes)
             response = no_store(Response(page))
@@ -150,7 +162,7 @@ async def enrol() -> Any:
         secret=spaced_secret,
         errors=errors,
     )
-    return no_store(Response(page, status=status))
+    return no_store(Response(page, status=status, headers=headers))
 
 
 @blueprint.post("/logout")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, request
+from quart import Blueprint, request
 from quart_schema import validate_request
 
 from hearing_server.accounts.models import Role
@@ -30,6 +30,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
+from hearing_server.web.responses import file_download
 
 blueprint = Blueprint("api_cases", __name__, url_prefix="/api/v1")
 # The public tracking call carries no session, so there is no cross-site request to forge.
@@ -348,7 +349,7 @@ async def upload(case_id: int) -> Any:
         visibility = DocumentVisibility(visibility_raw)
     except ValueError as exc:
         raise Invalid("Choose who may see the document.", field="visibility") from exc
-    document = await files.do_add_document(
+    document, created = await files.do_add_document(
         await db_session(),
         rt.settings,
         actor=user,
@@ -359,7 +360,8 @@ async def upload(case_id: int) -> Any:
         visibility=visibility,
         filename=storage.filename,
     )
-    return document_json(document), 201
+    # The same content again: the document already in the case file, 200 instead of 201.
+    return document_json(document), 201 if created else 200
 
 
 @blueprint.get("/cases/<int:case_id>/documents/<int:document_id>/file")
@@ -373,9 +375,12 @@ async def download(case_id: int, document_id: int) -> Any:
     )
     data = await files.read_document_bytes(runtime().settings, document)
     await files.do_record_download(session, actor=user, document=document)
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_download(
+        data,
+        mimetype="application/pdf",
+        filename=files.download_name(document),
+        fallback=f"document-{document.id}.pdf",
+    )
 
 
 @blueprint.post("/cases/<int:case_id>/documents/<int:document_id>/withdraw")

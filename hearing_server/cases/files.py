@@ -18,6 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,7 @@ from hearing_server.cases.models import (
     DocumentVisibility,
     StoredFile,
 )
+from hearing_server.cases.pdf_safety import strip_active_content
 from hearing_server.cases.presentation import DOCUMENT_KINDS, case_label, status_text
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -55,7 +57,9 @@ class PreparedFile:
     pdf: bytes
     sha256: str
     pages: int
-    original_sha256: str | None  # of the image, when the PDF was made from one
+    original_sha256: str | None  # of the upload, when the stored PDF differs from it
+    # The active content taken out of an uploaded PDF (e.g. ["/OpenAction", "/JavaScript"]).
+    removed: tuple[str, ...] = ()
 
 
 def sniff(data: bytes) -> str | None:
@@ -171,7 +175,16 @@ def prepare_upload(data: bytes, *, max_bytes: int, max_pages: int) -> PreparedFi
         )
     if kind == "pdf":
         pages = _check_pdf(data, max_pages)
-        return PreparedFile(data, hashlib.sha256(data).hexdigest(), pages, None)
+        cleaned, removed = strip_active_content(data)
+        if not removed:
+            return PreparedFile(data, hashlib.sha256(data).hexdigest(), pages, None)
+        return PreparedFile(
+            cleaned,
+            hashlib.sha256(cleaned).hexdigest(),
+            _check_pdf(cleaned, max_pages),
+            hashlib.sha256(data).hexdigest(),
+            tuple(removed),
+        )
     pdf = _image_to_pdf(data)
     return PreparedFile(pdf, hashlib.sha256(pdf).hexdigest(), 1, hashlib.sha256(data).hexdigest())
 
@@ -212,6 +225,17 @@ def store_bytes(files_dir: Path, sha256: str, data: bytes) -> bool:
     return True
 
 
+def _insert_for(session: AsyncSession, model: Any) -> Any:
+    """An INSERT with ``on_conflict_do_nothing`` for the session's dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
 async def do_store_file(
     session: AsyncSession,
     files_dir: Path,
@@ -225,12 +249,8 @@ async def do_store_file(
     ``StoredFile`` once — the same bytes stored twice are one row and one file, also when
     two transactions store them at the same moment. Returns the digest."""
     digest = digest or hashlib.sha256(data).hexdigest()
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]  # same API on both dialects
     await session.execute(
-        dialect_insert(StoredFile)
+        _insert_for(session, StoredFile)
         .values(
             sha256=digest, size=len(data), mime_type=mime_type, pages=pages, created_at=utcnow()
         )
@@ -268,8 +288,12 @@ async def do_add_document(
     kind: str,
     visibility: DocumentVisibility = DocumentVisibility.PARTIES,
     filename: str | None = None,
-) -> Document:
-    """Record a prepared upload: store its bytes once, add the document, audit it."""
+) -> tuple[Document, bool]:
+    """Record a prepared upload: store its bytes once, add the document, audit it.
+
+    Returns the document and whether it is new: content already in the case file (not
+    withdrawn) is answered with that document, also when two uploads race (the unique
+    index ``uq_documents_case_content`` lets one row in)."""
     case = await check_may_upload(session, actor, case_id)
     title = normalize_persian(title)[:200]
     if not title:
@@ -281,34 +305,57 @@ async def do_add_document(
     await do_store_file(
         session, settings.files_dir, prepared.pdf, digest=prepared.sha256, pages=prepared.pages
     )
-    document = Document(
-        case_id=case.id,
-        sha256=prepared.sha256,
-        original_sha256=prepared.original_sha256,
-        title=title,
-        kind=kind,
-        visibility=visibility,
-        original_filename=(filename or "")[:255] or None,
-        uploaded_by_id=actor.id,
-        uploaded_at=utcnow(),
+    now = utcnow()
+    added = await session.scalar(
+        _insert_for(session, Document)
+        .values(
+            case_id=case.id,
+            sha256=prepared.sha256,
+            original_sha256=prepared.original_sha256,
+            title=title,
+            kind=kind,
+            visibility=visibility,
+            original_filename=(filename or "")[:255] or None,
+            uploaded_by_id=actor.id,
+            uploaded_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(Document.id)
     )
-    session.add(document)
-    await session.flush()
+    if added is None:
+        # The same content is in the case file already (or was filed by a concurrent
+        # upload a moment ago): that document is the answer.
+        existing = await session.scalar(
+            select(Document).where(
+                Document.case_id == case.id,
+                Document.sha256 == prepared.sha256,
+                Document.withdrawn_at.is_(None),
+            )
+        )
+        if existing is None:  # only if the other upload's row is gone again
+            raise Conflict("The same file is being added at this moment. Try again.")
+        return existing, False
+    document = await session.get_one(Document, added)
+    payload: dict[str, Any] = {
+        "document_id": document.id,
+        "sha256": prepared.sha256,
+        "title": title,
+        "pages": prepared.pages,
+        "visibility": visibility.value,
+    }
+    if prepared.original_sha256 is not None:
+        payload["original_sha256"] = prepared.original_sha256
+    if prepared.removed:
+        payload["active_content_removed"] = list(prepared.removed)
     await do_record(
         session,
         actor_id=actor.id,
         action="document.uploaded",
         subject_type="case",
         subject_id=case.id,
-        payload={
-            "document_id": document.id,
-            "sha256": prepared.sha256,
-            "title": title,
-            "pages": prepared.pages,
-            "visibility": visibility.value,
-        },
+        payload=payload,
     )
-    return document
+    return document, True
 
 
 async def list_documents(session: AsyncSession, *, actor: User, case_id: int) -> list[Document]:
@@ -338,6 +385,11 @@ async def do_record_download(session: AsyncSession, *, actor: User, document: Do
         subject_id=document.case_id,
         payload={"document_id": document.id, "sha256": document.sha256},
     )
+
+
+def download_name(document: Document) -> str:
+    """The name a downloaded document is saved under: its title (as the case file shows it)."""
+    return f"{document.title[:100]}.pdf"
 
 
 async def read_document_bytes(settings: Settings, document: Document) -> bytes:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -177,6 +178,18 @@ class Document(Base):
     """Never deleted: withdrawn with a reason, and the board still sees it, marked."""
 
     __tablename__ = "documents"
+    # The same content is one document of a case (two uploads at once too); once
+    # withdrawn, it may be filed again.
+    __table_args__ = (
+        Index(
+            "uq_documents_case_content",
+            "case_id",
+            "sha256",
+            unique=True,
+            sqlite_where=text("withdrawn_at IS NULL"),
+            postgresql_where=text("withdrawn_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

@@ -51,26 +51,30 @@ class Tracked:
     timeline: list[TimelineEntry]
 
 
-TRACK_LIMIT_PER_ADDRESS = 20
-TRACK_LIMIT_PER_CODE = 5
-TRACK_WINDOW = timedelta(minutes=15)
+# The limits on guessing the national ID behind a tracking code (accounts.throttle.Guard):
+# a stranger's guesses from one address slow down that address only; an address trying
+# many codes is refused; a code is locked for everyone only when tried from many
+# addresses, and its owner still sees the case signed in.
+TRACK_GUARD = throttle.Guard(
+    name="track",
+    per_client=5,
+    subjects_per_client=20,
+    per_subject=100,
+    lock_clients=5,
+    window=timedelta(minutes=15),
+)
 
 
 async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) -> Tracked:
     """The public view of a case: its status timeline, nothing else (the boundary adds the
     next hearing from scheduling).
 
-    Wrong combinations are counted per address and per tracking code and throttled;
-    the refusal is the same whether the code or the national ID was wrong.
+    Wrong combinations are counted per (tracking code, address) and throttled by
+    ``TRACK_GUARD``; the refusal is the same whether the code or the national ID was wrong.
     """
     normalized = normalize_tracking_code(code)[: TRACKING_LENGTH + 2]
-    keys = [f"track:ip:{ip}", f"track:code:{normalized}"]
-    await throttle.check_throttle(
-        session, keys[:1], limit=TRACK_LIMIT_PER_ADDRESS, window=TRACK_WINDOW
-    )
-    await throttle.check_throttle(
-        session, keys[1:], limit=TRACK_LIMIT_PER_CODE, window=TRACK_WINDOW
-    )
+    client = f"ip:{ip}"
+    await throttle.check_guard(session, TRACK_GUARD, subject=normalized, client=client)
     try:
         nid = normalize_national_id(national_id)
     except ValueError:
@@ -84,7 +88,9 @@ async def track(session: AsyncSession, *, code: str, national_id: str, ip: str) 
             .limit(1)
         )
     if case is None or case.number is None:
-        await throttle.do_count_attempt(session, keys)
+        await throttle.do_count_guard_failure(
+            session, TRACK_GUARD, subject=normalized, client=client
+        )
         raise NotFound(
             "No case matches this tracking code and national ID.", code="track_miss", persist=True
         )

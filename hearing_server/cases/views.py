@@ -32,10 +32,11 @@ from hearing_server.web.context import (
     mark_persist,
     no_store,
     require_user,
+    retry_after_header,
     runtime,
     writes,
 )
-from hearing_server.web.responses import form_errors, redirect
+from hearing_server.web.responses import file_download, form_errors, redirect
 
 blueprint = Blueprint("cases", __name__)
 
@@ -357,7 +358,7 @@ async def upload(case_id: int) -> Any:
             if form.get("visibility") == "board"
             else DocumentVisibility.PARTIES
         )
-        await files.do_add_document(
+        await files.do_add_document(  # the same content again: the document already there
             await db_session(),
             rt.settings,
             actor=user,
@@ -387,10 +388,12 @@ async def download(case_id: int, document_id: int) -> Any:
     )
     data = await files.read_document_bytes(runtime().settings, document)
     await files.do_record_download(session, actor=user, document=document)
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return file_download(
+        data,
+        mimetype="application/pdf",
+        filename=files.download_name(document),
+        fallback=f"document-{document.id}.pdf",
+    )
 
 
 @blueprint.post("/cases/<int:case_id>/documents/<int:document_id>/withdraw")
@@ -441,10 +444,9 @@ async def receipt_pdf(case_id: int) -> Any:
         **context,
     )
     pdf = await asyncio.to_thread(html_to_pdf, html)
-    response = Response(pdf, mimetype="application/pdf")
     number = context["case"].number
-    response.headers["Content-Disposition"] = f'inline; filename="receipt-{number}.pdf"'
-    return no_store(response)
+    name = f"receipt-{number}.pdf"
+    return no_store(file_download(pdf, mimetype="application/pdf", filename=name, fallback=name))
 
 
 @blueprint.route("/track", methods=["GET", "POST"])
@@ -454,6 +456,7 @@ async def track() -> Any:
     upcoming = None
     values = {"code": "", "national_id": ""}
     status = 200
+    headers: dict[str, str] = {}
     if request.method == "POST":
         form = await request.form
         values = {"code": form.get("code", ""), "national_id": form.get("national_id", "")}
@@ -467,6 +470,7 @@ async def track() -> Any:
             mark_persist(exc)
             errors = {"_form": _(exc.message, **exc.params)}
             status = exc.status
+            headers = retry_after_header(exc)
     page = await render_template(
         "cases/track.html",
         result=result,
@@ -475,4 +479,4 @@ async def track() -> Any:
         values=values,
         **labels(),
     )
-    return no_store(Response(page, status=status))
+    return no_store(Response(page, status=status, headers=headers))

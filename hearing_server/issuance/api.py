@@ -52,6 +52,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
+from hearing_server.web.responses import file_download
 
 blueprint = Blueprint("api_issuance", __name__, url_prefix="/api/v1")
 
@@ -411,6 +412,7 @@ async def read_upload() -> bytes:
 
 
 def pdf_response(pdf: bytes, filename: str) -> Response:
-    response = Response(pdf, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return no_store(response)
+    # The ASCII name is made from the full one (Persian digits become "_").
+    return no_store(
+        file_download(pdf, mimetype="application/pdf", filename=filename, fallback=filename)
+    )

@@ -255,9 +255,7 @@ async def download(ruling_id: int) -> Any:
 async def draft_pdf(ruling_id: int) -> Any:
     user = require_user()
     ruling, pdf = await render_draft_pdf(await db_session(), actor=user, ruling_id=ruling_id)
-    response = pdf_response(pdf, f"{ruling.number}-draft.pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="{ruling.number}-draft.pdf"'
-    return response
+    return pdf_response(pdf, f"{ruling.number}-draft.pdf")
 
 
 @blueprint.post("/rulings/<int:ruling_id>/objection")

@@ -21,6 +21,7 @@ from hearing_server.web.context import (
     require_user,
     runtime,
 )
+from hearing_server.web.responses import file_download
 
 blueprint = Blueprint("rooms", __name__)
 
@@ -74,7 +75,7 @@ async def document_pdf(hearing_id: int, document_id: int) -> Any:
         data = await asyncio.to_thread(path.read_bytes)
     except FileNotFoundError:
         raise NotFound("The file of this document is missing.") from None
-    response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'inline; filename="document-{document.id}.pdf"'
-    response.headers["Cache-Control"] = "private, max-age=300"
+    name = f"document-{document.id}.pdf"
+    response = file_download(data, mimetype="application/pdf", filename=name, fallback=name)
+    response.headers["Cache-Control"] = "private, max-age=300"  # pages turn without a refetch
     return response

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, request
+from quart import Blueprint, request
 from quart_schema import validate_request
 
 from hearing_server.accounts.models import Role
@@ -46,6 +46,7 @@ from hearing_server.scheduling.worktime import (
     parse_jalali,
 )
 from hearing_server.web.context import db_session, login_required, require_user, runtime
+from hearing_server.web.responses import file_download
 from rulings.persian import TEHRAN
 
 blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
@@ -224,11 +225,8 @@ async def api_invitation(hearing_id: int) -> Any:
     text = await invitation_for(
         await db_session(), actor=require_user(), settings=runtime().settings, hearing_id=hearing_id
     )
-    return Response(
-        text,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="hearing-{hearing_id}.ics"'},
-    )
+    name = f"hearing-{hearing_id}.ics"
+    return file_download(text, mimetype="text/calendar", filename=name, fallback=name)
 
 
 @blueprint.post("/hearings/<int:hearing_id>/answer")

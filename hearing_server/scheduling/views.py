@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from quart import Blueprint, Response, render_template, request, url_for
+from quart import Blueprint, render_template, request, url_for
 
 from hearing_server.accounts.models import Role
 from hearing_server.clock import utcnow
@@ -53,7 +53,7 @@ from hearing_server.web.context import (
     require_user,
     runtime,
 )
-from hearing_server.web.responses import redirect
+from hearing_server.web.responses import file_download, redirect
 from rulings.persian import TEHRAN
 
 blueprint = Blueprint("scheduling", __name__)
@@ -288,11 +288,8 @@ async def invitation(hearing_id: int) -> Any:
     text = await invitation_for(
         await db_session(), actor=require_user(), settings=runtime().settings, hearing_id=hearing_id
     )
-    return Response(
-        text,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="hearing-{hearing_id}.ics"'},
-    )
+    name = f"hearing-{hearing_id}.ics"
+    return file_download(text, mimetype="text/calendar", filename=name, fallback=name)
 
 
 async def _act(hearing_id: int, done: str, work: Any) -> Any:

@@ -190,7 +190,10 @@ async def do_cast_ballot(
         raise NotFound("No such motion.")
     motion, credential, is_seated, is_present, tries, first_hit = row[:6]
     if (tries or 0) >= VOTE_ATTEMPTS_PER_MINUTE:
-        raise TooManyRequests("Too many attempts. Please wait a few minutes and try again.")
+        raise TooManyRequests(
+            "Too many attempts. Please wait a few minutes and try again.",
+            retry_after=int(THROTTLE_WINDOW.total_seconds()),  # at most a window
+        )
     if not is_seated:
         raise Forbidden("You do not have access to this hearing.")
     picked = _parse_choice(choice)

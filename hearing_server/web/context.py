@@ -9,7 +9,9 @@ persist; otherwise the work is rolled back, so nothing half-written stays.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Awaitable, Callable
 from functools import wraps
@@ -30,6 +32,8 @@ from hearing_server.web.responses import redirect
 SESSION_COOKIE = "heyat_session"
 ANON_COOKIE = "heyat_anon"
 LANG_COOKIE = "heyat_lang"
+DEVICE_COOKIE = "heyat_device"
+DEVICE_COOKIE_DAYS = 400
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 P = ParamSpec("P")
@@ -222,7 +226,67 @@ def mark_persist(exc: DomainError) -> None:
 
 
 def client_ip() -> str:
-    return request.remote_addr or "unknown"
+    """The client's address: the connecting one, or, when that is one of the configured
+    reverse proxies (HEYAT_TRUSTED_PROXIES), the address they forwarded for."""
+    remote = request.remote_addr or "unknown"
+    trusted = trusted_networks(runtime().settings.trusted_proxies)
+    if not trusted:
+        return remote
+    return client_address(remote, request.headers.get("X-Forwarded-For"), trusted)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@functools.lru_cache(maxsize=8)
+def trusted_networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def client_address(remote: str, forwarded: str | None, trusted: tuple[Network, ...]) -> str:
+    """The address of the client behind ``remote``: X-Forwarded-For is read from the right
+    (the entry the nearest proxy added) while the address it names is a trusted proxy; the
+    first one that is not is the client. A header from anyone else is not believed, and an
+    entry that is not an address ends the walk at the last proxy."""
+    current = remote
+    hops = [hop.strip() for hop in (forwarded or "").split(",") if hop.strip()]
+    while _is_trusted(current, trusted) and hops:
+        hop = hops.pop()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break
+        current = hop
+    return current
+
+
+def _is_trusted(address: str, trusted: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in trusted)
+
+
+def device_cookie() -> tuple[str, str]:
+    """The browser's device cookie (a new one when it has none) and its keyed hash, which
+    a login session keeps: a device that signed in to an account before is known to it."""
+    token = request.cookies.get(DEVICE_COOKIE, "")
+    if not 20 <= len(token) <= 64:
+        token = secrets.token_urlsafe(24)
+    return token, keyed_hash(runtime().settings.secret_key, f"device:{token}")
+
+
+def set_device_cookie(response: Response, token: str) -> None:
+    set_cookie(response, DEVICE_COOKIE, token, max_age=DEVICE_COOKIE_DAYS * 24 * 3600)
+
+
+def retry_after_header(exc: DomainError) -> dict[str, str]:
+    """Retry-After for a refusal that ends (429, 423), in seconds; no header otherwise."""
+    if exc.status not in (423, 429):
+        return {}
+    seconds = getattr(exc, "retry_after", None) or 60
+    return {"Retry-After": str(int(seconds))}
 
 
 def no_store(response: Response) -> Response:

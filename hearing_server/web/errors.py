@@ -16,7 +16,12 @@ from werkzeug.exceptions import HTTPException
 
 from hearing_server.errors import DomainError, ValidationErrors
 from hearing_server.i18n import gettext as _
-from hearing_server.web.context import is_api_request, json_error, mark_persist
+from hearing_server.web.context import (
+    is_api_request,
+    json_error,
+    mark_persist,
+    retry_after_header,
+)
 from hearing_server.web.responses import form_errors
 
 log = logging.getLogger(__name__)
@@ -51,9 +56,11 @@ def register(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def on_domain_error(exc: DomainError) -> Any:
         mark_persist(exc)
+        headers = retry_after_header(exc)
         if is_api_request():
-            return {"error": domain_error_body(exc)}, exc.status
-        return await _page(exc.status, _(exc.message, **exc.params))
+            return {"error": domain_error_body(exc)}, exc.status, headers
+        page, status = await _page(exc.status, _(exc.message, **exc.params))
+        return page, status, headers
 
     @app.errorhandler(RequestSchemaValidationError)
     async def on_schema_error(exc: RequestSchemaValidationError) -> Any:
@@ -73,9 +80,12 @@ def register(app: Quart) -> None:
     async def on_http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         message = _(HTTP_MESSAGES.get(status, "The request is not valid."))
+        headers = {"Retry-After": "60"} if status in (423, 429) else {}
         if is_api_request() or request.path.startswith("/socket.io"):
-            return json_error(exc.name.lower().replace(" ", "_"), message, status)
-        return await _page(status, message)
+            body, status = json_error(exc.name.lower().replace(" ", "_"), message, status)
+            return body, status, headers
+        page, status = await _page(status, message)
+        return page, status, headers
 
     @app.errorhandler(Exception)
     async def on_unexpected(exc: Exception) -> Any:

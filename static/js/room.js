@@ -446,7 +446,16 @@ async function loadPdf(documentId) {
     pdfjs.GlobalWorkerOptions.workerSrc = cfg.worker_url;
   }
   if (!pdfCache.has(documentId)) {
-    const task = pdfjs.getDocument({ url: `${cfg.document_base}${documentId}.pdf`, disableFontFace: true, withCredentials: true });
+    // No code from a PDF runs: fonts are not compiled with eval (isEvalSupported, the fix
+    // for CVE-2024-4367), no XFA forms; PDF scripts run only in pdf.js's viewer with a
+    // scripting manager (its enableScripting), which the room does not load.
+    const task = pdfjs.getDocument({
+      url: `${cfg.document_base}${documentId}.pdf`,
+      disableFontFace: true,
+      withCredentials: true,
+      isEvalSupported: false,
+      enableXfa: false,
+    });
     pdfCache.set(documentId, task.promise);
   }
   return pdfCache.get(documentId);

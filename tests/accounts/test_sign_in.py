@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from hearing_server import clock
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
+from hearing_server.config import Settings
 from tests.conftest import OtpSource, Person, api_login
 
 
@@ -192,11 +193,13 @@ async def test_anonymous_form_without_csrf_is_refused(client: Any) -> None:
     assert response.status_code == 403
 
 
-async def test_password_throttle_per_account(
-    client: Any, people: dict[str, Person], otp: OtpSource
+async def test_password_throttle_per_account_and_client(
+    client: Any, people: dict[str, Person], otp: OtpSource, settings: Settings
 ) -> None:
+    """The client that guessed waits, even with the right password; the wait ends
+    (tests/accounts/test_lockouts.py: the owner on another client never waits)."""
     worker = people["worker"]
-    for _ in range(10):
+    for _ in range(settings.login_attempts_per_client):
         bad = await client.post(
             "/api/v1/auth/login", json={"username": "worker", "password": "wrong-pass", "otp": "1"}
         )
@@ -210,6 +213,7 @@ async def test_password_throttle_per_account(
         },
     )
     assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
     clock.advance(timedelta(minutes=16))
     await api_login(client, worker, otp)
 

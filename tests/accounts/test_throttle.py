@@ -63,6 +63,19 @@ def test_the_limit_and_the_lock_are_decided_in_one_place() -> None:
         throttle.check_count(3, limit=3)
 
 
+def test_a_guessing_clients_waits_grow_and_stop_at_the_window() -> None:
+    longest = timedelta(minutes=15)
+    assert throttle.delay_after(4, free=5, longest=longest) is None
+    waits = [throttle.delay_after(n, free=5, longest=longest) for n in (5, 6, 7, 8)]
+    assert waits == [timedelta(seconds=s) for s in (30, 60, 120, 240)]
+    assert throttle.delay_after(500, free=5, longest=longest) == longest
+    now = utcnow()
+    assert throttle.seconds_until(now + timedelta(milliseconds=200), now) == 1
+    assert throttle.seconds_until(now + timedelta(seconds=90), now) == 90
+    assert throttle.too_many(90).retry_after == 90
+    assert throttle.too_many(90).params == {"minutes": 2}
+
+
 async def test_hits_lock_the_guessed_key_and_not_another(db: Any) -> None:
     await _count(db, "test:guessed", 2)
     assert not await _refused(db, "test:guessed")  # one attempt left
@@ -108,10 +121,13 @@ async def test_a_hot_path_counts_in_its_own_read_and_forgets_only_its_key(db: An
 # ---------------------------------------------------------------- the four users of it
 
 
-async def test_sign_in_locks_the_guessed_account_not_another(
+async def test_sign_in_stops_the_guessing_client_on_the_account_not_another(
     client: Any, people: dict[str, Person], otp: OtpSource, settings: Settings
 ) -> None:
-    for _ in range(settings.login_attempts_per_account):
+    """The guessing client (here: its address) waits before each next try on the account,
+    even with the right password; another account from the same address is not touched
+    (tests/accounts/test_lockouts.py: nor the owner from another client)."""
+    for _ in range(settings.login_attempts_per_client):
         bad = await client.post(
             "/api/v1/auth/login", json={"username": "worker", "password": "wrong-pass", "otp": "1"}
         )
@@ -126,6 +142,7 @@ async def test_sign_in_locks_the_guessed_account_not_another(
         },
     )
     assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) >= 1
     await api_login(client, people["clerk"], otp)  # the same address, another account
 
 
@@ -137,7 +154,9 @@ async def test_tracking_locks_the_guessed_code_not_another(client: Any) -> None:
 
     for _ in range(5):
         assert (await look_up("AAAA11111")).status_code == 404
-    assert (await look_up("AAAA11111")).status_code == 429
+    refused = await look_up("AAAA11111")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) >= 1
     other = await look_up("BBBB22222")
     assert other.status_code == 404
     assert (await other.get_json())["error"]["code"] == "track_miss"
