@@ -225,6 +225,11 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+async def limit_public(bucket: str, rate: str) -> None:
+    """Count this request against a public endpoint's limit for the client; 429 past it."""
+    await runtime().limits.check(bucket, rate, client_ip())
+
+
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -51,9 +51,12 @@ def register(app: Quart) -> None:
     @app.errorhandler(DomainError)
     async def on_domain_error(exc: DomainError) -> Any:
         mark_persist(exc)
+        # A refusal that ends at a known time says when (429 and 423).
+        wait = exc.params.get("retry_after")
+        headers = {"Retry-After": str(int(wait))} if isinstance(wait, int | float) else {}
         if is_api_request():
-            return {"error": domain_error_body(exc)}, exc.status
-        return await _page(exc.status, _(exc.message, **exc.params))
+            return {"error": domain_error_body(exc)}, exc.status, headers
+        return (*await _page(exc.status, _(exc.message, **exc.params)), headers)
 
     @app.errorhandler(RequestSchemaValidationError)
     async def on_schema_error(exc: RequestSchemaValidationError) -> Any:
