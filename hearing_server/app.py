@@ -15,6 +15,7 @@ from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.runtime import Runtime
 from hearing_server.web import context, errors
+from hearing_server.web.ratelimit import PublicLimits
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         max_http_buffer_size=64 * 1024,
         transports=["websocket", "polling"],
     )
-    rt = Runtime(settings=settings, db=db, sio=sio)
+    rt = Runtime(
+        settings=settings, db=db, sio=sio, limits=PublicLimits.for_settings(settings.redis_url)
+    )
     app.extensions["heyat"] = rt
 
     app.before_request(context.before_request)
@@ -142,6 +145,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     hearing reminders, ruling finality), which start when the app starts serving."""
     from hearing_server.accounts import api as accounts_api
     from hearing_server.accounts import views as accounts_views
+    from hearing_server.audit import checkpoints
     from hearing_server.cases import api as cases_api
     from hearing_server.cases import views as cases_views
     from hearing_server.issuance import api as issuance_api
@@ -173,6 +177,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         issuance_api.blueprint,
     ):
         app.register_blueprint(blueprint)
+    checkpoints.install(app)
     delivery.install(app)
     reminders.install(app)
     finality.install(app)

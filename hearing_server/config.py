@@ -73,6 +73,10 @@ class Settings:
     # A key of notifications.senders.SMS_PROVIDERS.
     sms_provider: str = "dev"
     tsa_url: str | None = None
+    # Public endpoints (verification), per client address: a `limits` rate string.
+    public_verify_rate: str = "30/minute"
+    # How often the audit chain's head is checkpointed (sealed) when it has moved.
+    audit_checkpoint_seconds: float = 300.0
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"
     # Working time of the boards, Tehran time (scheduling reads them).
     scheduling_work_days: str = "sat,sun,mon,tue,wed,thu"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hearing_server.config import Settings
 from hearing_server.db import Database
 from hearing_server.rooms.registry import RoomWiring
+from hearing_server.web.ratelimit import PublicLimits
 
 if TYPE_CHECKING:
     import socketio
@@ -26,3 +27,5 @@ class Runtime:
     # The hearing rooms' actions, their delivery to this app's sockets and the hooks of
     # parts above rooms (voting), all filled in create_app.
     rooms: RoomWiring = field(default_factory=RoomWiring)
+    # Rate limits of the public endpoints (set from the settings in create_app).
+    limits: PublicLimits = field(default_factory=lambda: PublicLimits.for_settings(None))

@@ -398,6 +398,11 @@ def _get_pool() -> ProcessPoolExecutor:
         return _pool
 
 
+def worker_pool() -> Executor:
+    """The module's process pool, for other CPU-bound work on documents (verification)."""
+    return _get_pool()
+
+
 def shutdown_pool(wait: bool = True) -> None:
     """Stop the module's render pool (it is created again on the next async render)."""
     global _pool

@@ -6,8 +6,10 @@ an unsigned one give ``authentic=False`` with the reason in ``error``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from io import BytesIO
@@ -17,7 +19,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import async_validate_pdf_signature
+from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
@@ -109,7 +111,21 @@ def _subject(cert: Any) -> str | None:
         return None
 
 
-async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyResult:
+async def verify_pdf(
+    pdf_bytes: bytes, trust_roots_pem: bytes | str, executor: Executor | None = None
+) -> VerifyResult:
+    """:func:`verify_pdf_sync` off the event loop: parsing and hashing a large PDF is
+    CPU-bound pure Python, so by default it runs in :mod:`rulings.render`'s process pool
+    (a thread would still hold the GIL against the loop)."""
+    if executor is None:
+        from rulings.render import worker_pool
+
+        executor = worker_pool()
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(executor, verify_pdf_sync, pdf_bytes, trust_roots_pem)
+
+
+def verify_pdf_sync(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyResult:
     """Validate the last signature in ``pdf_bytes`` against ``trust_roots_pem``.
 
     ``intact`` here also requires the signature to cover the whole file: a PDF
@@ -142,7 +158,7 @@ async def verify_pdf(pdf_bytes: bytes, trust_roots_pem: bytes | str) -> VerifyRe
     embedded = signatures[-1]
     context = ValidationContext(trust_roots=roots, allow_fetching=False)
     try:
-        status = await async_validate_pdf_signature(embedded, signer_validation_context=context)
+        status = validate_pdf_signature(embedded, signer_validation_context=context)
     except Exception as exc:
         # A byte flipped in the signature itself, an unparsable CMS blob…
         return failed(

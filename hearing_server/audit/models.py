@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearing_server.db import Base, UTCDateTime
@@ -26,3 +26,18 @@ class AuditEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditCheckpoint(Base):
+    """The chain's head at a moment, sealed: ``seal`` is a detached CMS signature (with an
+    RFC 3161 timestamp when a TSA is configured) over :func:`checkpoint_message`. Deleting
+    or rewriting rows up to ``seq`` is caught by comparing the row at ``seq`` with ``hash``."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seal: Mapped[bytes] = mapped_column(LargeBinary)
+    timestamped: Mapped[bool] = mapped_column(Boolean, default=False)

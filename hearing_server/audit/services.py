@@ -140,12 +140,17 @@ class ChainReport:
     reason: str | None = None
 
 
-async def verify_chain(session: AsyncSession, *, batch: int = 5000) -> ChainReport:
-    """Walk the chain in order; report the first row whose links or hash do not hold."""
-    prev_hash = GENESIS
-    expected_seq = 1
+async def verify_chain(
+    session: AsyncSession, *, batch: int = 5000, start_seq: int = 0, start_hash: str = GENESIS
+) -> ChainReport:
+    """Walk the chain in order; report the first row whose links or hash do not hold.
+
+    From the start by default; or only the rows after ``start_seq``, whose head was
+    ``start_hash`` (a checkpoint's), counting those rows in ``checked``."""
+    prev_hash = start_hash
+    expected_seq = start_seq + 1
     checked = 0
-    last_seq = 0
+    last_seq = start_seq
     while True:
         rows = (
             await session.scalars(

@@ -46,6 +46,7 @@ from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.web.context import (
     csrf_exempt,
     db_session,
+    limit_public,
     login_required,
     no_store,
     require_user,
@@ -349,6 +350,7 @@ def minutes_json(minutes: Minutes) -> dict[str, Any]:
 async def api_verify() -> Any:
     """Public: a PDF (multipart field ``file`` or an ``application/pdf`` body) or
     ``{"code": ...}``. Answers ``authentic`` and why not, in the caller's language."""
+    await limit_public("verify", runtime().settings.public_verify_rate)
     session = await db_session()
     if request.mimetype == "application/json":
         body = await request.get_json(silent=True)
@@ -361,6 +363,7 @@ async def api_verify() -> Any:
 
 @blueprint.get("/verify/<code>")
 async def api_verify_code(code: str) -> Any:
+    await limit_public("verify", runtime().settings.public_verify_rate)
     return verdict_json(await check_code(await db_session(), code))
 
 

@@ -43,6 +43,7 @@ from hearing_server.issuance.verification import Verdict, check_code, check_pdf
 from hearing_server.scheduling.models import Hearing
 from hearing_server.web.context import (
     db_session,
+    limit_public,
     login_required,
     mark_persist,
     no_store,
@@ -348,6 +349,7 @@ async def verify() -> Any:
     code = request.args.get("code", "")
     session = await db_session()
     if request.method == "POST":
+        await limit_public("verify", runtime().settings.public_verify_rate)
         form = await request.form
         files = await request.files
         code = form.get("code", "")
@@ -371,6 +373,7 @@ async def verify() -> Any:
 @blueprint.get("/verify/<code>")
 async def verify_code(code: str) -> Any:
     """Where the QR code on a ruling leads."""
+    await limit_public("verify", runtime().settings.public_verify_rate)
     verdict = await check_code(await db_session(), code)
     page = await render_template("issuance/verify.html", verdict=verdict, errors={}, code=code)
     return page, 200 if verdict.kind else 404

@@ -166,6 +166,7 @@ async def get_receipt(receipt: str) -> Any:
         "audit_seq": check.ballot.audit_seq,
         "in_chain": check.in_chain,
         "chain_verified": check.chain_ok,
+        "checkpoint_seq": check.checkpoint_seq,
     }
     return no_store(jsonify(body))
 

@@ -289,6 +289,11 @@ def retry_after_header(exc: DomainError) -> dict[str, str]:
     return {"Retry-After": str(int(seconds))}
 
 
+async def limit_public(bucket: str, rate: str) -> None:
+    """Count this request against a public endpoint's limit for the client; 429 past it."""
+    await runtime().limits.check(bucket, rate, client_ip())
+
+
 def no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"

@@ -532,3 +532,51 @@ async def test_rules_are_published_by_an_admin_and_a_vote_keeps_its_version(
         await session.execute(update(Attendance).values(left_at=None))
     second = await open_motion(secretary, arranged, kind="free_text", text="هزینه دادرسی")
     assert second["rules_version_id"] == published["id"]
+
+
+async def test_a_receipt_lookup_reads_a_few_rows_and_says_when_a_checkpoint_anchors_it(
+    db: Any, login: Login, otp: OtpSource, settings: Any
+) -> None:
+    """A receipt is found by its index; the lookup never walks the chain (whatever its
+    length it loads a couple of audit rows), and ``chain_verified`` says whether a sealed
+    checkpoint covers the ballot's event. Editing the event itself is still caught."""
+    from sqlalchemy import event as sa_event
+
+    from hearing_server.audit.checkpoints import make_checkpoint
+    from hearing_server.audit.services import do_record
+
+    arranged = await arrange_voting(db)
+    motion = await open_motion(await login("secretary"), arranged)
+    member = await login("member.emp1")
+    _, body = await cast(member, motion["id"], otp, "for")
+    async with db.transaction() as session:  # a long chain after the ballot
+        for i in range(300):
+            await do_record(session, actor_id=None, action="test.filler", payload={"i": i})
+
+    loaded: list[int] = []
+
+    def on_load(target: Any, _context: Any) -> None:
+        loaded.append(target.seq)
+
+    sa_event.listen(AuditEvent, "load", on_load)
+    try:
+        status, found = await member.get(f"/api/v1/receipts/{body['receipt']}")
+    finally:
+        sa_event.remove(AuditEvent, "load", on_load)
+    assert status == 200 and found["in_chain"] is True
+    assert len(loaded) <= 2, f"the lookup loaded {len(loaded)} audit rows"
+    assert found["chain_verified"] is False and found["checkpoint_seq"] is None
+
+    sealed = await make_checkpoint(db, settings)
+    assert sealed is not None
+    status, found = await member.get(f"/api/v1/receipts/{body['receipt']}")
+    assert found["in_chain"] is True and found["chain_verified"] is True
+    assert found["checkpoint_seq"] == sealed.seq
+
+    # The ballot's own event rewritten (its hash no longer holds): not in the chain.
+    async with db.transaction() as session:
+        await session.execute(
+            update(AuditEvent).where(AuditEvent.seq == found["audit_seq"]).values(actor_id=None)
+        )
+    status, found = await member.get(f"/api/v1/receipts/{body['receipt']}")
+    assert found["in_chain"] is False and found["chain_verified"] is False
