@@ -14,7 +14,7 @@ from hearing_server import i18n
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.runtime import Runtime
-from hearing_server.web import context, errors
+from hearing_server.web import context, errors, inputs
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         static_folder=str(PROJECT_ROOT / "static"),
         static_url_path="/static",
     )
+    inputs.install(app)  # before any route: bounded <int:…> ids, UTF-8 JSON without controls
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
