@@ -98,6 +98,7 @@ def login_required(
                 raise Forbidden("You do not have access to this page.")
             return await view(*args, **kwargs)
 
+        wrapper.login_roles = roles or ("any",)  # type: ignore[attr-defined]  # read by web.openapi
         return wrapper
 
     return decorate
