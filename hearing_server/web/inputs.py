@@ -56,11 +56,6 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-class InvalidJson(DomainError):
-    status = 400
-    default_code = "invalid_json"
-
-
 class HeyatRequest(Request):
     """Quart's request whose JSON is always UTF-8 and free of control characters.
 
@@ -79,7 +74,7 @@ class HeyatRequest(Request):
         return data
 
     def on_json_loading_failed(self, error: Exception | None) -> Any:
-        raise InvalidJson("The request body is not valid JSON in UTF-8.")
+        raise DomainError("The request body is not valid JSON in UTF-8.", code="invalid_json")
 
 
 def _json_strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
