@@ -14,7 +14,7 @@ from hearing_server import i18n
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.runtime import Runtime
-from hearing_server.web import context, errors
+from hearing_server.web import context, errors, inputs, openapi
 from hearing_server.web.ratelimit import PublicLimits
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         static_folder=str(PROJECT_ROOT / "static"),
         static_url_path="/static",
     )
+    inputs.install(app)  # before any route: bounded <int:…> ids, UTF-8 JSON without controls
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes + 1024 * 1024,
@@ -42,6 +43,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         scalar_ui_path=None,
         info={"title": "Heyat API", "version": "1"},
         convert_casing=False,
+        openapi_provider_class=openapi.HeyatOpenAPIProvider,
+        security_schemes=openapi.SECURITY_SCHEMES,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: keep Persian readable
     db = Database(settings.database_url)

@@ -13,6 +13,7 @@ from datetime import date
 from persiantools.jdatetime import JalaliDate
 
 __all__ = [
+    "control_character",
     "is_valid_national_id",
     "make_national_id",
     "national_id_check_digit",
@@ -23,6 +24,7 @@ __all__ = [
     "normalize_persian",
     "parse_rials",
     "parse_typed_date",
+    "strip_control_characters",
 ]
 
 _PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0..U+06F9
@@ -48,6 +50,23 @@ _IGNORABLE_IN_NUMBERS = _BIDI_MARKS + "\u200c\u200d"  # plus ZWNJ/ZWJ
 
 _MAX_BIGINT = 2**63 - 1
 
+# Control characters no one types on purpose: C0 but tab, line feed and carriage return;
+# DEL; C1 (U+0080..U+009F, NEL among them); and lone UTF-16 surrogates, which a JSON
+# "\ud800" escape can carry but no database encoding stores. PostgreSQL refuses NUL in
+# text outright; SQLite would store every one of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def control_character(s: str) -> str | None:
+    """The first character of ``s`` that text may not carry (see above), or None."""
+    match = _CONTROL.search(s)
+    return match.group() if match else None
+
+
+def strip_control_characters(s: str) -> str:
+    """``s`` without the control characters and lone surrogates text may not carry."""
+    return _CONTROL.sub("", s)
+
 
 def normalize_digits(s: str) -> str:
     """Return ``s`` with Persian (۰-۹) and Arabic-Indic (٠-٩) digits replaced by ASCII."""
@@ -59,9 +78,11 @@ def normalize_persian(s: str) -> str:
 
     Every run of whitespace (including newlines and no-break spaces) becomes one space.
     The zero-width non-joiner (U+200C, نیم‌فاصله) is not whitespace and is kept.
+    Other control characters are dropped (:func:`strip_control_characters`).
     Digits are left alone; use :func:`normalize_digits` for them.
     """
-    return " ".join(s.translate(_PERSIAN_LETTERS).split())
+    words = (strip_control_characters(word) for word in s.translate(_PERSIAN_LETTERS).split())
+    return " ".join(word for word in words if word)
 
 
 def _compact_digits(s: str, *, extra: str = "") -> str:

@@ -266,3 +266,20 @@ def test_formatted_amounts_parse_back(amount: int, separator: str) -> None:
     grouped = f"{amount:,}".replace(",", separator)
     assert parse_rials(grouped) == amount
     assert parse_rials(fa_digits(grouped)) == amount
+
+
+@pytest.mark.parametrize(
+    "bad", ["\x00", "\x01", "\x08", "\x0b", "\x1b", "\x7f", "\x85", "\x9f", "\ud800"]
+)
+def test_control_characters_are_found_and_stripped(bad: str) -> None:
+    from hearing_server.text import control_character, strip_control_characters
+
+    assert control_character(f"ab{bad}c") == bad
+    assert strip_control_characters(f"a{bad}b{bad}") == "ab"
+    assert control_character(normalize_persian(f"علی{bad}رضایی {bad}")) is None
+
+
+def test_tab_and_line_breaks_are_not_control_characters_to_refuse() -> None:
+    from hearing_server.text import control_character
+
+    assert control_character("سطر\r\n\tدوم\u200cها") is None

@@ -30,6 +30,7 @@ from hearing_server.web.context import (
     runtime,
     writes,
 )
+from hearing_server.web.inputs import DbId
 from hearing_server.web.responses import file_download
 
 blueprint = Blueprint("api_cases", __name__, url_prefix="/api/v1")
@@ -48,7 +49,7 @@ class ClaimIn(BaseModel):
 
 
 class PetitionIn(BaseModel):
-    board_id: int | None = None
+    board_id: DbId | None = None
     claimant_name: str | None = Field(default=None, max_length=200)
     claimant_national_id: str | None = Field(default=None, max_length=32)
     claimant_mobile: str | None = Field(default=None, max_length=32)

@@ -65,6 +65,8 @@ class NotificationMethod(StrEnum):
     IN_PERSON = "in_person"  # handed over at the office, signed for
     POST = "post"  # registered post, with the receipt
     ELECTRONIC = "electronic"  # the judiciary's electronic notice system (ثنا)
+
+
 class MissingSignature(Base):
     """Why a member who voted did not sign a ruling's text, as the secretary recorded it.
 

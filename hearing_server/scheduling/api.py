@@ -46,6 +46,7 @@ from hearing_server.scheduling.worktime import (
     parse_jalali,
 )
 from hearing_server.web.context import db_session, login_required, require_user, runtime
+from hearing_server.web.inputs import DbId
 from hearing_server.web.responses import file_download
 from rulings.persian import TEHRAN
 
@@ -53,17 +54,17 @@ blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
 
 
 class AgendaIn(BaseModel):
-    case_id: int
+    case_id: DbId
     minutes: int | None = Field(default=None, ge=1, le=MAX_MINUTES)
 
 
 class PanelIn(BaseModel):
-    seat_id: int
-    member_id: int
+    seat_id: DbId
+    member_id: DbId
 
 
 class ScheduleRequest(BaseModel):
-    board_id: int
+    board_id: DbId
     date: str = Field(max_length=32, description="Jalali date, e.g. 1405/01/15")
     time: str = Field(max_length=16, description="Tehran time, e.g. 09:00")
     duration_minutes: int = Field(ge=1, le=24 * 60)
@@ -76,7 +77,7 @@ class AnswerRequest(BaseModel):
 
 
 class SwapRequest(BaseModel):
-    member_id: int
+    member_id: DbId
 
 
 class ReasonRequest(BaseModel):
@@ -91,7 +92,7 @@ class RescheduleRequest(BaseModel):
 
 
 class AttendanceIn(BaseModel):
-    user_id: int
+    user_id: DbId
     attended: bool
 
 

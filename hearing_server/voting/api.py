@@ -13,15 +13,16 @@ from hearing_server.boards.models import BoardRulesVersion
 from hearing_server.voting import ballots, motions, queries, rules_versions
 from hearing_server.voting.models import MotionKind
 from hearing_server.web.context import db_session, login_required, no_store, require_user, runtime
+from hearing_server.web.inputs import DbId
 
 blueprint = Blueprint("api_voting", __name__, url_prefix="/api/v1")
 
 
 class OpenMotionRequest(BaseModel):
-    case_id: int = Field(gt=0)
+    case_id: DbId
     kind: MotionKind
     text: str = Field(max_length=motions.MAX_TEXT * 2)
-    claim_id: int | None = Field(default=None, gt=0)
+    claim_id: DbId | None = None
     amount: int | None = Field(default=None, ge=0, le=10**15)
     reasoning: str | None = Field(default=None, max_length=motions.MAX_TEXT * 2)
     legal_basis: str | None = Field(default=None, max_length=motions.MAX_TEXT * 2)
@@ -34,7 +35,7 @@ class CastRequest(BaseModel):
 
 
 class RecusalRequest(BaseModel):
-    case_id: int = Field(gt=0)
+    case_id: DbId
     reason: str = Field(max_length=motions.MAX_REASON * 2)
 
 

@@ -27,6 +27,7 @@ from hearing_server.accounts.security import keyed_hash
 from hearing_server.db import commit, rollback
 from hearing_server.errors import DomainError, Forbidden, Unauthenticated
 from hearing_server.runtime import Runtime
+from hearing_server.web.inputs import check_request_text
 from hearing_server.web.responses import redirect
 
 SESSION_COOKIE = "heyat_session"
@@ -101,6 +102,7 @@ def login_required(
                 raise Forbidden("You do not have access to this page.")
             return await view(*args, **kwargs)
 
+        wrapper.login_roles = roles or ("any",)  # type: ignore[attr-defined]  # read by web.openapi
         return wrapper
 
     return decorate
@@ -180,6 +182,7 @@ async def before_request() -> None:
     )
     i18n.set_locale(locale)
     g.locale = i18n.get_locale()
+    await check_request_text()
     await _check_csrf()
 
 
