@@ -13,6 +13,7 @@ from quart_schema import QuartSchema
 from hearing_server import i18n
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
+from hearing_server.notifications.sms import build_sms_provider
 from hearing_server.runtime import Runtime
 from hearing_server.web import context, errors, inputs, openapi
 from hearing_server.web.ratelimit import PublicLimits
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     settings = settings.with_generated_secrets()
+    # A misconfigured SMS provider stops the start here, never a silent fallback.
+    build_sms_provider(settings)
     app = Quart(
         "hearing_server",
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -138,6 +141,7 @@ def _register_nav(rt: Runtime) -> None:
     nav.add(rt, "cases.my_cases", "My cases", "party", "clerk")
     nav.add(rt, "cases.new_case", "File a complaint", "party")
     nav.add(rt, "cases.file_for_worker", "File for a worker", "clerk")
+    nav.add(rt, "notifications.messages", "Messages", "secretary", "admin")
     nav.add(rt, "notifications.dev_outbox", "Outbox", "admin")
     nav.add(rt, "scheduling.my_hearings", "Hearings", "secretary", "admin", "member", "party")
     nav.add(rt, "scheduling.calendars", "Calendar", "secretary", "admin", "member")

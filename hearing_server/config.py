@@ -70,8 +70,13 @@ class Settings:
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_from: str = "heyat@localhost"
-    # A key of notifications.senders.SMS_PROVIDERS.
+    # A key of notifications.sms.SMS_PROVIDERS: dev, kavenegar, webhook (README: SMS).
     sms_provider: str = "dev"
+    sms_api_key: str = ""
+    sms_sender_line: str = ""
+    sms_api_url: str = "https://api.kavenegar.com"
+    sms_webhook_url: str = ""
+    sms_webhook_secret: str = ""
     tsa_url: str | None = None
     # Public endpoints (verification), per client address: a `limits` rate string.
     public_verify_rate: str = "30/minute"

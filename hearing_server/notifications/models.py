@@ -34,3 +34,7 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Which sender delivered it ("dev", "smtp", an SMS provider's name).
     provider: Mapped[str | None] = mapped_column(String(16))
+    # queued → sent → delivered, or failed (``last_error`` says why; staff may re-send).
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

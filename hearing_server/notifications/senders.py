@@ -2,16 +2,14 @@
 development sender that only keeps messages in the outbox, shown at /dev/outbox.
 
 A sender raises on failure; the delivery loop then keeps the message queued and
-tries again later. ``HEYAT_MAIL_SENDER=dev|smtp`` picks the email sender; SMS goes
-through an :class:`SmsProvider` adapter (``dev`` until a real provider is added to
-:data:`SMS_PROVIDERS`).
+tries again later (an :class:`~hearing_server.notifications.sms.SmsError` says whether a
+later try can help). ``HEYAT_MAIL_SENDER=dev|smtp`` picks the email sender; SMS goes
+through the provider ``HEYAT_SMS_PROVIDER`` names (:mod:`hearing_server.notifications.sms`).
 """
 
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
-from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Protocol
 
@@ -19,6 +17,7 @@ import aiosmtplib
 
 from hearing_server.config import Settings
 from hearing_server.notifications.models import OutboxMessage
+from hearing_server.notifications.sms import SmsProvider, build_sms_provider
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +25,8 @@ log = logging.getLogger(__name__)
 class Sender(Protocol):
     name: str
 
-    async def send(self, message: OutboxMessage) -> None:
-        """Deliver ``message`` or raise."""
+    async def send(self, message: OutboxMessage) -> str | None:
+        """Deliver ``message`` or raise; the carrier's message id, when it gives one."""
 
 
 class DevSender:
@@ -35,8 +34,9 @@ class DevSender:
 
     name = "dev"
 
-    async def send(self, message: OutboxMessage) -> None:
-        log.info("dev outbox: %s to %s: %s", message.channel, message.address, message.subject)
+    async def send(self, message: OutboxMessage) -> str | None:
+        log.info("dev outbox: %s message %s kept", message.channel, message.id)
+        return None
 
 
 class SmtpSender:
@@ -67,27 +67,11 @@ class SmtpSender:
             )
         return email
 
-    async def send(self, message: OutboxMessage) -> None:
+    async def send(self, message: OutboxMessage) -> str | None:
         await aiosmtplib.send(
             self.build(message), hostname=self.host, port=self.port, timeout=self.timeout
         )
-
-
-class SmsProvider(ABC):
-    """The adapter a real SMS gateway implements (one method)."""
-
-    name: str = "sms"
-
-    @abstractmethod
-    async def send_sms(self, to: str, text: str) -> None:
-        """Send ``text`` to the mobile number ``to`` (09xxxxxxxxx) or raise."""
-
-
-class DevSmsProvider(SmsProvider):
-    name = "dev"
-
-    async def send_sms(self, to: str, text: str) -> None:
-        log.info("dev SMS to %s: %s", to, text)
+        return None
 
 
 class SmsSender:
@@ -95,13 +79,8 @@ class SmsSender:
         self.provider = provider
         self.name = provider.name
 
-    async def send(self, message: OutboxMessage) -> None:
-        await self.provider.send_sms(message.address, message.body)
-
-
-SMS_PROVIDERS: dict[str, Callable[[Settings], SmsProvider]] = {
-    "dev": lambda _settings: DevSmsProvider(),
-}
+    async def send(self, message: OutboxMessage) -> str | None:
+        return await self.provider.send_sms(message.address, message.body)
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:
@@ -111,5 +90,4 @@ def build_senders(settings: Settings) -> dict[str, Sender]:
         email = SmtpSender(settings.smtp_host, settings.smtp_port, settings.smtp_from)
     else:
         email = DevSender()
-    provider = SMS_PROVIDERS.get(settings.sms_provider, SMS_PROVIDERS["dev"])
-    return {"email": email, "sms": SmsSender(provider(settings))}
+    return {"email": email, "sms": SmsSender(build_sms_provider(settings))}

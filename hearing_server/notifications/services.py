@@ -12,6 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
+from hearing_server.audit.services import do_record
+from hearing_server.clock import utcnow
+from hearing_server.errors import Conflict, NotFound
 from hearing_server.notifications.models import OutboxMessage
 
 SMS_LIMIT = 335  # five concatenated Persian (UCS-2) SMS segments of 67 characters
@@ -91,3 +94,42 @@ async def do_notify_user(
         if message:
             queued.append(message)
     return queued
+
+
+STATES = ("queued", "sent", "delivered", "failed")
+
+
+async def list_messages(
+    session: AsyncSession, *, state: str | None = None, limit: int = 200
+) -> list[OutboxMessage]:
+    """The newest messages, of one delivery state when given (staff's view of delivery)."""
+    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if state in STATES:
+        query = query.where(OutboxMessage.status == state)
+    return list(await session.scalars(query))
+
+
+async def do_resend(session: AsyncSession, *, actor: User, message_id: int) -> OutboxMessage:
+    """Queue a failed (or lost) message again, now; recorded in the audit chain."""
+    message = await session.get(OutboxMessage, message_id)
+    if message is None:
+        raise NotFound("No such message.")
+    if message.status not in ("failed", "sent"):
+        raise Conflict("This message is still waiting to be sent.")
+    previous = message.status
+    message.status = "queued"
+    message.status_at = utcnow()
+    message.sent_at = None
+    message.attempts = 0
+    message.claimed_until = None
+    message.next_attempt_at = utcnow()
+    message.provider_message_id = None
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="outbox.resend",
+        subject_type="outbox_message",
+        subject_id=message.id,
+        payload={"previous": previous, "reason": message.last_error},
+    )
+    return message
