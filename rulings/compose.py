@@ -326,6 +326,9 @@ class RulingContent:
     total_awarded_rials: int = 0
     objection_notice: str = ""
     rehearing_needed: bool = False
+    # The sealed audit-chain checkpoint current when the ruling was composed (none yet: 0).
+    audit_checkpoint_seq: int = 0
+    audit_checkpoint_hash: str = ""
 
     @property
     def is_final_on_issue(self) -> bool:
@@ -350,6 +353,8 @@ class RulingContent:
             "minority_opinions": [o.to_dict() for o in self.minority_opinions],
             "objection_days": self.objection_days,
             "audit_chain_head": self.audit_chain_head,
+            "audit_checkpoint_seq": self.audit_checkpoint_seq,
+            "audit_checkpoint_hash": self.audit_checkpoint_hash,
             "verification_code": self.verification_code,
             "verification_url": self.verification_url,
             "locale": self.locale,
@@ -380,6 +385,8 @@ class RulingContent:
             ),
             objection_days=_opt_int(data, "objection_days"),
             audit_chain_head=_str(data, "audit_chain_head"),
+            audit_checkpoint_seq=_opt_int(data, "audit_checkpoint_seq") or 0,
+            audit_checkpoint_hash=_opt_str(data, "audit_checkpoint_hash") or "",
             verification_code=_str(data, "verification_code"),
             verification_url=_str(data, "verification_url"),
             locale=_locale(data["locale"]),
@@ -467,6 +474,7 @@ def compose_ruling(
     verification_code: str,
     verification_url: str,
     locale: Locale = "fa",
+    audit_checkpoint: tuple[int, str] = (0, ""),
 ) -> RulingContent:
     """Check the parts and build the ruling snapshot with its totals and objection notice.
 
@@ -525,6 +533,8 @@ def compose_ruling(
         minority_opinions=tuple(minority_opinions),
         objection_days=objection_days,
         audit_chain_head=audit_chain_head,
+        audit_checkpoint_seq=audit_checkpoint[0],
+        audit_checkpoint_hash=audit_checkpoint[1],
         verification_code=verification_code,
         verification_url=verification_url,
         locale=loc,
@@ -673,6 +683,9 @@ class MinutesContent:
     verification_code: str
     verification_url: str
     locale: Locale = "fa"
+    # The sealed audit-chain checkpoint current when the minutes were composed (none yet: 0).
+    audit_checkpoint_seq: int = 0
+    audit_checkpoint_hash: str = ""
 
     def __post_init__(self) -> None:
         _utc(self.hearing_started_at, "hearing_started_at")
@@ -695,6 +708,8 @@ class MinutesContent:
             "motions": [m.to_dict() for m in self.motions],
             "dissents": [d.to_dict() for d in self.dissents],
             "audit_chain_head": self.audit_chain_head,
+            "audit_checkpoint_seq": self.audit_checkpoint_seq,
+            "audit_checkpoint_hash": self.audit_checkpoint_hash,
             "verification_code": self.verification_code,
             "verification_url": self.verification_url,
             "locale": self.locale,
@@ -721,6 +736,8 @@ class MinutesContent:
             motions=tuple(MotionRecord.from_dict(m) for m in _list(data, "motions")),
             dissents=tuple(MinorityOpinion.from_dict(d) for d in _list(data, "dissents")),
             audit_chain_head=_str(data, "audit_chain_head"),
+            audit_checkpoint_seq=_opt_int(data, "audit_checkpoint_seq") or 0,
+            audit_checkpoint_hash=_opt_str(data, "audit_checkpoint_hash") or "",
             verification_code=_str(data, "verification_code"),
             verification_url=_str(data, "verification_url"),
             locale=_locale(data["locale"]),

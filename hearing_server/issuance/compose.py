@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
+from hearing_server.audit.checkpoints import latest_checkpoint_view
 from hearing_server.audit.services import get_chain_head
 from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice
 from hearing_server.cases.models import Case, Claim
@@ -163,6 +164,13 @@ def seat_groups(motions: Iterable[Motion], panel: Mapping[int, PanelSeat]) -> di
                 groups[int(item["member_id"])] = str(item["group"])
     groups.update({member_id: seat.group.value for member_id, seat in panel.items()})
     return groups
+
+
+async def checkpoint_of(session: AsyncSession) -> tuple[int, str]:
+    """(seq, hash) of the latest sealed audit checkpoint, printed in rulings and minutes;
+    (0, "") before the first."""
+    latest = await latest_checkpoint_view(session)
+    return (latest.seq, latest.hash) if latest is not None else (0, "")
 
 
 async def chain_head_of(session: AsyncSession, motions: Iterable[Motion]) -> str:
@@ -324,6 +332,7 @@ async def compose_from_db(
             minority_opinions=minority,
             objection_days=objection_days,
             audit_chain_head=chain_head,
+            audit_checkpoint=await checkpoint_of(session),
             verification_code=code,
             verification_url=verification_url(settings, code),
             locale=RULING_LOCALE,

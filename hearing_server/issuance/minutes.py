@@ -23,6 +23,7 @@ from hearing_server.issuance.compose import (
     RULING_LOCALE,
     ballots_of,
     chain_head_of,
+    checkpoint_of,
     decision_of,
     document_board,
     losing_choice,
@@ -153,6 +154,7 @@ async def compose_minutes(
         for b in ballots[m.id]:
             if losing and b.choice == losing and b.opinion and b.opinion.strip():
                 dissents.append(rc.MinorityOpinion(name(b.member_id), b.opinion.strip()))
+    checkpoint = await checkpoint_of(session)
     return rc.MinutesContent(
         board=board,
         hearing_ref=f"H-{hearing.id}",
@@ -165,6 +167,8 @@ async def compose_minutes(
         motions=tuple(records),
         dissents=tuple(dissents),
         audit_chain_head=await chain_head_of(session, motions),
+        audit_checkpoint_seq=checkpoint[0],
+        audit_checkpoint_hash=checkpoint[1],
         verification_code=code,
         verification_url=verification_url(settings, code),
         locale=RULING_LOCALE,

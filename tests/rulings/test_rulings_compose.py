@@ -132,3 +132,32 @@ def _recompose(base: RulingContent, **changes: object) -> RulingContent:
     }
     args.update(changes)
     return compose_ruling(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("locale", ["fa", "en"])
+def test_the_sealed_audit_checkpoint_is_printed_and_kept(
+    ruling_fa: RulingContent,
+    minutes_factory: Callable[..., MinutesContent],
+    pdftotext: str,
+    locale: str,
+) -> None:
+    """A ruling and minutes name the audit chain's latest sealed checkpoint (seq and hash), so
+    a reader can check the record up to there; documents composed before any checkpoint
+    print none."""
+    from rulings.render import render_pdf
+    from tests.rulings.rulings_testkit import pdf_text
+
+    head = "c0ffee" + "0" * 58
+    ruling = replace(
+        ruling_fa, locale=locale, audit_checkpoint_seq=4812, audit_checkpoint_hash=head
+    )
+    minutes = replace(
+        minutes_factory(), locale=locale, audit_checkpoint_seq=4812, audit_checkpoint_hash=head
+    )
+    for content in (ruling, minutes):
+        assert type(content).from_json(content.to_json()) == content
+        text = pdf_text(pdftotext, render_pdf(content))
+        assert head in text.replace(" ", "").replace("\n", "")
+        assert ("۴۸۱۲" if locale == "fa" else "4812") in text
+    none_yet = pdf_text(pdftotext, render_pdf(replace(ruling_fa, locale=locale)))
+    assert head not in none_yet.replace(" ", "").replace("\n", "")
