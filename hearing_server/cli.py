@@ -117,13 +117,27 @@ def user_create(**options: Any) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the demo people and their TOTP secrets as JSON."
 )
-def demo(as_json: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seed even a database that holds users the demo did not make (never in production).",
+)
+def demo(as_json: bool, force: bool) -> None:
     """Create (once) the demo labour office, boards, people and cases."""
-    from hearing_server.demo import do_seed_demo
+    from hearing_server.demo import do_seed_demo, other_usernames
     from hearing_server.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
+    others = asyncio.run(_in_transaction(settings, lambda session, _s: other_usernames(session)))
+    if others and not force:
+        click.echo(
+            "refusing: this database holds users the demo did not make "
+            f"({', '.join(others)}); the demo adds people with a published password. "
+            "Use an empty database, or --force if this is really a test installation.",
+            err=True,
+        )
+        sys.exit(2)
     summary = asyncio.run(_in_transaction(settings, do_seed_demo))
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -100,3 +100,37 @@ async def test_user_create_rejects_a_bad_national_id_in_persian(tmp_path: Path) 
     assert bad.returncode == 2
     assert "کد ملی معتبر نیست" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_demo_refuses_a_database_with_real_users_unless_forced(
+    empty_db: str, tmp_path: Path
+) -> None:
+    """`heyat demo` adds published passwords and secrets: never silently into a database
+    that holds people of its own (issue #13, item 10)."""
+    import os
+
+    env = {**os.environ, "HEYAT_DATABASE_URL": empty_db, "HEYAT_VAR_DIR": str(tmp_path / "var")}
+    assert run(env, "db", "upgrade").returncode == 0
+    made = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        "real.secretary",
+        "--full-name",
+        "منشی واقعی",
+        "--role",
+        "secretary",
+        "--password",
+        "a-real-Passw0rd-1405",
+    )
+    assert made.returncode == 0, made.stderr
+    refused = run(env, "demo", "--json")
+    assert refused.returncode == 2, refused.stdout
+    assert "real.secretary" in refused.stderr and "--force" in refused.stderr
+    assert refused.stdout == ""
+    forced = run(env, "demo", "--json", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "secretary" in {u["username"] for u in json.loads(forced.stdout)["users"]}
+    again = run(env, "demo", "--json")  # still refused: the real user is still there
+    assert again.returncode == 2
