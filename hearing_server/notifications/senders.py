@@ -87,7 +87,10 @@ class DevSmsProvider(SmsProvider):
     name = "dev"
 
     async def send_sms(self, to: str, text: str) -> None:
-        log.info("dev SMS to %s: %s", to, text)
+        # No body (codes, case details) and no full number at INFO: /dev/outbox shows them.
+        masked = f"{to[:4]}…{to[-2:]}" if len(to) > 6 else "…"
+        log.info("dev SMS to %s (%d characters; read it in the outbox)", masked, len(text))
+        log.debug("dev SMS to %s: %s", to, text)
 
 
 class SmsSender:
