@@ -174,13 +174,37 @@ def pki() -> None:
 
 @pki.command("init")
 @click.option("--force", is_flag=True, help="Replace an existing CA and board certificate.")
-def pki_init(force: bool) -> None:
-    """Make a local CA (var/pki/ca.pem) and the board signing certificate."""
-    from rulings.pki import init_pki
+@click.option(
+    "--ca-passphrase",
+    envvar="HEYAT_CA_PASSPHRASE",
+    default=None,
+    help="Encrypt the CA key with this (or HEYAT_CA_PASSPHRASE; asked on a terminal). "
+    "Empty: the CA key is not kept. The running app never needs it.",
+)
+def pki_init(force: bool, ca_passphrase: str | None) -> None:
+    """Make a local CA (var/pki/ca.pem) and the board signing certificate (board.p12)."""
+    from rulings.pki import PkiError, init_pki
 
     settings = _settings()
-    init_pki(settings.pki_dir, force=force)
+    if ca_passphrase is None and sys.stdin.isatty():
+        ca_passphrase = click.prompt(
+            "CA passphrase (empty: do not keep the CA key)",
+            default="",
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    try:
+        paths = init_pki(settings.pki_dir, ca_passphrase=ca_passphrase or None, force=force)
+    except PkiError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     click.echo(f"PKI ready in {settings.pki_dir}")
+    if paths.ca_key.is_file():
+        click.echo(
+            f"The CA key {paths.ca_key} is encrypted; the server does not need it: "
+            "keep it offline if you can."
+        )
 
 
 @pki.command("import")

@@ -134,3 +134,21 @@ async def test_demo_refuses_a_database_with_real_users_unless_forced(
     assert "secretary" in {u["username"] for u in json.loads(forced.stdout)["users"]}
     again = run(env, "demo", "--json")  # still refused: the real user is still there
     assert again.returncode == 2
+
+
+def test_pki_init_keeps_the_ca_key_only_encrypted(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "HEYAT_VAR_DIR": str(tmp_path / "var")}
+    env.pop("HEYAT_CA_PASSPHRASE", None)
+    bare = run({**env, "HEYAT_PKI_DIR": str(tmp_path / "bare")}, "pki", "init")
+    assert bare.returncode == 0, bare.stderr
+    assert (tmp_path / "bare" / "board.p12").is_file()
+    assert not (tmp_path / "bare" / "ca.key.pem").exists()
+    kept = run(
+        {**env, "HEYAT_PKI_DIR": str(tmp_path / "kept"), "HEYAT_CA_PASSPHRASE": "ca-secret"},
+        "pki",
+        "init",
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert b"ENCRYPTED PRIVATE KEY" in (tmp_path / "kept" / "ca.key.pem").read_bytes()
