@@ -127,14 +127,15 @@ async def test_every_route_answers_with_the_security_headers(
 
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
 HANDLER = re.compile(r"\son[a-z]+\s*=", re.I)
-STYLE_ATTR = re.compile(r"\sstyle\s*=", re.I)
+STYLE_ATTR = re.compile(r"\sstyle\s*=|<style", re.I)
 
 
 def test_templates_hold_no_inline_script_handler_or_style() -> None:
-    """rulings/ are WeasyPrint's PDF templates, never served to a browser."""
+    """rulings/ and *_pdf.html are WeasyPrint's PDF templates, never served to a browser."""
     found = []
     for path in sorted((PROJECT / "templates").rglob("*.html")):
-        if path.relative_to(PROJECT / "templates").parts[0] == "rulings":
+        relative = path.relative_to(PROJECT / "templates")
+        if relative.parts[0] == "rulings" or path.stem.endswith("_pdf"):
             continue
         text = Path(path).read_text()
         for pattern in (INLINE_SCRIPT, HANDLER, STYLE_ATTR):
