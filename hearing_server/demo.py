@@ -203,7 +203,11 @@ async def do_seed_demo(session: AsyncSession, settings: Settings) -> dict[str, A
 
 
 def demo_usernames() -> list[str]:
-    return [p.username for p in PEOPLE] + [m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS]
+    """The people the demo lists, then the party accounts its counter filings make."""
+    from hearing_server.cases.demo import counter_usernames
+
+    members = [m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS]
+    return [p.username for p in PEOPLE] + members + counter_usernames()
 
 
 async def other_usernames(session: AsyncSession, limit: int = 5) -> list[str]:
@@ -221,7 +225,9 @@ async def other_usernames(session: AsyncSession, limit: int = 5) -> list[str]:
 
 async def demo_summary(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     box = SecretBox(settings.totp_keys)
-    usernames = demo_usernames()
+    usernames = [p.username for p in PEOPLE] + [
+        m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS
+    ]
     users = []
     for username in usernames:
         user = await accounts.get_user_by_username(session, username)
