@@ -46,7 +46,7 @@ migrate: setup
 	$(BIN)/heyat db upgrade
 
 demo: migrate
-	$(BIN)/heyat pki init
+	$(BIN)/heyat pki init --ca-passphrase ""  # demo: the CA key is not kept
 	$(BIN)/heyat demo
 
 ## make run — set up, migrate, seed the demo and serve on http://127.0.0.1:5000

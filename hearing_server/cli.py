@@ -124,13 +124,27 @@ def user_create(**options: Any) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the demo people and their TOTP secrets as JSON."
 )
-def demo(as_json: bool) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seed even a database that holds users the demo did not make (never in production).",
+)
+def demo(as_json: bool, force: bool) -> None:
     """Create (once) the demo labour office, boards, people and cases."""
-    from hearing_server.demo import do_seed_demo
+    from hearing_server.demo import do_seed_demo, other_usernames
     from hearing_server.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.database_url)
+    others = asyncio.run(_in_transaction(settings, lambda session, _s: other_usernames(session)))
+    if others and not force:
+        click.echo(
+            "refusing: this database holds users the demo did not make "
+            f"({', '.join(others)}); the demo adds people with a published password. "
+            "Use an empty database, or --force if this is really a test installation.",
+            err=True,
+        )
+        sys.exit(2)
     summary = asyncio.run(_in_transaction(settings, do_seed_demo))
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -197,13 +211,37 @@ def pki() -> None:
 
 @pki.command("init")
 @click.option("--force", is_flag=True, help="Replace an existing CA and board certificate.")
-def pki_init(force: bool) -> None:
-    """Make a local CA (var/pki/ca.pem) and the board signing certificate."""
-    from rulings.pki import init_pki
+@click.option(
+    "--ca-passphrase",
+    envvar="HEYAT_CA_PASSPHRASE",
+    default=None,
+    help="Encrypt the CA key with this (or HEYAT_CA_PASSPHRASE; asked on a terminal). "
+    "Empty: the CA key is not kept. The running app never needs it.",
+)
+def pki_init(force: bool, ca_passphrase: str | None) -> None:
+    """Make a local CA (var/pki/ca.pem) and the board signing certificate (board.p12)."""
+    from rulings.pki import PkiError, init_pki
 
     settings = _settings()
-    init_pki(settings.pki_dir, force=force)
+    if ca_passphrase is None and sys.stdin.isatty():
+        ca_passphrase = click.prompt(
+            "CA passphrase (empty: do not keep the CA key)",
+            default="",
+            show_default=False,
+            hide_input=True,
+            confirmation_prompt=True,
+        )
+    try:
+        paths = init_pki(settings.pki_dir, ca_passphrase=ca_passphrase or None, force=force)
+    except PkiError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     click.echo(f"PKI ready in {settings.pki_dir}")
+    if paths.ca_key.is_file():
+        click.echo(
+            f"The CA key {paths.ca_key} is encrypted; the server does not need it: "
+            "keep it offline if you can."
+        )
 
 
 @pki.command("import")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 _offset = timedelta(0)
@@ -29,11 +31,20 @@ def advance(delta: timedelta) -> None:
         _offset += delta
 
 
-def configure_from_env(environ: dict[str, str] | None = None) -> None:
+def configure_from_env(environ: Mapping[str, str] | None = None) -> None:
     """Apply ``HEYAT_CLOCK_OFFSET_SECONDS`` once at start-up (``heyat serve`` in tests that
-    stop and restart a server around a due time). Unset or 0 in production."""
+    stop and restart a server around a due time) — only in test mode (``HEYAT_TESTING``
+    set to 1/true/yes/on). Anywhere else the variable is ignored with a warning: a clock
+    moved in production would open votes, deadlines and codes at the wrong time."""
     import os
 
     global _offset
-    raw = (os.environ if environ is None else environ).get("HEYAT_CLOCK_OFFSET_SECONDS", "")
-    _offset = timedelta(seconds=float(raw)) if raw.strip() else timedelta(0)
+    env = os.environ if environ is None else environ
+    raw = env.get("HEYAT_CLOCK_OFFSET_SECONDS", "").strip()
+    testing = env.get("HEYAT_TESTING", "").strip().lower() in ("1", "true", "yes", "on")
+    if raw and not testing:
+        logging.getLogger(__name__).warning(
+            "HEYAT_CLOCK_OFFSET_SECONDS is ignored: it applies only with HEYAT_TESTING=1"
+        )
+        raw = ""
+    _offset = timedelta(seconds=float(raw)) if raw else timedelta(0)

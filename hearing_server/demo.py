@@ -202,6 +202,27 @@ async def do_seed_demo(session: AsyncSession, settings: Settings) -> dict[str, A
     return await demo_summary(session, settings)
 
 
+def demo_usernames() -> list[str]:
+    """The people the demo lists, then the party accounts its counter filings make."""
+    from hearing_server.cases.demo import counter_usernames
+
+    members = [m[0] for m in DIAGNOSIS_MEMBERS + SETTLEMENT_MEMBERS]
+    return [p.username for p in PEOPLE] + members + counter_usernames()
+
+
+async def other_usernames(session: AsyncSession, limit: int = 5) -> list[str]:
+    """Up to ``limit`` users the demo did not make: a database in real use. The demo adds
+    people with a published password and prints their authenticator secrets, so it
+    refuses such a database unless forced."""
+    found = await session.scalars(
+        select(User.username)
+        .where(User.username.not_in(demo_usernames()))
+        .order_by(User.id)
+        .limit(limit)
+    )
+    return list(found)
+
+
 async def demo_summary(session: AsyncSession, settings: Settings) -> dict[str, Any]:
     box = SecretBox(settings.totp_keys)
     usernames = [p.username for p in PEOPLE] + [

@@ -3,10 +3,14 @@
 Files in the PKI directory (``var/pki`` by default, chosen by the caller):
 
 - ``ca.pem``         trust root(s) that verification trusts
-- ``ca.key.pem``     the local CA's private key (only with :func:`init_pki`)
+- ``ca.key.pem``     the local CA's private key (only with :func:`init_pki` given a CA
+                     passphrase, encrypted with it; without one the key is never written)
 - ``board.p12``      the board signing key and certificate chain, used by :mod:`rulings.sign`
 - ``board.pem``      the board signing certificate
 - ``board.key.pem``  the board signing key (only with :func:`init_pki`)
+
+The running app reads only ``board.p12`` (to sign) and ``ca.pem`` (to verify); the CA
+key is needed only to issue a new board certificate, by ``heyat pki init``.
 
 Keys are ECDSA P-256: pyHanko signs with it in ~40 ms and poppler's ``pdfsig``
 accepts it (Ed25519 it does not).
@@ -171,14 +175,19 @@ def _make_board_cert(
 
 
 def _load_ca(
-    paths: PkiPaths, password: bytes | None
+    paths: PkiPaths, passphrase: bytes | None
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     cert = x509.load_pem_x509_certificate(paths.ca_cert.read_bytes())
+    if not paths.ca_key.is_file():
+        raise PkiError(
+            f"{paths.directory} has no CA key (ca.key.pem: kept offline or never stored) to "
+            "issue a new board certificate from; put it back, or start again with force=True."
+        )
     try:
-        key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), password)
+        key = serialization.load_pem_private_key(paths.ca_key.read_bytes(), passphrase)
     except (TypeError, ValueError) as exc:
         raise PkiError(
-            f"Cannot open the CA key {paths.ca_key}: wrong or missing password."
+            f"Cannot open the CA key {paths.ca_key}: wrong or missing CA passphrase."
         ) from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise PkiError(f"The CA key {paths.ca_key} is not an ECDSA key.")
@@ -189,6 +198,7 @@ def init_pki(
     directory: Path | str,
     password: bytes | str | None = None,
     *,
+    ca_passphrase: bytes | str | None = None,
     force: bool = False,
     board_name: str = "Heyat board signing",
     organisation: str = "Heyat",
@@ -196,38 +206,44 @@ def init_pki(
     """Create a local ECDSA P-256 CA and a board signing certificate it issues.
 
     Idempotent: when the files already exist they are kept (and the CA is reused
-    to issue a missing board certificate); ``force=True`` replaces everything.
-    ``password`` protects ``board.p12`` and both private-key PEMs; None leaves
-    them unencrypted (files are still created mode 0600).
+    to issue a missing board certificate, which needs its key and passphrase);
+    ``force=True`` replaces everything. ``password`` protects ``board.p12`` and
+    ``board.key.pem``; None leaves them unencrypted (files are still mode 0600).
+    ``ca_passphrase`` encrypts the CA key into ``ca.key.pem``; without one the CA key
+    is used once and never written (a new board certificate then needs a new CA).
     """
     paths = PkiPaths.in_directory(directory)
     pw = _password_bytes(password)
+    ca_pw = _password_bytes(ca_passphrase)
     paths.directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
 
-    ca_present = paths.ca_cert.is_file() and paths.ca_key.is_file()
+    ca_present = paths.ca_cert.is_file()
     board_present = paths.board_p12.is_file() and paths.board_cert.is_file()
     if not force and ca_present and board_present:
         return paths
     if not force and board_present and not ca_present:
         raise PkiError(
-            f"{paths.directory} holds a board certificate but no CA (ca.pem, ca.key.pem); "
+            f"{paths.directory} holds a board certificate but no CA (ca.pem); "
             "use force=True to start again."
         )
 
     if force or not ca_present:
         ca_key, ca_cert = _make_ca(organisation, now)
-        _write_private(
-            paths.ca_key,
-            ca_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                _key_encryption(pw),
-            ),
-        )
+        if paths.ca_key.exists():
+            paths.ca_key.unlink()  # an old CA's key must not stay beside the new CA
+        if ca_pw is not None:
+            _write_private(
+                paths.ca_key,
+                ca_key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    _key_encryption(ca_pw),
+                ),
+            )
         _write_public(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
     else:
-        ca_key, ca_cert = _load_ca(paths, pw)
+        ca_key, ca_cert = _load_ca(paths, ca_pw)
 
     board_key, board_cert = _make_board_cert(ca_key, ca_cert, board_name, organisation, now)
     p12 = pkcs12.serialize_key_and_certificates(

@@ -90,6 +90,7 @@ EXPECTED: dict[str, dict[str, bool]] = {
     "ruling": row(        "Y     N     N     Y     Y     N     N      Y     Y"),
     "draft_ruling": row(  "N     N     N     Y     Y     N     N      Y     Y"),
     "minutes": row(       "Y     N     N     Y     Y     N     N      Y     Y"),
+    "history": row(       "N     N     N     Y     N     N     N      Y     N"),
 }  # fmt: skip
 """Who may see what. The case rule (case, documents, ruling): staff, parties, members
 seated today on the case's board; a draft ruling only to staff and those members. The
@@ -149,6 +150,9 @@ SURFACES: dict[str, dict[str, str]] = {
         "page.pdf": "/minutes/{minutes}/pdf",
         "api.pdf": "/api/v1/minutes/{minutes}/pdf",
     },
+    "history": {
+        "api": "/api/v1/cases/{case}/history",
+    },
 }
 
 IN = "connects"
@@ -184,6 +188,10 @@ DRAFT_GATE = (
     "/rulings/<id>/draft.pdf is for the board's side (login_required): a party or a clerk "
     "is refused by the route before any ruling is read, the same 403 for any id"
 )
+HISTORY_REASON = (
+    "a case's history is the secretary's: someone who may read the case is told so (403); "
+    "anyone else gets the 404 of a missing case"
+)
 FORBIDDEN: dict[tuple[str, str, str], str] = {
     **{
         (obj, surface, role): ROOM_REASON
@@ -203,6 +211,10 @@ FORBIDDEN: dict[tuple[str, str, str], str] = {
     **{
         ("draft_ruling", "page.draft_pdf", role): DRAFT_GATE
         for role in ("party", "other_party", "clerk")
+    },
+    **{
+        ("history", "api", role): HISTORY_REASON
+        for role in ("party", "panel_member", "board_member")
     },
 }
 """Refused cells answered 403 (refused by a role gate that reads nothing, or with a reason)

@@ -100,3 +100,55 @@ async def test_user_create_rejects_a_bad_national_id_in_persian(tmp_path: Path) 
     assert bad.returncode == 2
     assert "کد ملی معتبر نیست" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_demo_refuses_a_database_with_real_users_unless_forced(
+    empty_db: str, tmp_path: Path
+) -> None:
+    """`heyat demo` adds published passwords and secrets: never silently into a database
+    that holds people of its own (issue #13, item 10)."""
+    import os
+
+    env = {**os.environ, "HEYAT_DATABASE_URL": empty_db, "HEYAT_VAR_DIR": str(tmp_path / "var")}
+    assert run(env, "db", "upgrade").returncode == 0
+    made = run(
+        env,
+        "user",
+        "create",
+        "--username",
+        "real.secretary",
+        "--full-name",
+        "منشی واقعی",
+        "--role",
+        "secretary",
+        "--password",
+        "a-real-Passw0rd-1405",
+    )
+    assert made.returncode == 0, made.stderr
+    refused = run(env, "demo", "--json")
+    assert refused.returncode == 2, refused.stdout
+    assert "real.secretary" in refused.stderr and "--force" in refused.stderr
+    assert refused.stdout == ""
+    forced = run(env, "demo", "--json", "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "secretary" in {u["username"] for u in json.loads(forced.stdout)["users"]}
+    again = run(env, "demo", "--json")  # still refused: the real user is still there
+    assert again.returncode == 2
+
+
+def test_pki_init_keeps_the_ca_key_only_encrypted(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "HEYAT_VAR_DIR": str(tmp_path / "var")}
+    env.pop("HEYAT_CA_PASSPHRASE", None)
+    bare = run({**env, "HEYAT_PKI_DIR": str(tmp_path / "bare")}, "pki", "init")
+    assert bare.returncode == 0, bare.stderr
+    assert (tmp_path / "bare" / "board.p12").is_file()
+    assert not (tmp_path / "bare" / "ca.key.pem").exists()
+    kept = run(
+        {**env, "HEYAT_PKI_DIR": str(tmp_path / "kept"), "HEYAT_CA_PASSPHRASE": "ca-secret"},
+        "pki",
+        "init",
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert b"ENCRYPTED PRIVATE KEY" in (tmp_path / "kept" / "ca.key.pem").read_bytes()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from typing import Any
-from urllib.parse import urlparse
 
 import segno
 from quart import Blueprint, Response, g, render_template, request, url_for
@@ -30,19 +29,10 @@ from hearing_server.web.context import (
     set_cookie,
     set_device_cookie,
 )
+from hearing_server.web.redirects import same_site_path
 from hearing_server.web.responses import form_errors, redirect
 
 blueprint = Blueprint("accounts", __name__)
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: an open redirect would help phishing."""
-    if not target:
-        return None
-    parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -71,7 +61,7 @@ async def login() -> Any:
             status = exc.status
             headers = retry_after_header(exc)
         else:
-            nxt = _safe_next(request.args.get("next"))
+            nxt = same_site_path(request.args.get("next"))
             target = (
                 url_for("accounts.otp", next=nxt)
                 if new.login_session.stage == SessionStage.PASSWORD
@@ -113,7 +103,7 @@ async def otp() -> Any:
             status = exc.status
             headers = retry_after_header(exc)
         else:
-            response = redirect(_safe_next(request.args.get("next")) or url_for("health.index"))
+            response = redirect(same_site_path(request.args.get("next")) or url_for("health.index"))
             set_cookie(response, SESSION_COOKIE, token)
             return response
     page = await render_template("accounts/otp.html", errors=errors, user=pending.user)
@@ -184,7 +174,7 @@ async def language() -> Any:
     user = g.get("user")
     if user is not None:
         await users.do_set_locale(await db_session(), user_id=user.id, locale=locale)
-    response = redirect(_safe_next(form.get("next")) or url_for("health.index"))
+    response = redirect(same_site_path(form.get("next")) or url_for("health.index"))
     set_cookie(response, LANG_COOKIE, locale, max_age=365 * 24 * 3600)
     return response
 

@@ -23,7 +23,7 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseAccess, CaseParty, Document, DocumentVisibility
 from hearing_server.clock import utcnow
-from hearing_server.errors import NotFound
+from hearing_server.errors import Forbidden, NotFound
 from rulings.persian import to_tehran
 
 
@@ -91,17 +91,28 @@ class CaseStanding(StrEnum):
 
 
 async def access_case(
-    session: AsyncSession, user: User, case_id: int, *, full: bool = False
+    session: AsyncSession,
+    user: User,
+    case_id: int,
+    *,
+    full: bool = False,
+    staff_only: str | None = None,
 ) -> tuple[Case, CaseStanding]:
     """The case (``full``: with its parties and claims loaded) and why ``user`` may read it,
     or ``NotFound`` whether it is missing or hidden. The one rule for a case, used by every
-    page, API route and service that acts for a user."""
+    page, API route and service that acts for a user.
+
+    ``staff_only`` (the refusal's message): the action is the secretary's. Someone who may
+    read the case is refused with 403 and that message; anyone else gets the same 404 as
+    for a missing case, so a staff-only URL does not tell another party the case exists."""
     query = select(Case).where(Case.id == case_id, readable_clause(user))
     if full:
         query = query.options(selectinload(Case.parties), selectinload(Case.claims))
     case = await session.scalar(query)
     if case is None:
         raise NotFound("No such case.")
+    if staff_only is not None and not is_staff(user):
+        raise Forbidden(staff_only)
     if is_staff(user):
         return case, CaseStanding.STAFF
     if user.role == Role.MEMBER:

@@ -19,6 +19,18 @@ CLERK_ACCEPTED = "نانوایی سنگکی بهار"
 CLERK_RETURNED = "تعمیرگاه خودرو امید"
 
 
+COUNTER_FILINGS = (
+    (CLERK_ACCEPTED, "001300101", "حسین محمدی", "09121000021", "accept"),
+    (CLERK_RETURNED, "001300102", "نسرین کاظمی", "09121000022", "return"),
+)
+
+
+def counter_usernames() -> list[str]:
+    """The party accounts filing at the counter makes for the demo's workers
+    (``filing._link_party_users``: ``p`` and the national ID)."""
+    return [f"p{make_national_id(prefix)}" for _w, prefix, _n, _m, _o in COUNTER_FILINGS]
+
+
 async def _user(session: AsyncSession, username: str) -> User | None:
     return await session.scalar(select(User).where(User.username == username))
 
@@ -57,10 +69,7 @@ async def seed_demo_cases(session: AsyncSession, settings: Settings) -> list[int
             ),
         )
         made.append(case.id)
-    for workshop, nid_prefix, name, mobile, outcome in (
-        (CLERK_ACCEPTED, "001300101", "حسین محمدی", "09121000021", "accept"),
-        (CLERK_RETURNED, "001300102", "نسرین کاظمی", "09121000022", "return"),
-    ):
+    for workshop, nid_prefix, name, mobile, outcome in COUNTER_FILINGS:
         if await _exists(session, workshop):
             continue
         case = await filing.do_file(

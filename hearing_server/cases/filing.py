@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from hearing_server.accounts import services as accounts
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board
-from hearing_server.cases.access import is_staff, readable_clause
+from hearing_server.cases.access import access_case, is_staff, readable_clause
 from hearing_server.cases.models import (
     Case,
     CaseAccess,
@@ -34,6 +34,8 @@ from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, Forbidden, NotFound, ValidationErrors
 from hearing_server.i18n import lazy
 from hearing_server.law.rules import BoardType
+
+STAFF_ONLY = "Only the board secretary may do this."
 
 
 async def require_case(session: AsyncSession, case_id: int) -> Case:
@@ -251,6 +253,7 @@ async def do_file(session: AsyncSession, *, actor: User, data: PetitionInput) ->
 
 async def do_accept(session: AsyncSession, *, actor: User, case_id: int) -> Case:
     """The secretary takes the filed case into the board's queue."""
+    await access_case(session, actor, case_id, staff_only=STAFF_ONLY)
     case = await require_case(session, case_id)
     await do_transition(session, case, CaseStatus.ACCEPTED, actor=actor)
     return case
@@ -265,6 +268,7 @@ async def do_refer(session: AsyncSession, *, actor: User, case_id: int, reason: 
 
 async def do_return(session: AsyncSession, *, actor: User, case_id: int, reason: str) -> Case:
     """The secretary sends the filed case back to the filer to correct, saying why."""
+    await access_case(session, actor, case_id, staff_only=STAFF_ONLY)
     case = await require_case(session, case_id)
     await do_transition(session, case, CaseStatus.RETURNED, actor=actor, reason=reason)
     return case

@@ -312,14 +312,14 @@ async def case_detail(case_id: int) -> Any:
 
 
 @blueprint.post("/cases/<int:case_id>/accept")
-@login_required(Role.SECRETARY, Role.ADMIN)
+@login_required()
 async def accept(case_id: int) -> Any:
     await filing.do_accept(await db_session(), actor=require_user(), case_id=case_id)
     return redirect(url_for("cases.case_detail", case_id=case_id))
 
 
 @blueprint.post("/cases/<int:case_id>/return")
-@login_required(Role.SECRETARY, Role.ADMIN)
+@login_required()
 async def return_case(case_id: int) -> Any:
     form = await request.form
     try:

@@ -78,7 +78,10 @@ async def do_draft_ruling(
     A new draft is a new version; an existing draft is updated in place and keeps its
     approvals only if its text did not change.
     """
-    require_staff(actor)
+    # Another party's case is 404 like a missing one; a party of this case is told why not.
+    await access.access_case(
+        session, actor, case_id, staff_only="Only the board secretary may do this."
+    )
     case = await session.scalar(
         select(Case)
         .options(selectinload(Case.parties), selectinload(Case.claims))

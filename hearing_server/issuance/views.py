@@ -170,7 +170,7 @@ async def detail(ruling_id: int) -> Any:
 
 
 @blueprint.post("/cases/<int:case_id>/ruling/draft")
-@login_required(Role.SECRETARY, Role.ADMIN)
+@login_required()
 async def draft(case_id: int) -> Any:
     user = require_user()
     ruling = await do_draft_ruling(

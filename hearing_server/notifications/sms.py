@@ -74,7 +74,10 @@ class DevSmsProvider(SmsProvider):
     name = "dev"
 
     async def send_sms(self, to: str, text: str) -> str | None:
-        log.info("dev SMS kept in the outbox for %s (%d characters)", to, len(text))
+        # No body (codes, case details) and no full number at INFO: /dev/outbox shows them.
+        masked = f"{to[:4]}…{to[-2:]}" if len(to) > 6 else "…"
+        log.info("dev SMS to %s kept in the outbox (%d characters)", masked, len(text))
+        log.debug("dev SMS to %s: %s", to, text)
         return None
 
 

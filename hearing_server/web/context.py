@@ -198,10 +198,54 @@ async def after_request(response: Response) -> Response:
             await session.close()
     if g.get("set_anon_cookie"):
         set_cookie(response, ANON_COOKIE, g.anon_id, max_age=7 * 24 * 3600)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    response.headers.setdefault("X-Frame-Options", "DENY")
+    security_headers(response)
     return response
+
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",  # no inline script, no on* handler, no eval
+        "style-src 'self'",  # no style attributes or <style> blocks
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "connect-src 'self'",  # fetch, and the room's Socket.IO (same-origin ws: too)
+        "media-src 'self' blob: mediastream:",
+        "worker-src 'self'",  # pdf.js worker
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+_DENIED_FEATURES = (
+    "accelerometer",
+    "display-capture",
+    "geolocation",
+    "gyroscope",
+    "magnetometer",
+    "payment",
+    "usb",
+)
+PERMISSIONS_POLICY = ", ".join(f"{f}=()" for f in ("camera", "microphone", *_DENIED_FEATURES))
+ROOM_PERMISSIONS_POLICY = ", ".join(
+    ["camera=(self)", "microphone=(self)", *(f"{f}=()" for f in _DENIED_FEATURES)]
+)
+ROOM_ENDPOINTS = frozenset({"rooms.room"})
+"""The pages that may ask for the camera and microphone: the hearing room only."""
+
+
+def security_headers(response: Response) -> None:
+    """Every response: CSP, Permissions-Policy, nosniff, Referrer-Policy, X-Frame-Options."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    room = request.endpoint in ROOM_ENDPOINTS
+    headers.setdefault(
+        "Permissions-Policy", ROOM_PERMISSIONS_POLICY if room else PERMISSIONS_POLICY
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
 
 
 async def teardown_request(_exc: BaseException | None) -> None:

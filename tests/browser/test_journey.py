@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from persiantools.jdatetime import JalaliDate
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from hearing_server import clock
@@ -171,9 +172,8 @@ async def test_from_counter_to_appeal_in_chromium(
     await secretary.select_option("#phase-next", "hearing")
     await secretary.click("#phase-go")
     for page in member_pages:
-        await page.wait_for_function(
-            "document.getElementById('phase').textContent.trim() === 'رسیدگی و استماع طرفین'"
-        )
+        # Selectors, not wait_for_function: its string predicates need eval, which the CSP forbids.
+        await expect(page.locator("#phase")).to_have_text("رسیدگی و استماع طرفین")
     for party in (worker, employer):
         await (
             secretary.locator("#people li", has_text=party.full_name)
@@ -200,14 +200,10 @@ async def test_from_counter_to_appeal_in_chromium(
     await secretary.select_option("#phase-next", "deliberation")
     await secretary.click("#phase-go")
     for page in party_pages:
-        await page.wait_for_function(
-            "document.getElementById('room').dataset.state !== 'connected'"
-        )
+        await page.wait_for_selector("#room:not([data-state='connected'])", state="attached")
     await secretary.select_option("#phase-next", "voting")
     await secretary.click("#phase-go")
-    await member_pages[0].wait_for_function(
-        "document.getElementById('phase').textContent.trim() === 'رأی‌گیری'"
-    )
+    await expect(member_pages[0].locator("#phase")).to_have_text("رأی‌گیری")
 
     # 6. The secretary opens a vote per claim; each member votes with a fresh oathtool code.
     vote_url = f"{live.url}/hearings/{hearing_id}/vote"
@@ -262,9 +258,7 @@ async def test_from_counter_to_appeal_in_chromium(
         await approval.close()
     await desk.goto(f"{live.url}/rulings/{ruling_id}")
     await desk.click("#issue-ruling")
-    await desk.wait_for_function(
-        "document.getElementById('ruling')?.dataset.state === 'issued'", timeout=60_000
-    )
+    await desk.wait_for_selector("#ruling[data-state='issued']", state="attached", timeout=60_000)
 
     # 8. The worker downloads the signed ruling: that is the notification, and the clock starts.
     home = await _signed_in(browser, live, worker, otp)

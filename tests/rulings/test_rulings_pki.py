@@ -1,16 +1,21 @@
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    load_pem_private_key,
+    pkcs12,
+)
 
 from rulings.pki import PkiError, PkiPaths, import_pkcs12, init_pki
 
 
 def test_init_makes_a_p256_ca_and_a_signing_certificate(tmp_path: Path) -> None:
-    paths = init_pki(tmp_path / "var" / "pki", "pw")
+    paths = init_pki(tmp_path / "var" / "pki", "pw", ca_passphrase="ca-pw")
     assert paths.ca_cert == tmp_path / "var" / "pki" / "ca.pem"
     for f in (paths.ca_cert, paths.ca_key, paths.board_p12, paths.board_cert, paths.board_key):
         assert f.is_file()
@@ -43,17 +48,45 @@ def test_init_is_idempotent_unless_forced(tmp_path: Path) -> None:
 
 
 def test_missing_board_certificate_is_reissued_from_the_existing_ca(tmp_path: Path) -> None:
-    paths = init_pki(tmp_path, "pw")
+    paths = init_pki(tmp_path, "pw", ca_passphrase="ca-pw")
     ca_before = paths.ca_cert.read_bytes()
     paths.board_p12.unlink()
-    init_pki(tmp_path, "pw")
+    init_pki(tmp_path, "pw", ca_passphrase="ca-pw")
     assert paths.ca_cert.read_bytes() == ca_before
     _, cert, _ = pkcs12.load_key_and_certificates(paths.board_p12.read_bytes(), b"pw")
     assert cert is not None
     cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca_before))
     paths.board_p12.unlink()
-    with pytest.raises(PkiError, match="password"):
-        init_pki(tmp_path, "wrong")
+    with pytest.raises(PkiError, match="passphrase"):
+        init_pki(tmp_path, "pw", ca_passphrase="wrong")
+    with pytest.raises(PkiError, match="passphrase"):
+        init_pki(tmp_path, "pw")
+
+
+def test_ca_key_is_kept_only_encrypted_with_its_own_passphrase(tmp_path: Path) -> None:
+    """Issue #13, item 10: the running app needs only board.p12; the CA key is stored
+    encrypted with the CA passphrase (not the board password), or not at all."""
+    paths = init_pki(tmp_path / "kept", None, ca_passphrase="ca-pw")
+    data = paths.ca_key.read_bytes()
+    assert b"ENCRYPTED PRIVATE KEY" in data
+    with pytest.raises(TypeError):
+        load_pem_private_key(data, None)
+    assert isinstance(load_pem_private_key(data, b"ca-pw"), ec.EllipticCurvePrivateKey)
+
+    offline = init_pki(tmp_path / "offline", None)
+    assert not offline.ca_key.exists()
+    assert offline.board_p12.is_file() and offline.ca_cert.is_file()
+    assert init_pki(tmp_path / "offline", None).board_p12 == offline.board_p12  # idempotent
+    offline.board_p12.unlink()
+    with pytest.raises(PkiError, match="CA key"):
+        init_pki(tmp_path / "offline", None)  # no CA key to issue from: says so
+
+
+def test_demo_installation_holds_no_ca_key(settings: Any) -> None:
+    """The installation the tests and `make run` use signs with board.p12 alone."""
+    paths = PkiPaths.in_directory(settings.pki_dir)
+    assert paths.board_p12.is_file() and paths.ca_cert.is_file()
+    assert not paths.ca_key.exists()
 
 
 def test_import_an_organisation_pkcs12(tmp_path: Path, other_pki: PkiPaths) -> None:

@@ -66,6 +66,7 @@ def server_at(settings: Settings, log: Path, moment: datetime) -> ServeProcess:
         settings,
         log,
         HEYAT_CLOCK_OFFSET_SECONDS=f"{offset:.3f}",
+        HEYAT_TESTING="1",  # the offset applies only in test mode
         HEYAT_REMINDER_TICK_SECONDS=TICK,
     )
     server.spawn()
