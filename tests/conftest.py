@@ -419,6 +419,16 @@ async def browser() -> AsyncIterator[Any]:
         await launched.close()
 
 
+async def wait_until(page: Any, expression: str) -> None:
+    """Wait until ``expression`` is truthy in ``page``. Playwright's wait_for_function
+    compiles its predicate with eval in the page, which the site's CSP forbids; evaluate
+    goes through the debugging protocol instead. Polls for the condition; fails after
+    30 s of it never holding."""
+    async with asyncio.timeout(30):
+        while not await page.evaluate(expression):  # noqa: ASYNC110 - the page holds the state
+            await asyncio.sleep(0.02)
+
+
 async def browser_login(page: Any, base_url: str, person: Person, otp: OtpSource) -> None:
     """Sign in through the real pages: password, then an oathtool code."""
     await page.goto(f"{base_url}/login")

@@ -39,7 +39,7 @@ async def _issue(
 ) -> tuple[Any, str, int, int]:
     decided = await make_decided_case(db)
     secretary, csrf, ruling_id = await draft_and_approve(
-        quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1"]
+        quart_app, people, otp, decided, approvers=["member.gov1", "member.wrk1", "member.emp1"]
     )
     issued = await secretary.post(
         f"/api/v1/rulings/{ruling_id}/issue", headers={"X-CSRF-Token": csrf}

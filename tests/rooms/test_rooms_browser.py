@@ -7,7 +7,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, browser_login
+from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, browser_login, wait_until
 from tests.rooms.conftest import Room
 
 
@@ -169,9 +169,9 @@ async def test_a_party_on_a_phone_sees_no_moderation_and_the_presenters_page_onc
     # turn has arrived live.
     await party.evaluate("window.__holdSync = true")
     assert (await secretary.call("admit", {"user_id": people["worker"].id}))["ok"]
-    await party.wait_for_function("window.__held.length === 1")
+    await wait_until(party, "window.__held.length === 1")
     turned = await chair.call("view.set", {"document_id": room.public_doc, "page": 3, "zoom": 100})
-    await party.wait_for_function(f"window.__seen.includes({turned['seq']})")
+    await wait_until(party, f"window.__seen.includes({turned['seq']})")
     await party.evaluate("window.__holdSync = false; window.__held.splice(0).forEach((f) => f())")
     await party.wait_for_selector(
         f'#page-frame[data-document="{room.public_doc}"][data-page="3"]',

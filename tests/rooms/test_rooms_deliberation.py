@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import socketio
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from hearing_server import clock
@@ -368,9 +369,7 @@ async def test_a_party_page_waits_out_deliberation_and_rejoins_when_called_back(
     worker = await open_room(browser, live_server, people["worker"], otp, room)
     assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
     assert (await secretary.call("admit", {"user_id": people["worker"].id}))["ok"]
-    await worker.wait_for_function(
-        "document.querySelector('#phase').textContent === 'رسیدگی و استماع طرفین'"
-    )
+    await expect(worker.locator("#phase")).to_have_text("رسیدگی و استماع طرفین")
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
     await worker.wait_for_selector("#notice:not([hidden])")
     assert "فرا بخواند" in await worker.inner_text("#notice")
@@ -378,9 +377,7 @@ async def test_a_party_page_waits_out_deliberation_and_rejoins_when_called_back(
     assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
     await worker.wait_for_selector("#room[data-state=connected]", timeout=20_000)
     await worker.wait_for_selector("#notice", state="hidden")
-    await worker.wait_for_function(
-        "document.querySelector('#phase').textContent === 'رسیدگی و استماع طرفین'"
-    )
+    await expect(worker.locator("#phase")).to_have_text("رسیدگی و استماع طرفین")
     assert DELIBERATION_CHAT not in await worker.inner_text("body")
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
     await worker.wait_for_selector("#notice:not([hidden])")
