@@ -23,7 +23,9 @@ if [ "${CI:-}" = "true" ]; then
 fi
 mkdir -p test-artifacts
 set +e
-.venv/bin/pytest "$@"
+# One worker per core (HEYAT_TEST_WORKERS to change it); a file's tests stay on one worker,
+# so module-scoped arrangements (the access matrix's world) are built once.
+.venv/bin/pytest -n "${HEYAT_TEST_WORKERS:-$(nproc)}" --dist loadfile "$@"
 status=$?
 set -e
 # pytest exits 5 when it collected nothing: that is a failure, never a pass.
