@@ -35,12 +35,14 @@ from tests.serve import ServeProcess
 TICK = "0.3"  # HEYAT_REMINDER_TICK_SECONDS: a few ticks take about a second
 FEW_TICKS = 1.5
 WAIT = 30.0  # bound of every poll loop
-# Both hearings are a few days after the scheduling fixture's clock (Sunday 1404/12/10
-# 09:30 Tehran), at 11:00 Tehran. The control hearing a day earlier has both of its
-# reminders due before the main hearing's 24-hour one: seeing them sent proves that a
-# server which sent nothing for the main hearing really ticked with its clock.
-CONTROL_DAY = date(2026, 3, 3)  # 1404/12/12, a Tuesday
-MAIN_DAY = date(2026, 3, 4)  # 1404/12/13, a Wednesday
+# Both hearings are some days after the scheduling fixture's clock (Sunday 1404/12/10
+# 09:30 Tehran), at 11:00 Tehran, past the public closure of 1404/12/10-16 (2026-03-01..07)
+# that Iran's official calendar (the holidays package) lists. The control hearing a day
+# earlier has both of its reminders due before the main hearing's 24-hour one: seeing them
+# sent proves that a server which sent nothing for the main hearing really ticked with its
+# clock.
+CONTROL_DAY = date(2026, 3, 9)  # 1404/12/18, a Monday
+MAIN_DAY = date(2026, 3, 10)  # 1404/12/19, a Tuesday
 AT = time(11, 0)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from hearing_server.cases.models import Document
 from hearing_server.demo import demo_summary
 from hearing_server.issuance.models import Minutes, Ruling
+from hearing_server.notifications.models import OutboxMessage
 from hearing_server.scheduling.models import Hearing, PanelSeat
 from hearing_server.voting.models import Ballot, Motion
 from tests.conftest import PROJECT, OtpSource, Person, api_login
@@ -60,7 +61,8 @@ async def demo_ids(db: Any, settings: Any) -> dict[str, str]:
         ballot = await session.scalar(select(Ballot).order_by(Ballot.id))
         seat = await session.scalar(select(PanelSeat).order_by(PanelSeat.id))
         hearing = await session.scalar(select(Hearing).order_by(Hearing.id))
-        assert ruling and minutes and motion and ballot and seat and hearing
+        message = await session.scalar(select(OutboxMessage).order_by(OutboxMessage.id))
+        assert ruling and minutes and motion and ballot and seat and hearing and message
         return {
             "case_id": str(ruled["case_id"]),
             "document_id": str(document.id) if document else "1",
@@ -70,6 +72,7 @@ async def demo_ids(db: Any, settings: Any) -> dict[str, str]:
             "motion_id": str(motion.id),
             "receipt": ballot.receipt,
             "panel_seat_id": str(seat.id),
+            "message_id": str(message.id),
             "board_id": "1",
             "user_id": "1",
             "code": ruling.verification_code or "",
