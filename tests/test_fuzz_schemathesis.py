@@ -119,8 +119,8 @@ def fuzz(schema: Any, base_url: str, auth: dict[str, Any]) -> Tally:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, tmp_root: Path) -> Settings:
-    """The demo's stored files too (its minutes and ruling PDFs), copied for this test:
-    a PDF whose file is missing is a server fault, not one the fuzzing should find."""
+    """The demo's stored files too (its minutes and ruling PDFs), copied for this test, so
+    the downloads answer their PDFs (a lost file is a 404 ``file_missing``, tested apart)."""
     shutil.copytree(tmp_root / "files", tmp_path / "files", dirs_exist_ok=True)
     return make_settings(db_url, tmp_path, pki_dir=tmp_root / "pki")
 
