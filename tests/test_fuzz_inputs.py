@@ -1,14 +1,18 @@
 """Bad input at the HTTP boundary is a 4xx with the error body in the caller's language,
 never a 500, on both backends: a JSON body that is not UTF-8 (400), an id past the
 columns' range (404 in a path, 422 in a body), NUL and other control characters in any
-text (422). Each of these answered 500 (or stored the NUL, on SQLite) before."""
+text, form fields and uploaded file names included (422). Each of these answered 500
+(or stored the NUL, on SQLite) before."""
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import FileStorage
 
+from tests.cases.conftest import pdf_bytes
 from tests.conftest import OtpSource, Person, api_login
 
 NOT_UTF8 = b'{"username": "\xff\xfe", "password": "x", "otp": "123456"}'
@@ -161,4 +165,53 @@ async def test_newlines_and_tabs_in_text_are_still_accepted(
         json={"description": "سطر اول\r\n\tسطر دوم", "claims": []},
         headers=csrf,
     )
+    assert response.status_code == 201, await response.get_data(as_text=True)
+
+
+# ------------------------------------------------------------------ forms and file names
+
+
+async def _filed_case(client: Any, csrf: dict[str, str]) -> int:
+    filed = await client.post("/api/v1/cases", json={"claims": []}, headers=csrf)
+    assert filed.status_code == 201, await filed.get_data(as_text=True)
+    case_id: int = (await filed.get_json())["id"]
+    return case_id
+
+
+async def _upload(client: Any, case_id: int, csrf: dict[str, str], title: str, name: str) -> Any:
+    return await client.post(
+        f"/api/v1/cases/{case_id}/documents",
+        form={"title": title, "kind": "evidence"},
+        files={"file": FileStorage(BytesIO(pdf_bytes()), filename=name)},
+        headers=csrf,
+    )
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x1b"])
+async def test_control_characters_in_a_form_field_are_a_422_naming_the_field(
+    quart_app: Any, people: dict[str, Person], otp: OtpSource, bad: str
+) -> None:
+    client, csrf = await signed_in(quart_app, people["worker"], otp)
+    case_id = await _filed_case(client, csrf)
+    response = await _upload(client, case_id, csrf, f"فیش{bad}حقوقی", "payslip.pdf")
+    assert response.status_code == 422, await response.get_data(as_text=True)
+    error = assert_error(await response.get_json(), "control_characters")
+    assert error["field"] == "title"
+    # A urlencoded form too (the petition page), refused before anything is stored.
+    page = await client.post("/cases/new", form={"employer_name": f"a{bad}b"}, headers=csrf)
+    assert page.status_code == 422, await page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x07", "\x85"])
+async def test_control_characters_in_an_uploaded_file_name_are_a_422(
+    quart_app: Any, people: dict[str, Person], otp: OtpSource, bad: str
+) -> None:
+    client, csrf = await signed_in(quart_app, people["worker"], otp)
+    case_id = await _filed_case(client, csrf)
+    response = await _upload(client, case_id, csrf, "فیش حقوقی", f"pay{bad}slip.pdf")
+    assert response.status_code == 422, await response.get_data(as_text=True)
+    error = assert_error(await response.get_json(), "control_characters")
+    assert error["field"] == "file"
+    # The same upload with a clean name is taken: the refusal was the name's.
+    response = await _upload(client, case_id, csrf, "فیش حقوقی", "payslip.pdf")
     assert response.status_code == 201, await response.get_data(as_text=True)

@@ -1,7 +1,9 @@
 """Schemathesis against the live app on a real port: every operation of /openapi.json,
 with data that fits the document and data that does not, as three identities (nobody, the
 demo worker, the demo secretary with the session cookie and X-CSRF-Token), on SQLite and
-PostgreSQL. Any answer ≥ 500 fails, with the requests that got one.
+PostgreSQL. Any answer ≥ 500 fails, with the requests that got one, and so does any
+answer whose body does not fit the document (``response_schema_conformance``: the response
+models of the JSON routes and the error body every refusal has).
 
 Bounded by ``HEYAT_FUZZ_EXAMPLES`` examples per operation and mode (default 2), so the
 test stays within minutes per backend. Signing out is left out for the signed-in identities
@@ -36,6 +38,7 @@ from tests.conftest import LiveServer, OtpSource, Person, make_settings
 EXAMPLES = int(os.environ.get("HEYAT_FUZZ_EXAMPLES", "2"))
 # Ending the identity's own session would turn the rest of the run into 401s.
 SESSION_ENDING = {("POST", "/api/v1/auth/logout")}
+CONFORMANCE = schemathesis.checks.response_schema_conformance
 
 
 @dataclass
@@ -44,6 +47,8 @@ class Tally:
     waited: float = 0.0  # seconds spent waiting for answers (the rest is generation)
     statuses: Counter[int] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
+    nonconforming: list[str] = field(default_factory=list)
+    conforming: Counter[str] = field(default_factory=Counter)  # checked answers, by status
 
 
 async def identity(live: LiveServer, person: Person | None, otp: OtpSource) -> dict[str, Any]:
@@ -92,11 +97,19 @@ def fuzz(schema: Any, base_url: str, auth: dict[str, Any]) -> Tally:
                 tally.waited += time.perf_counter() - started
                 tally.requests += 1
                 tally.statuses[response.status_code] += 1
+                request = (
+                    f"{response.status_code} {case.method} {case.formatted_path} "
+                    f"query={case.query!r} body={case.body!r}"
+                )
                 if response.status_code >= 500:
-                    tally.server_errors.append(
-                        f"{response.status_code} {case.method} {case.formatted_path} "
-                        f"query={case.query!r} body={case.body!r}: {response.text[:300]}"
-                    )
+                    tally.server_errors.append(f"{request}: {response.text[:300]}")
+                    return
+                try:
+                    case.validate_response(response, checks=[CONFORMANCE])
+                except BaseExceptionGroup as failures:  # schemathesis' FailureGroup
+                    tally.nonconforming.append(f"{request}: {failures.exceptions[0]}"[:600])
+                else:
+                    tally.conforming[str(response.status_code)] += 1
 
             # Unsatisfiable: no data of this mode exists for the operation (nothing to send).
             with contextlib.suppress(Unsatisfiable):
@@ -106,8 +119,8 @@ def fuzz(schema: Any, base_url: str, auth: dict[str, Any]) -> Tally:
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path, tmp_root: Path) -> Settings:
-    """The demo's stored files too (its minutes and ruling PDFs), copied for this test:
-    a PDF whose file is missing is a server fault, not one the fuzzing should find."""
+    """The demo's stored files too (its minutes and ruling PDFs), copied for this test, so
+    the downloads answer their PDFs (a lost file is a 404 ``file_missing``, tested apart)."""
     shutil.copytree(tmp_root / "files", tmp_path / "files", dirs_exist_ok=True)
     return make_settings(db_url, tmp_path, pki_dir=tmp_root / "pki")
 
@@ -131,7 +144,9 @@ async def test_schemathesis_finds_no_server_error(
     backend = "postgres" if db_url.startswith("postgresql") else "sqlite"
     print(
         f"schemathesis {backend} {who}: {tally.requests} requests in {took:.0f} s "
-        f"({tally.waited:.0f} s waiting for answers) {dict(sorted(tally.statuses.items()))}"
+        f"({tally.waited:.0f} s waiting for answers) {dict(sorted(tally.statuses.items()))}; "
+        f"bodies that fit the document, by status: {dict(sorted(tally.conforming.items()))}"
     )
     assert tally.requests > 0
     assert not tally.server_errors, "\n".join(tally.server_errors[:20])
+    assert not tally.nonconforming, "\n".join(tally.nonconforming[:20])

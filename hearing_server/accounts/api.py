@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, make_response, request
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request
 
 from hearing_server.accounts import services, sessions, users
 from hearing_server.accounts.models import LoginSession, Role, User
@@ -24,6 +24,7 @@ from hearing_server.web.context import (
     runtime,
     set_device_cookie,
 )
+from hearing_server.web.schemas import Out
 
 blueprint = Blueprint("api_accounts", __name__, url_prefix="/api/v1")
 
@@ -32,6 +33,22 @@ class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
     otp: str = Field(min_length=1, max_length=32, description="TOTP code or a recovery code")
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    full_name: str | None
+    role: str
+    locale: str | None
+    national_id: str | None
+    mobile: str | None
+    email: str | None
+
+
+class LoginOut(Out):
+    user: UserOut
+    csrf_token: str
 
 
 def user_json(user: User) -> dict[str, Any]:
@@ -50,6 +67,7 @@ def user_json(user: User) -> dict[str, Any]:
 @blueprint.post("/auth/login")
 @csrf_exempt  # no session yet: nothing to forge
 @validate_request(LoginRequest)
+@document_response(LoginOut)  # a Response with its cookie: documented, checked by the tests
 async def api_login(data: LoginRequest) -> Any:
     """Password and code in one call. 200 with the session cookie, or 401 with the error shape."""
     session = await db_session()

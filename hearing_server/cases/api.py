@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, request
-from quart_schema import validate_request
+from quart_schema import validate_request, validate_response
 
 from hearing_server.accounts.models import Role
 from hearing_server.cases import files, filing, search, tracking
@@ -32,6 +32,7 @@ from hearing_server.web.context import (
 )
 from hearing_server.web.inputs import DbId
 from hearing_server.web.responses import file_download
+from hearing_server.web.schemas import Out
 
 blueprint = Blueprint("api_cases", __name__, url_prefix="/api/v1")
 # The public tracking call carries no session, so there is no cross-site request to forge.
@@ -92,6 +93,79 @@ class ReasonIn(BaseModel):
 class TrackIn(BaseModel):
     tracking_code: str = Field(max_length=32)
     national_id: str = Field(max_length=32)
+
+
+class TimelineOut(Out):
+    status: str
+    at: str | None
+
+
+class TrackOut(Out):
+    number: str | None
+    status: str
+    timeline: list[TimelineOut]
+    next_hearing: str | None
+
+
+class CaseRowOut(Out):
+    id: int
+    number: str | None
+    status: str
+    board_id: int | None
+    filed_at: str | None
+    claimant: str | None
+    respondent: str | None
+
+
+class CasePageOut(Out):
+    page: int
+    per_page: int
+    has_next: bool
+    cases: list[CaseRowOut]
+
+
+class PartyOut(Out):
+    id: int
+    role: str
+    full_name: str | None
+    national_id: str | None
+    registration_number: str | None
+    mobile: str | None
+    user_id: int | None
+
+
+class ClaimOut(Out):
+    id: int
+    kind: str
+    amount: int | None
+    period_from: str | None
+    period_to: str | None
+    title: str | None
+
+
+class CaseOut(Out):
+    id: int
+    number: str | None
+    tracking_code: str | None
+    status: str
+    board_id: int | None
+    filed_via: str
+    filed_at: str | None
+    created_at: str | None
+    return_reason: str | None
+    workshop_name: str | None
+    workshop_address: str | None
+    employment_start: str | None
+    employment_end: str | None
+    last_monthly_wage: int | None
+    description: str | None
+    parties: list[PartyOut]
+    claims: list[ClaimOut]
+
+
+class CaseDetailOut(CaseOut):
+    timeline: list[TimelineOut]
+    next_hearing: str | None
 
 
 def _iso(value: Any) -> str | None:
@@ -191,6 +265,7 @@ def _int_arg(name: str, default: int) -> int:
 
 @blueprint.get("/cases")
 @login_required()
+@validate_response(CasePageOut)
 async def list_cases() -> Any:
     """Cases the caller may read; filters status, board_id, filed_from, filed_to, q, page."""
     args = request.args
@@ -226,6 +301,7 @@ async def inbox() -> Any:
 @blueprint.post("/cases")
 @login_required(*FILERS)
 @validate_request(PetitionIn)
+@validate_response(CaseOut, 201)
 async def create_case(data: PetitionIn) -> Any:
     """A draft, or (``submit``: true) a filed complaint with its number and tracking code."""
     session = await db_session()
@@ -258,6 +334,7 @@ async def submit_case(case_id: int) -> Any:
 
 @blueprint.get("/cases/<int:case_id>")
 @login_required()
+@validate_response(CaseDetailOut)
 async def get_case(case_id: int) -> Any:
     user = require_user()
     session = await db_session()
@@ -403,6 +480,7 @@ async def withdraw(case_id: int, document_id: int, data: ReasonIn) -> Any:
 @blueprint.post("/track")
 @csrf_exempt  # public, no session: nothing to forge
 @validate_request(TrackIn)
+@validate_response(TrackOut)
 async def track(data: TrackIn) -> Any:
     """Public: status timeline and next hearing for a tracking code and national ID."""
     session = await db_session()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, request
-from quart_schema import validate_request
+from quart_schema import validate_request, validate_response
 
 from hearing_server.accounts.models import User
 from hearing_server.cases.models import Case, CaseParty
@@ -54,6 +54,7 @@ from hearing_server.web.context import (
     writes,
 )
 from hearing_server.web.responses import file_download
+from hearing_server.web.schemas import Out
 
 blueprint = Blueprint("api_issuance", __name__, url_prefix="/api/v1")
 
@@ -79,6 +80,63 @@ class CodeRequest(BaseModel):
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class ApprovalOut(Out):
+    member_id: int
+    approved: bool
+    reason: str | None
+    at: str | None
+
+
+class MissingSignatureOut(Out):
+    member_id: int
+    reason: str | None
+    at: str | None
+
+
+class RulingOut(Out):
+    id: int
+    number: str | None
+    version: int
+    state: str
+    case_id: int
+    case_number: str | None
+    verification_code: str | None
+    created_at: str | None
+    issued_at: str | None
+    final_at: str | None
+    objection_days: int | None
+    objection_deadline: str | None
+    pdf_sha256: str | None
+    approvals_needed: int
+    voters: list[int]
+    approvals: list[ApprovalOut]
+    missing_signatures: list[MissingSignatureOut]
+
+
+class SignatureOut(Out):
+    signed: bool
+    intact: bool
+    valid: bool
+    trusted: bool
+    signer: str | None
+    error: str | None
+
+
+class VerdictOut(Out):
+    authentic: bool
+    kind: str | None
+    problems: list[str]
+    sha256: str | None
+    number: str | None
+    case_number: str | None
+    state: str | None
+    issued_at: str | None
+    final_at: str | None
+    objection_deadline: str | None
+    board: str | None
+    signature: SignatureOut | None
 
 
 async def ruling_json(ruling: Ruling, case: Case, user: User) -> dict[str, Any]:
@@ -146,6 +204,7 @@ async def api_draft_ruling(case_id: int) -> Any:
 
 @blueprint.get("/rulings/<int:ruling_id>")
 @login_required()
+@validate_response(RulingOut)
 async def api_get_ruling(ruling_id: int) -> Any:
     user = require_user()
     ruling, case = await access_ruling(await db_session(), user, ruling_id)
@@ -347,6 +406,7 @@ def minutes_json(minutes: Minutes) -> dict[str, Any]:
 
 @blueprint.post("/verify")
 @csrf_exempt  # public, no session: nothing to forge
+@validate_response(VerdictOut)
 async def api_verify() -> Any:
     """Public: a PDF (multipart field ``file`` or an ``application/pdf`` body) or
     ``{"code": ...}``. Answers ``authentic`` and why not, in the caller's language."""
@@ -362,6 +422,7 @@ async def api_verify() -> Any:
 
 
 @blueprint.get("/verify/<code>")
+@validate_response(VerdictOut)
 async def api_verify_code(code: str) -> Any:
     await limit_public("verify", runtime().settings.public_verify_rate)
     return verdict_json(await check_code(await db_session(), code))

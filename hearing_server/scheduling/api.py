@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, request
-from quart_schema import validate_request
+from quart_schema import validate_request, validate_response
 
 from hearing_server.accounts.models import Role
 from hearing_server.errors import Invalid
@@ -48,6 +48,7 @@ from hearing_server.scheduling.worktime import (
 from hearing_server.web.context import db_session, login_required, require_user, runtime
 from hearing_server.web.inputs import DbId
 from hearing_server.web.responses import file_download
+from hearing_server.web.schemas import Out
 from rulings.persian import TEHRAN
 
 blueprint = Blueprint("api_scheduling", __name__, url_prefix="/api/v1")
@@ -104,6 +105,54 @@ class HolidayRequest(BaseModel):
     date: str = Field(max_length=32, description="Jalali date")
     name_fa: str = Field(max_length=200)
     name_en: str = Field(max_length=200)
+
+
+class HearingSummaryOut(Out):
+    id: int
+    board_id: int
+    starts_at: str
+    starts_at_tehran: str
+    jalali_date: str
+    time: str
+    duration_minutes: int
+    status: str
+    status_reason: str | None
+    rescheduled_from_id: int | None
+
+
+class HearingListOut(Out):
+    hearings: list[HearingSummaryOut]
+
+
+class BoardRefOut(Out):
+    id: int
+    name: str
+
+
+class AgendaItemOut(Out):
+    case_id: int
+    number: str | None
+    position: int
+    starts_at: str
+    minutes: int
+    case_url: str
+
+
+class PanelSeatOut(Out):
+    id: int
+    seat_id: int
+    member_id: int
+    name: str | None
+    group: str
+    is_chair: bool
+
+
+class HearingOut(HearingSummaryOut):
+    board: BoardRefOut
+    room_url: str
+    rules_version_id: int | None
+    agenda: list[AgendaItemOut]
+    panel: list[PanelSeatOut]
 
 
 def _when(hearing: Hearing) -> dict[str, Any]:
@@ -204,6 +253,7 @@ async def api_schedule(data: ScheduleRequest) -> Any:
 
 @blueprint.get("/hearings")
 @login_required()
+@validate_response(HearingListOut)
 async def api_my_hearings() -> Any:
     """Members: their panels; parties: their cases' hearings; secretary and admin: all."""
     hearings = await list_my_hearings(
@@ -216,6 +266,7 @@ async def api_my_hearings() -> Any:
 
 @blueprint.get("/hearings/<int:hearing_id>")
 @login_required()
+@validate_response(HearingOut)
 async def api_hearing(hearing_id: int) -> Any:
     return await _details(hearing_id)
 

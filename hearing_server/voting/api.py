@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, jsonify
-from quart_schema import validate_request
+from quart_schema import document_response, validate_request, validate_response
 
 from hearing_server.accounts.models import Role
 from hearing_server.boards.models import BoardRulesVersion
@@ -14,8 +14,63 @@ from hearing_server.voting import ballots, motions, queries, rules_versions
 from hearing_server.voting.models import MotionKind
 from hearing_server.web.context import db_session, login_required, no_store, require_user, runtime
 from hearing_server.web.inputs import DbId
+from hearing_server.web.schemas import Out
 
 blueprint = Blueprint("api_voting", __name__, url_prefix="/api/v1")
+
+
+class MotionMemberOut(Out):
+    member_id: int
+    full_name: str | None
+    group: str | None
+    voted: bool
+    recused: bool
+
+
+class MotionOut(Out):
+    id: int
+    hearing_id: int
+    case_id: int
+    case_number: str | None
+    claim_id: int | None
+    kind: str
+    text: str
+    amount: int | None
+    reasoning: str | None
+    legal_basis: str | None
+    rules_version_id: int | None
+    state: str
+    opened_at: str
+    members: list[MotionMemberOut]
+    voted_count: int
+    eligible_count: int
+
+
+class ReceiptMotionOut(Out):
+    id: int
+    text: str
+    case_id: int
+    case_number: str | None
+    state: str
+    outcome: str | None
+
+
+class ReceiptMemberOut(Out):
+    id: int
+    full_name: str | None
+
+
+class ReceiptOut(Out):
+    receipt: str
+    motion: ReceiptMotionOut
+    member: ReceiptMemberOut
+    cast_at: str
+    choice: str
+    opinion: str | None
+    audit_seq: int | None
+    in_chain: bool
+    chain_verified: bool
+    checkpoint_seq: int | None
 
 
 class OpenMotionRequest(BaseModel):
@@ -78,6 +133,7 @@ async def open_motion(hearing_id: int, data: OpenMotionRequest) -> Any:
 
 @blueprint.get("/motions/<int:motion_id>")
 @login_required(Role.MEMBER, Role.SECRETARY)
+@validate_response(MotionOut)
 async def get_motion(motion_id: int) -> Any:
     session = await db_session()
     user = require_user()
@@ -147,6 +203,7 @@ async def declare_recusal(hearing_id: int, data: RecusalRequest) -> Any:
 
 @blueprint.get("/receipts/<receipt>")
 @login_required(Role.MEMBER)
+@document_response(ReceiptOut)  # a Response (no-store): documented, checked by the tests
 async def get_receipt(receipt: str) -> Any:
     """The ballot behind a receipt, to the member who cast it; 404 to anyone else."""
     check = await ballots.check_receipt(await db_session(), actor=require_user(), receipt=receipt)

@@ -80,7 +80,11 @@ class HeyatOpenAPIProvider(OpenAPIProvider):
         for operations in paths.values():
             for method, operation in list(operations.items()):
                 operation = operations[method] = {**operation}
-                responses = operation["responses"] = {**operation["responses"]}
+                # quart-schema keys a documented response by its int status; JSON (and the
+                # sorted dump) wants the strings OpenAPI uses.
+                responses = operation["responses"] = {
+                    str(status): answer for status, answer in operation["responses"].items()
+                }
                 for status, description in ERRORS.items():
                     responses.setdefault(
                         status,
