@@ -212,6 +212,14 @@ async def do_object(
         subject_id=ruling.id,
         payload={"appeal_case": appeal.number, "party_id": party.id},
     )
+    await _do_tell_objector(session, actor, case, appeal, objection)
+    return objection
+
+
+async def _do_tell_objector(
+    session: AsyncSession, actor: User, case: Case, appeal: Case, objection: Objection
+) -> None:
+    """The objecting party hears which appeal case now carries their objection."""
     await do_notify_user(
         session,
         actor,
@@ -227,7 +235,6 @@ async def do_object(
         ),
         dedupe_key=f"objection:{objection.id}",
     )
-    return objection
 
 
 async def _do_join_appeal(
@@ -276,21 +283,7 @@ async def _do_join_appeal(
         subject_id=appeal.id,
         payload={"ruling": ruling.number, "party_id": party.id},
     )
-    await do_notify_user(
-        session,
-        actor,
-        subject=gettext(
-            "Your objection was registered as case {number}", actor.locale, number=appeal.number
-        ),
-        body=gettext(
-            "Your objection to case {old} is now appeal case {number}. Tracking code: {code}",
-            actor.locale,
-            old=case.number,
-            number=appeal.number,
-            code=appeal.tracking_code,
-        ),
-        dedupe_key=f"objection:{objection.id}",
-    )
+    await _do_tell_objector(session, actor, case, appeal, objection)
     return objection
 
 
