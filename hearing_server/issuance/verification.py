@@ -4,7 +4,6 @@ exactly the one issued, and a ruling the latest of its case."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,7 +113,7 @@ async def check_pdf(session: AsyncSession, settings: Settings, data: bytes) -> V
         raise Conflict("This installation has no certificate authority set up yet.")
     signature = await verify_pdf(data, ca.read_bytes())
     problems: list[str] = [] if signature.authentic else [NOT_SIGNED]
-    digest = hashlib.sha256(data).hexdigest()
+    digest = signature.sha256  # hashed in the worker with the rest, not on the loop
     ruling = await session.scalar(select(Ruling).where(Ruling.pdf_sha256 == digest))
     if ruling is not None:
         return await _verdict_for_ruling(session, ruling, problems, signature)
