@@ -15,11 +15,11 @@ import shutil
 import socket
 import subprocess
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from cryptography.fernet import Fernet
@@ -419,14 +419,25 @@ async def browser() -> AsyncIterator[Any]:
         await launched.close()
 
 
+T = TypeVar("T")
+EVENTUALLY_SECONDS = 120  # a bound for a busy machine, never a pace: polls end when true
+
+
+async def eventually(check: Callable[[], Awaitable[T]]) -> T:
+    """Poll ``check`` until it returns something truthy, and return that. For state held
+    elsewhere (a database another process writes, a page), where there is no event to
+    await; fails after ``EVENTUALLY_SECONDS`` of it never holding."""
+    async with asyncio.timeout(EVENTUALLY_SECONDS):
+        while not (value := await check()):  # noqa: ASYNC110 - the state lives elsewhere
+            await asyncio.sleep(0.05)
+    return value
+
+
 async def wait_until(page: Any, expression: str) -> None:
     """Wait until ``expression`` is truthy in ``page``. Playwright's wait_for_function
     compiles its predicate with eval in the page, which the site's CSP forbids; evaluate
-    goes through the debugging protocol instead. Polls for the condition; fails after
-    30 s of it never holding."""
-    async with asyncio.timeout(30):
-        while not await page.evaluate(expression):  # noqa: ASYNC110 - the page holds the state
-            await asyncio.sleep(0.02)
+    goes through the debugging protocol instead."""
+    await eventually(lambda: page.evaluate(expression))
 
 
 async def browser_login(page: Any, base_url: str, person: Person, otp: OtpSource) -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart_schema import APIKeySecurityScheme
+from quart import Quart
+from quart_schema import APIKeySecurityScheme, QuartSchema
 from quart_schema.openapi import OpenAPIProvider
 from werkzeug.routing import BaseConverter, Rule
 
@@ -63,6 +64,10 @@ ERRORS = {
 
 
 class HeyatOpenAPIProvider(OpenAPIProvider):
+    def __init__(self, app: Quart, extension: QuartSchema) -> None:
+        super().__init__(app, extension)
+        self.heyat_app = app  # our own reference: the base class keeps its app private
+
     def schema(self) -> dict[str, Any]:
         document = super().schema()
         document.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_BODY
@@ -75,7 +80,7 @@ class HeyatOpenAPIProvider(OpenAPIProvider):
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
-        view = self._app.view_functions[rule.endpoint]
+        view = self.heyat_app.view_functions[rule.endpoint]
         public = bool(getattr(view, "csrf_exempt", False)) or not getattr(view, "login_roles", None)
         for operations in paths.values():
             for method, operation in list(operations.items()):

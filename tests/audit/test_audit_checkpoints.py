@@ -4,7 +4,6 @@ when one is configured."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from hearing_server.audit.checkpoints import (
 from hearing_server.audit.models import AuditCheckpoint, AuditEvent
 from hearing_server.audit.services import do_record
 from hearing_server.config import Settings
-from tests.conftest import PROJECT, server_env
+from tests.conftest import PROJECT, eventually, server_env
 
 HEYAT = str(PROJECT / ".venv" / "bin" / "heyat")
 
@@ -208,12 +207,13 @@ async def test_a_served_app_seals_the_head_by_itself(settings: Settings) -> None
             await _append(db, 1)
             async with db.transaction(write=False) as session:
                 tip = await session.scalar(select(func.max(AuditEvent.seq)))
-            for _ in range(2400):  # the loop's own pace; bounded by the count, not a clock
+
+            async def sealed_at_tip() -> int | None:
                 async with db.transaction(write=False) as session:
                     sealed = await session.scalar(select(func.max(AuditCheckpoint.seq)))
-                if sealed is not None and sealed >= tip:
-                    break
-                await asyncio.sleep(0.05)
+                return sealed if sealed is not None and sealed >= tip else None
+
+            sealed = await eventually(sealed_at_tip)
             assert sealed is not None and sealed >= tip
     finally:
         await db.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from hearing_server import clock
 from hearing_server.issuance.models import Minutes
 from rulings.pki import PkiPaths
-from tests.conftest import LiveServer, OtpSource, Person
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, OtpSource, Person, eventually
 from tests.issuance.conftest import login_as, pdf_text, pki  # noqa: F401  (fixture)
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
@@ -67,7 +67,7 @@ async def left(observer: RoomClient, user_id: int, count: int) -> None:
             last = max(observer.seqs(), default=0)
             await observer.wait_for(lambda e, last=last: int(e["seq"]) > last)
 
-    await asyncio.wait_for(look(), 10)
+    await asyncio.wait_for(look(), EVENTUALLY_SECONDS)
 
 
 async def issue_minutes(
@@ -111,7 +111,7 @@ async def test_minutes_for_parties_hold_the_hearings_statements_never_chat_or_de
     said = await chair.call("chat.send", {"body": CHAIR_STATEMENT, "kind": "statement"})
     assert said["ok"]
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
-    await asyncio.wait_for(worker.disconnected.wait(), 10)
+    await asyncio.wait_for(worker.disconnected.wait(), EVENTUALLY_SECONDS)
     assert (await member.call("chat.send", {"body": DELIBERATION_CHAT}))["ok"]
     said = await chair.call("chat.send", {"body": DELIBERATION_STATEMENT, "kind": "statement"})
     assert said["ok"]
@@ -172,7 +172,7 @@ async def test_the_board_calls_the_parties_back_from_deliberation_and_sends_them
     assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
     await admit(secretary, worker, people["worker"].id)
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
-    await asyncio.wait_for(worker.disconnected.wait(), 10)
+    await asyncio.wait_for(worker.disconnected.wait(), EVENTUALLY_SECONDS)
     assert worker.removed == [{"reason": "deliberation"}]
     assert (await member.call("chat.send", {"body": DELIBERATION_CHAT}))["ok"]
     note = await member.call(
@@ -219,7 +219,7 @@ async def test_the_board_calls_the_parties_back_from_deliberation_and_sends_them
     await member.wait_for(of("chat", "add", body=WORKER_WITH_FLOOR))
     # Back to deliberation: out again, and refused again.
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
-    await asyncio.wait_for(again.disconnected.wait(), 10)
+    await asyncio.wait_for(again.disconnected.wait(), EVENTUALLY_SECONDS)
     assert again.removed == [{"reason": "deliberation"}]
     refused.clear()
     late = clients("worker-late")
@@ -291,28 +291,25 @@ async def test_minutes_attendance_is_one_row_per_person_with_role_arrival_depart
     await admit(tab1, worker, people["worker"].id)
     clock.advance(timedelta(minutes=10))  # +35
     assert (await tab1.call("phase.set", {"phase": "deliberation"}))["ok"]
-    await asyncio.wait_for(worker.disconnected.wait(), 10)
+    await asyncio.wait_for(worker.disconnected.wait(), EVENTUALLY_SECONDS)
     clock.advance(timedelta(minutes=20))  # +55
     assert (await chair.call("phase.set", {"phase": "closed"}))["ok"]
     clock.advance(timedelta(minutes=30))  # the board stays connected after closing
     for client in (member, chair, tab1):
         await client.close()
 
-    async def closed_rows() -> None:
+    async def all_rows_closed() -> bool:
         from hearing_server.rooms.models import Attendance
 
-        while True:
-            async with db.transaction(write=False) as session:
-                open_rows = await session.scalars(
-                    select(Attendance.id).where(
-                        Attendance.hearing_id == room.hearing_id, Attendance.left_at.is_(None)
-                    )
+        async with db.transaction(write=False) as session:
+            open_rows = await session.scalars(
+                select(Attendance.id).where(
+                    Attendance.hearing_id == room.hearing_id, Attendance.left_at.is_(None)
                 )
-                if not list(open_rows):
-                    return
-            await asyncio.sleep(0.05)
+            )
+            return not list(open_rows)
 
-    await asyncio.wait_for(closed_rows(), 10)
+    await eventually(all_rows_closed)
     minutes = await issue_minutes(quart_app, people, otp, room.hearing_id)
     async with db.transaction(write=False) as session:
         row = await session.scalar(select(Minutes).where(Minutes.id == minutes["id"]))

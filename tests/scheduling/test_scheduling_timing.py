@@ -5,7 +5,6 @@ and its cases go back to the board's queue with the reason on their timeline."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -29,7 +28,7 @@ from hearing_server.scheduling.queries import accepted_cases
 from hearing_server.scheduling.reminders import sweep_missed
 from hearing_server.voting.motions import do_open_motion
 from rulings.persian import jalali_datetime
-from tests.conftest import LiveServer, OtpSource, Person, api_login, make_settings
+from tests.conftest import LiveServer, OtpSource, Person, api_login, eventually, make_settings
 from tests.factories import make_case, make_hearing, user_named
 
 LEAD = 45  # not the default 30: the rule must read the setting
@@ -287,13 +286,13 @@ async def test_the_background_loop_marks_missed_hearings(live_server: LiveServer
     hearing_id, case_ids = await _hearing(
         db, start=now - timedelta(minutes=60 + GRACE + 1), minutes=60
     )
-    status = None
-    for _ in range(400):  # wait for the scheduler's loop (it ticks every 0.05 s here)
+
+    async def missed() -> HearingStatus | None:  # the scheduler's loop marks it
         async with db.transaction(write=False) as session:
             status = await session.scalar(select(Hearing.status).where(Hearing.id == hearing_id))
-        if status == HearingStatus.MISSED:
-            break
-        await asyncio.sleep(0.05)
+        return status if status == HearingStatus.MISSED else None
+
+    status = await eventually(missed)
     assert status == HearingStatus.MISSED
     async with db.transaction(write=False) as session:
         assert await session.scalar(select(Case.status).where(Case.id == case_ids[0])) == (
