@@ -19,7 +19,7 @@ import socketio
 from hearing_server.cases.files import file_path
 from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
 from hearing_server.config import Settings
-from tests.conftest import LiveServer, OtpSource, Person
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, OtpSource, Person
 from tests.factories import make_case, make_hearing, user_named
 
 NS = "/hearing"
@@ -182,7 +182,7 @@ class RoomClient:
         return await self.sio.call(event, data, namespace=NS, timeout=10)
 
     async def wait_for(
-        self, predicate: Callable[[dict[str, Any]], bool], *, within: float = 10
+        self, predicate: Callable[[dict[str, Any]], bool], *, within: float = EVENTUALLY_SECONDS
     ) -> dict[str, Any]:
         """The first received event matching ``predicate`` (waits for it to arrive)."""
 
