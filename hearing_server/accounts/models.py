@@ -109,3 +109,23 @@ class ThrottleHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PhoneCode(Base):
+    """One code sent to a mobile number for one purpose."""
+
+    __tablename__ = "phone_codes"
+    __table_args__ = (Index("ix_phone_codes_purpose_mobile", "purpose", "mobile"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    mobile: Mapped[str] = mapped_column(String(11))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    wrong_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the code was accepted, retired by a newer one, or guessed too often.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
