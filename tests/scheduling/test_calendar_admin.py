@@ -205,7 +205,9 @@ async def test_local_holidays_are_added_and_removed_on_the_page(
     accepted = await _try(client, db, headers, "1405/02/07")
     assert accepted.status_code == 201, await accepted.get_json()
     # Without the CSRF token the form is refused.
-    forged = await admin.post("/admin/calendar/holidays", form={"date": "1405/02/08", "reason": "x"})
+    forged = await admin.post(
+        "/admin/calendar/holidays", form={"date": "1405/02/08", "reason": "x"}
+    )
     assert forged.status_code in (400, 403)
 
 
