@@ -204,6 +204,18 @@ async def test_local_holidays_are_added_and_removed_on_the_page(
     assert len(await _actions(db, "holiday.removed")) == 1
     accepted = await _try(client, db, headers, "1405/02/07")
     assert accepted.status_code == 201, await accepted.get_json()
+    # In English: English names, the badge, and a refusal in English.
+    switched = await admin.post("/language", form={"csrf_token": _csrf(html), "locale": "en"})
+    assert switched.status_code == 302
+    english = await (await admin.get("/admin/calendar")).get_data(as_text=True)
+    assert "Martyrdom of Imam Ali" in english and "Estimated" in english
+    assert "Add a local holiday" in english and "شهادت" not in english
+    bad = await admin.post(
+        "/admin/calendar/holidays",
+        form={"csrf_token": _csrf(english), "date": "1405/14/01", "reason": "x"},
+    )
+    assert bad.status_code == 422
+    assert "This Jalali date does not exist." in await bad.get_data(as_text=True)
     # Without the CSRF token the form is refused.
     forged = await admin.post(
         "/admin/calendar/holidays", form={"date": "1405/02/08", "reason": "x"}
