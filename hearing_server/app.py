@@ -135,6 +135,7 @@ def _register_nav(rt: Runtime) -> None:
     from hearing_server.web import nav
 
     nav.add(rt, "accounts.admin_users", "Users", "admin")
+    nav.add(rt, "calendar_admin.calendar_page", "Office calendar", "admin")
     nav.add(rt, "issuance.index", "Rulings", "party", "member", "secretary", "admin")
     nav.add(rt, "cases.inbox", "Inbox", "secretary", "admin")
     nav.add(rt, "cases.case_list", "Cases", "secretary", "admin", "member")
@@ -162,7 +163,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.notifications import views as notifications_views
     from hearing_server.rooms import views as rooms_views
     from hearing_server.scheduling import api as scheduling_api
-    from hearing_server.scheduling import reminders
+    from hearing_server.scheduling import calendar_views, reminders
     from hearing_server.scheduling import views as scheduling_views
     from hearing_server.voting import api as voting_api
     from hearing_server.voting import views as voting_views
@@ -178,6 +179,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         rooms_views.blueprint,
         scheduling_views.blueprint,
         scheduling_api.blueprint,
+        calendar_views.blueprint,
         voting_api.blueprint,
         voting_views.blueprint,
         issuance_views.blueprint,

@@ -55,6 +55,7 @@ PAGES = (
     "/verify",
     "/verify/{code}",
     "/admin/users",
+    "/admin/calendar",
 )
 
 

@@ -35,10 +35,12 @@ FRIDAY = 4  # date.weekday(): the weekly rest day in Iran
 
 @dataclass(frozen=True)
 class OfficeDay:
-    """One row of the office's own holiday table."""
+    """One row of the office's own holiday table; ``working``: the row makes a public
+    holiday's date a working day (the holiday moved to another date)."""
 
     name_fa: str
     name_en: str
+    working: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,9 +89,12 @@ def official_holiday(day: date) -> DayOff | None:
 
 def day_off(day: date, office: Mapping[date, OfficeDay] | None = None) -> DayOff | None:
     """Why ``day`` is a day off (Friday, an official holiday, the office's table), or None
-    for a working day. A day in the office's table is confirmed (never estimated)."""
+    for a working day. A day in the office's table is confirmed (never estimated); a row
+    marked ``working`` cancels the public holiday of its date (Friday stays Friday)."""
     own = (office or {}).get(day)
     official = official_holiday(day)
+    if own is not None and own.working:
+        return DayOff(day, "friday", "جمعه", "Friday") if day.weekday() == FRIDAY else None
     if own is not None:
         kind = "official" if official is not None else "office"
         return DayOff(day, kind, own.name_fa, own.name_en, estimated=False)

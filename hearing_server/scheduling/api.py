@@ -39,8 +39,8 @@ from hearing_server.scheduling.queries import (
 )
 from hearing_server.scheduling.summons import do_answer_summons
 from hearing_server.scheduling.worktime import (
+    days_off,
     do_add_holiday,
-    holidays_between,
     holidays_of_years,
     parse_clock,
     parse_jalali,
@@ -394,12 +394,14 @@ async def api_board_calendar(board_id: int) -> Any:
     board, hearings = await list_board_hearings(
         session, actor=require_user(), board_id=board_id, first=first, last=last
     )
-    holidays = {h.day: h for h in await holidays_between(session, first, last)}
+    lookup = await days_off(session, first, last)
     days = []
     cursor = first
     while cursor <= last:
         j = jcal.to_jalali(cursor)
-        holiday = holidays.get(cursor)
+        holiday = lookup(cursor)
+        if holiday is not None and holiday.kind == "friday":
+            holiday = None
         days.append(
             {
                 "date": cursor.isoformat(),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -14,7 +14,9 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -171,6 +173,10 @@ class Reminder(Base):
 
 
 class Holiday(Base):
+    """A row of the office's own calendar: a day off (a local holiday, a confirmed public
+    holiday, or the new date of a moved one, ``moved_from`` its date in the public
+    calendar) or, with ``working``, a public holiday's old date, now a working day."""
+
     __tablename__ = "holidays"
 
     day: Mapped[date] = mapped_column(
@@ -178,3 +184,19 @@ class Holiday(Base):
     )  # Gregorian date of the holiday in Tehran
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    working: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    moved_from: Mapped[date | None] = mapped_column(Date)
+
+
+class WorkingHoursRow(Base):
+    """The board's working hours as the administrator set them (one row, id 1); without
+    it the settings' ``scheduling_work_*`` apply."""
+
+    __tablename__ = "working_hours"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start: Mapped[time] = mapped_column(Time)
+    end: Mapped[time] = mapped_column(Time)
+    days: Mapped[str] = mapped_column(String(40))  # "sat,sun,mon,tue,wed,thu"
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

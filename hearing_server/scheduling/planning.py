@@ -33,9 +33,9 @@ from hearing_server.scheduling.models import ACTIVE, AgendaItem, Hearing, Hearin
 from hearing_server.scheduling.summons import summon_everyone
 from hearing_server.scheduling.worktime import (
     Problems,
-    WorkingHours,
     check_working_time,
     tehran_to_utc,
+    working_hours,
 )
 
 MIN_MINUTES = 15  # a session's length, from this …
@@ -339,7 +339,7 @@ async def do_schedule_hearing(
     else:
         await check_working_time(
             session,
-            WorkingHours.from_settings(settings),
+            await working_hours(session, settings),
             starts_at,
             plan.duration_minutes,
             problems,

@@ -41,10 +41,10 @@ from hearing_server.scheduling.queries import (
 )
 from hearing_server.scheduling.summons import do_answer_summons
 from hearing_server.scheduling.worktime import (
-    WorkingHours,
-    holidays_between,
+    days_off,
     parse_clock,
     parse_jalali,
+    working_hours,
 )
 from hearing_server.web.context import (
     db_session,
@@ -119,9 +119,13 @@ async def board_calendar(board_id: int) -> Any:
     board, hearings = await list_board_hearings(
         session, actor=require_user(), board_id=board_id, first=first, last=last
     )
-    holidays = await holidays_between(session, first, last)
-    names = {h.day: (h.name_fa if get_locale() == "fa" else h.name_en) for h in holidays}
+    lookup = await days_off(session, first, last)
     cells = [cell for week in weeks for cell in week]
+    names = {
+        c.day: off.name(get_locale())
+        for c in cells
+        if (off := lookup(c.day)) is not None and off.kind != "friday"
+    }
     jcal.mark_holidays(cells, names)
     jcal.place(cells, hearings)
     today = jcal.local_date(utcnow())
@@ -176,7 +180,7 @@ async def _form_page(board_id: int, form: dict[str, Any], errors: list[str], sta
         seats=seats,
         form=form,
         errors=errors,
-        hours=WorkingHours.from_settings(runtime().settings),
+        hours=await working_hours(session, runtime().settings),
     )
     return page, status
 
