@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
@@ -224,6 +225,15 @@ async def do_seed_solar_holidays(session: AsyncSession, jalali_year: int) -> int
     return added
 
 
+async def _insert_once(session: AsyncSession, holiday: Holiday) -> None:
+    """Add ``holiday``; two admins adding the same date at once: the second gets 409."""
+    try:
+        async with session.begin_nested():
+            session.add(holiday)
+    except IntegrityError:
+        raise Conflict("{day} is already in the office's calendar.", day=holiday.day) from None
+
+
 async def do_add_holiday(
     session: AsyncSession, *, actor: User, day: date, name_fa: str, name_en: str
 ) -> Holiday:
@@ -236,8 +246,7 @@ async def do_add_holiday(
     if existing is not None:
         raise Conflict("{day} is already an official holiday.", day=day)
     holiday = Holiday(day=day, name_fa=name_fa.strip()[:200], name_en=name_en.strip()[:200])
-    session.add(holiday)
-    await session.flush()
+    await _insert_once(session, holiday)
     await do_record(
         session,
         actor_id=actor.id,
@@ -365,8 +374,7 @@ async def do_confirm_holiday(session: AsyncSession, *, actor: User, day: date) -
     if await session.get(Holiday, day) is not None:
         raise Conflict("{day} is already in the office's calendar.", day=day)
     holiday = Holiday(day=day, name_fa=public.name_fa[:200], name_en=public.name_en[:200])
-    session.add(holiday)
-    await session.flush()
+    await _insert_once(session, holiday)
     await do_record(
         session,
         actor_id=actor.id,
