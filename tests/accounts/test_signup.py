@@ -471,8 +471,12 @@ async def test_an_expired_or_forged_token_is_refused(client: Any, db: Any) -> No
 def test_an_unknown_identity_registry_stops_the_start(settings: Settings) -> None:
     import dataclasses
 
+    from hearing_server.app import create_app
+
     with pytest.raises(RegistryConfigError, match="HEYAT_IDENTITY_REGISTRY='shahkar'"):
         build_identity_registry(dataclasses.replace(settings, identity_registry="shahkar"))
+    with pytest.raises(RegistryConfigError, match="not a known identity registry"):
+        create_app(dataclasses.replace(settings, identity_registry="shahkar"))
 
 
 # ------------------------------------------------------------------ a real server
