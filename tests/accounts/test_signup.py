@@ -224,6 +224,8 @@ async def test_refusals_on_the_page_are_shown_by_the_field_in_persian_and_englis
 ) -> None:
     before = await _counts(db)
     csrf = await _page_csrf(client)
+    forged = await client.post("/signup", form=_worker_form("not-the-token"))
+    assert forged.status_code == 403  # a form from another site sends no SMS
     refused = await client.post("/signup", form=_worker_form(csrf, national_id=fa(BAD_NATIONAL_ID)))
     html = await refused.get_data(as_text=True)
     assert refused.status_code == 422
