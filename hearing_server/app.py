@@ -11,6 +11,7 @@ from quart import Quart
 from quart_schema import QuartSchema
 
 from hearing_server import i18n
+from hearing_server.accounts.registry import build_identity_registry
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.notifications.sms import build_sms_provider
@@ -25,6 +26,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     settings = settings.with_generated_secrets()
     # A misconfigured SMS provider stops the start here, never a silent fallback.
     build_sms_provider(settings)
+    identity_registry = build_identity_registry(settings)
     app = Quart(
         "hearing_server",
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -67,6 +69,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         settings=settings, db=db, sio=sio, limits=PublicLimits.for_settings(settings.redis_url)
     )
     app.extensions["heyat"] = rt
+    app.extensions["identity_registry"] = identity_registry
 
     app.before_request(context.before_request)
     app.after_request(context.after_request)
@@ -152,6 +155,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     """Every part's pages and API, and the background loops they own (outbox delivery,
     hearing reminders, ruling finality), which start when the app starts serving."""
     from hearing_server.accounts import api as accounts_api
+    from hearing_server.accounts import signup_views
     from hearing_server.accounts import views as accounts_views
     from hearing_server.audit import checkpoints
     from hearing_server.cases import api as cases_api
@@ -173,6 +177,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         health.blueprint,
         accounts_views.blueprint,
         accounts_api.blueprint,
+        signup_views.blueprint,
         cases_views.blueprint,
         cases_api.blueprint,
         notifications_views.blueprint,

@@ -77,6 +77,9 @@ class Settings:
     sms_api_url: str = "https://api.kavenegar.com"
     sms_webhook_url: str = ""
     sms_webhook_secret: str = ""
+    # A key of accounts.registry.IDENTITY_REGISTRIES: where sign-up checks that a mobile
+    # number belongs to a national ID ("dev": the development adapter).
+    identity_registry: str = "dev"
     tsa_url: str | None = None
     # Public endpoints (verification), per client address: a `limits` rate string.
     public_verify_rate: str = "30/minute"

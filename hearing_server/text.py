@@ -15,9 +15,12 @@ from persiantools.jdatetime import JalaliDate
 __all__ = [
     "control_character",
     "is_valid_national_id",
+    "legal_id_check_digit",
+    "make_legal_id",
     "make_national_id",
     "national_id_check_digit",
     "normalize_digits",
+    "normalize_legal_id",
     "normalize_mobile",
     "normalize_national_id",
     "normalize_otp",
@@ -148,6 +151,53 @@ def make_national_id(prefix9: str) -> str:
     if len(set(national_id)) == 1:
         raise ValueError("national_id_repeated")
     return national_id
+
+
+# The weights of a company's national ID (شناسه ملی اشخاص حقوقی), repeating over its
+# first ten digits.
+_LEGAL_ID_WEIGHTS = (29, 27, 23, 19, 17)
+
+
+def legal_id_check_digit(first10: str) -> int:
+    """Check digit for the first ten ASCII digits of a company's national ID: each digit
+    plus (the tenth digit + 2), times 29, 27, 23, 19, 17 repeating; the sum mod 11, mod 10."""
+    shift = int(first10[9]) + 2
+    total = sum(
+        (int(d) + shift) * _LEGAL_ID_WEIGHTS[i % len(_LEGAL_ID_WEIGHTS)]
+        for i, d in enumerate(first10)
+    )
+    return total % 11 % 10
+
+
+def normalize_legal_id(s: str) -> str:
+    """Return the 11 ASCII digits of a company's national ID (شناسه ملی) typed with any
+    digits, spaces or dashes.
+
+    Raises ``ValueError`` with one of ``legal_id_format`` (something other than digits),
+    ``legal_id_length`` (not exactly 11 digits), ``legal_id_serial`` (its serial, the
+    fourth to ninth digits, all zero: never issued) or ``legal_id_checksum``.
+    """
+    digits = _compact_digits(s)
+    if not _is_ascii_digits(digits):
+        raise ValueError("legal_id_format")
+    if len(digits) != 11:
+        raise ValueError("legal_id_length")
+    if set(digits[3:9]) == {"0"}:
+        raise ValueError("legal_id_serial")
+    if legal_id_check_digit(digits[:10]) != int(digits[10]):
+        raise ValueError("legal_id_checksum")
+    return digits
+
+
+def make_legal_id(prefix10: str) -> str:
+    """Append the right check digit to ten digits (demo data and tests).
+
+    Raises ``ValueError("legal_id_prefix")`` unless given exactly ten digits.
+    """
+    digits = _compact_digits(prefix10)
+    if not _is_ascii_digits(digits) or len(digits) != 10:
+        raise ValueError("legal_id_prefix")
+    return digits + str(legal_id_check_digit(digits))
 
 
 _MOBILE_NSN = re.compile(r"9[0-9]{9}")

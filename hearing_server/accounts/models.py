@@ -18,6 +18,14 @@ class Role(StrEnum):
     PARTY = "party"
 
 
+class PartyKind(StrEnum):
+    """Who a party account belongs to, as the person said at sign-up."""
+
+    WORKER = "worker"
+    EMPLOYER = "employer"  # an employer who is a person
+    COMPANY = "company"  # an employer that is a company, signed up by its representative
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -25,6 +33,15 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     national_id: Mapped[str | None] = mapped_column(String(10), unique=True)
+    # A company's account: its national ID (شناسه ملی, 11 digits), and the person who
+    # signed it up; full_name is then the company's name.
+    legal_id: Mapped[str | None] = mapped_column(String(11), unique=True)
+    representative_name: Mapped[str | None] = mapped_column(String(200))
+    party_kind: Mapped[PartyKind | None] = mapped_column(
+        Enum(
+            PartyKind, native_enum=False, length=16, values_callable=enum_values, name="party_kind"
+        )
+    )
     mobile: Mapped[str | None] = mapped_column(String(11))
     email: Mapped[str | None] = mapped_column(String(254))
     locale: Mapped[str] = mapped_column(String(2), default="fa")
