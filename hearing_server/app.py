@@ -150,6 +150,7 @@ def _register_nav(rt: Runtime) -> None:
 def _register_blueprints(app: Quart, rt: Runtime) -> None:
     """Every part's pages and API, and the background loops they own (outbox delivery,
     hearing reminders, ruling finality), which start when the app starts serving."""
+    from hearing_server.accounts import activation_views
     from hearing_server.accounts import api as accounts_api
     from hearing_server.accounts import views as accounts_views
     from hearing_server.audit import checkpoints
@@ -172,6 +173,8 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         health.blueprint,
         accounts_views.blueprint,
         accounts_api.blueprint,
+        activation_views.blueprint,
+        activation_views.api_blueprint,
         cases_views.blueprint,
         cases_api.blueprint,
         notifications_views.blueprint,
