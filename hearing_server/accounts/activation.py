@@ -41,6 +41,7 @@ from hearing_server.cases.models import Case, PartyRole
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden, Invalid
+from hearing_server.i18n import lazy
 from hearing_server.text import normalize_digits, normalize_national_id
 
 CODE_ALPHABET = "ACDEFHJKMNPQRTUVWXY34679"  # the tracking code's: nothing to misread
@@ -63,15 +64,15 @@ GUARD = throttle.Guard(
     window=timedelta(minutes=15),
 )
 
-NOT_VALID = (
+NOT_VALID = lazy(
     "The activation code or the national ID is not valid. Check them, or ask the labour "
     "office to send you a new code."
 )
-NO_MOBILE = (
+NO_MOBILE = lazy(
     "No mobile number is on file for this account. Ask the labour office to correct it "
     "and send you a new code."
 )
-RESEND_WHO = "Only the clerk who registered the complaint or the board secretary may do this."
+RESEND_WHO = lazy("Only the clerk who registered the complaint or the board secretary may do this.")
 
 
 def new_code() -> str:
