@@ -113,6 +113,7 @@ async def activate() -> Any:
         "code": form.get("code", "")[:64],
         "national_id": form.get("national_id", "")[:32],
     }
+    masked = form.get("masked_mobile", "")[:16]
     settings = runtime().settings
     if form.get("step") != "complete":
         try:
@@ -120,10 +121,11 @@ async def activate() -> Any:
                 await db_session(), settings, client=_client(), **values
             )
         except DomainError as exc:
-            return await _page("start", values, **_error_page_args(exc))
+            # Asked again too soon from the code page: the code sent before still works.
+            step = "complete" if exc.status == 429 and masked else "start"
+            return await _page(step, values, masked_mobile=masked, **_error_page_args(exc))
         return await _page("complete", values, {}, masked_mobile=started.masked_mobile)
     password = form.get("password", "")
-    masked = form.get("masked_mobile", "")[:16]
     try:
         activation.check_new_password(password, form.get("password2", ""))
         # Argon2 in its pool before the request's write transaction begins.

@@ -206,6 +206,20 @@ async def test_the_worker_activates_once_and_is_signed_in(
     [sms] = await _sms(db, "code:activate")
     sms_code = SMS_CODE.search(sms.body)
     assert sms_code
+    # "Send the code again" at once: refused for a minute, on the code page (the code works).
+    again_soon = await worker.post(
+        "/activate",
+        form={
+            "csrf_token": _csrf(html),
+            "step": "start",
+            "code": code,
+            "national_id": WORKER_NID,
+            "masked_mobile": "0912…01",
+        },
+    )
+    assert again_soon.status_code == 429
+    assert 'name="sms_code"' in await again_soon.get_data(as_text=True)
+    assert len(await _sms(db, "code:activate")) == 1
     done = await _complete(worker, code, sms_code.group(1), html)
     assert done.status_code == 302, await done.get_data(as_text=True)
     assert done.headers["Location"].startswith("/cases/mine")
