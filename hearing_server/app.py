@@ -158,6 +158,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.accounts import signup_views
     from hearing_server.accounts import views as accounts_views
     from hearing_server.audit import checkpoints
+    from hearing_server.cases import activation_views
     from hearing_server.cases import api as cases_api
     from hearing_server.cases import views as cases_views
     from hearing_server.issuance import api as issuance_api
@@ -178,6 +179,8 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         accounts_views.blueprint,
         accounts_api.blueprint,
         signup_views.blueprint,
+        activation_views.blueprint,
+        activation_views.api_blueprint,
         cases_views.blueprint,
         cases_api.blueprint,
         notifications_views.blueprint,

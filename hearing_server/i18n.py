@@ -10,6 +10,8 @@ Persian digits when the locale is fa (Babel has no Jalali calendar).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime
 from functools import cache
@@ -59,6 +61,17 @@ def set_locale(locale: str) -> None:
 
 def get_locale() -> str:
     return _current_locale.get()
+
+
+@contextmanager
+def locale_block(locale: str) -> Iterator[None]:
+    """Within the block, ``locale`` (a document that is Persian whatever the reader's
+    interface language, like a worker's receipt); the request's locale after it."""
+    token = _current_locale.set(locale if locale in LOCALES else "fa")
+    try:
+        yield
+    finally:
+        _current_locale.reset(token)
 
 
 def gettext(message: str, locale: str | None = None, **params: Any) -> str:

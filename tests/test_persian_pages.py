@@ -43,6 +43,7 @@ PAGES = (
     "/cases/{decided_case}",
     "/cases/{case}/receipt",
     "/track",
+    "/activate?code=ACDE-FHJK-MNPQ",
     "/hearings",
     "/hearings/{hearing}",
     "/hearings/{held}",

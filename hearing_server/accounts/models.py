@@ -51,6 +51,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # None while an account made for someone else (a worker registered at the counter)
+    # waits for its owner to activate it (cases.activation): no password sign-in until then.
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
 
     totp: Mapped[TotpCredential | None] = relationship(back_populates="user", lazy="raise")
 
@@ -145,4 +148,22 @@ class PhoneCode(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     wrong_count: Mapped[int] = mapped_column(Integer, default=0)
     # Set when the code was accepted, retired by a newer one, or guessed too often.
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActivationCode(Base):
+    """The code that lets the owner of an account made for them (a worker registered at the
+    counter) take it over: printed on the receipt and sent by SMS. Only a keyed hash is
+    kept; a code is used once, and a newer one retires it."""
+
+    __tablename__ = "activation_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the account was activated with it, or a newer code replaced it.
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -114,7 +114,8 @@ async def do_password_login(
     guard = login_guard(settings)
     await throttle.check_guard(session, guard, subject=username, client=client, trusted=trusted)
     ok = await verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.is_active:
+    # An account waiting for activation has no password its owner knows (cases.activation).
+    if user is None or not ok or not user.is_active or user.activated_at is None:
         await throttle.do_count_guard_failure(session, guard, subject=username, client=client)
         await do_record(
             session,

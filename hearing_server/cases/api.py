@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, request
 from quart_schema import validate_request, validate_response
 
-from hearing_server.accounts.models import Role
-from hearing_server.cases import files, filing, search, tracking
+from hearing_server.accounts.models import Role, User
+from hearing_server.cases import activation, files, filing, search, tracking
 from hearing_server.cases.access import access_case
 from hearing_server.cases.models import (
     Case,
@@ -308,6 +308,7 @@ async def create_case(data: PetitionIn) -> Any:
     user = require_user()
     if data.submit:
         case = await filing.do_file(session, actor=user, data=data.to_input())
+        await _issue_activation(user, case)
     else:
         case = await filing.do_save_petition(session, actor=user, data=data.to_input())
     return case_json(case), 201
@@ -322,6 +323,7 @@ async def update_case(case_id: int, data: PetitionIn) -> Any:
     case = await filing.do_save_petition(session, actor=user, data=data.to_input(), case_id=case_id)
     if data.submit:
         case = await filing.do_submit(session, actor=user, case_id=case.id)
+        await _issue_activation(user, case)
     return case_json(case)
 
 
@@ -329,7 +331,16 @@ async def update_case(case_id: int, data: PetitionIn) -> Any:
 @login_required(*FILERS)
 async def submit_case(case_id: int) -> Any:
     case = await filing.do_submit(await db_session(), actor=require_user(), case_id=case_id)
+    await _issue_activation(require_user(), case)
     return case_json(case)
+
+
+async def _issue_activation(user: User, case: Case) -> None:
+    """A worker's account made by this filing gets its activation code by SMS (the web
+    page also prints it on the receipt)."""
+    await activation.do_issue_for_case(
+        await db_session(), runtime().settings, actor=user, case=case
+    )
 
 
 @blueprint.get("/cases/<int:case_id>")

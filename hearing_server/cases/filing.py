@@ -212,6 +212,8 @@ async def _link_party_users(session: AsyncSession, case: Case) -> None:
                 national_id=party.national_id,
                 mobile=party.mobile,
             )
+            # Made for the worker, not by them: it waits for activation (cases.activation).
+            user.activated_at = None
         if user is not None and user.role == Role.PARTY:
             party.user_id = user.id
     await session.flush()

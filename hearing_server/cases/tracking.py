@@ -17,7 +17,11 @@ from hearing_server.audit.models import AuditEvent
 from hearing_server.cases import reasons
 from hearing_server.cases.access import is_staff
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, CaseTransition
-from hearing_server.cases.numbers import TRACKING_LENGTH, normalize_tracking_code
+from hearing_server.cases.numbers import (
+    TRACKING_LENGTH,
+    format_tracking_code,
+    normalize_tracking_code,
+)
 from hearing_server.errors import Forbidden, NotFound
 from hearing_server.text import normalize_national_id
 
@@ -41,6 +45,11 @@ async def timeline(session: AsyncSession, case_id: int) -> list[TimelineEntry]:
         .order_by(CaseTransition.at, CaseTransition.id)
     )
     return [TimelineEntry(CaseStatus(r.to_status), r.at, r.reason) for r in rows]
+
+
+def tracking_url(base_url: str, code: str) -> str:
+    """The public tracking page with the code filled in (the receipt prints it and its QR)."""
+    return f"{base_url}/track?code={format_tracking_code(code)}"
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,22 @@ import asyncio
 from datetime import date
 from typing import Any
 
+from markupsafe import Markup
 from persiantools.jdatetime import JalaliDate
 from quart import Blueprint, Response, render_template, request, url_for
 
+from hearing_server import i18n
 from hearing_server.accounts.models import Role, User
-from hearing_server.cases import files, filing, numbers, presentation, search, tracking
+from hearing_server.cases import (
+    activation,
+    activation_views,
+    files,
+    filing,
+    numbers,
+    presentation,
+    search,
+    tracking,
+)
 from hearing_server.cases.access import access_case, is_staff
 from hearing_server.cases.models import (
     Case,
@@ -186,7 +197,18 @@ async def new_case() -> Any:
     except DomainError as exc:
         mark_persist(exc)
         return await _petition_page(user, dict(form), form_errors(exc), None, exc.status)
-    return redirect(url_for("cases.receipt", case_id=case.id))
+    return await _to_receipt(user, case)
+
+
+async def _to_receipt(user: User, case: Case) -> Response:
+    """To the receipt of a complaint just filed; a worker's account made by this filing
+    gets its activation code (SMS now, and on the receipt this browser prints)."""
+    issued = await activation.do_issue_for_case(
+        await db_session(), runtime().settings, actor=user, case=case
+    )
+    response = redirect(url_for("cases.receipt", case_id=case.id))
+    activation_views.remember_for_receipt(response, case.id, issued)
+    return response
 
 
 @blueprint.route("/cases/<int:case_id>/edit", methods=["GET", "POST"])
@@ -203,11 +225,11 @@ async def edit_case(case_id: int) -> Any:
         await filing.do_save_petition(session, actor=user, data=data, case_id=case.id)
         if form.get("action") == "draft":
             return redirect(url_for("cases.edit_case", case_id=case.id, saved=1))
-        await filing.do_submit(session, actor=user, case_id=case.id)
+        filed = await filing.do_submit(session, actor=user, case_id=case.id)
     except DomainError as exc:
         mark_persist(exc)
         return await _petition_page(user, dict(form), form_errors(exc), case, exc.status)
-    return redirect(url_for("cases.receipt", case_id=case.id))
+    return await _to_receipt(user, filed)
 
 
 @blueprint.get("/cases/mine")
@@ -297,12 +319,19 @@ async def _detail(case_id: int, errors: dict[str, str] | None = None, status: in
         may_edit=case.status in (CaseStatus.DRAFT, CaseStatus.RETURNED)
         and (case.created_by_id == user.id or is_staff(user)),
         may_upload=may_upload,
+        # The worker's account waits for activation: the filing clerk or staff may re-send.
+        activation_waiting=(is_staff(user) or user.role == Role.CLERK)
+        and await activation.is_waiting(session, case),
+        activation_sent=request.args.get("activation_sent") == "1",
         user=user,
         errors=errors or {},
         visibilities=list(DocumentVisibility),
         **labels(),
     )
     return page, status
+
+
+case_detail_page = _detail  # for the pages of other parts that answer with the case page
 
 
 @blueprint.get("/cases/<int:case_id>")
@@ -414,20 +443,48 @@ async def withdraw(case_id: int, document_id: int) -> Any:
 
 
 async def _receipt_context(case_id: int) -> dict[str, Any]:
+    """The receipt's facts: the case, the tracking link and its QR code, and the activation
+    code with its link and QR code when this browser filed the case a moment ago."""
+    from rulings.render import qr_data_uri
+
     user = require_user()
     session = await db_session()
     case, _standing = await access_case(session, user, case_id, full=True)
-    if case.number is None:
+    if case.number is None or case.tracking_code is None:
         raise Invalid("This complaint has not been filed yet: there is no receipt.")
     boards = await search.boards_by_id(session)
-    return {"case": case, "board": boards.get(case.board_id), **labels()}
+    settings = runtime().settings
+    track_url = tracking.tracking_url(settings.base_url, case.tracking_code)
+    code = await activation_views.receipt_code(case.id)
+    activate_url = activation.activation_url(settings, code) if code else None
+    return {
+        "case": case,
+        "board": boards.get(case.board_id),
+        "track_url": track_url,
+        "track_qr": qr_data_uri(track_url),
+        "activation_code": activation.format_code(code) if code else None,
+        "activate_url": activate_url,
+        "activate_qr": qr_data_uri(activate_url) if activate_url else None,
+        **labels(),
+    }
+
+
+async def _receipt_body(context: dict[str, Any], locale: str) -> Markup:
+    with i18n.locale_block(locale):
+        return Markup(await render_template("cases/_receipt_body.html", **context))  # noqa: S704  # our own template's output, autoescaped
 
 
 @blueprint.get("/cases/<int:case_id>/receipt")
 @login_required()
 async def receipt(case_id: int) -> Any:
+    """The worker's receipt: Persian whatever the clerk's language, an English copy below
+    when the clerk reads English."""
     context = await _receipt_context(case_id)
-    return no_store(Response(await render_template("cases/receipt.html", **context)))
+    copies = [await _receipt_body(context, "fa")]
+    if i18n.get_locale() != "fa":
+        copies.append(await _receipt_body(context, i18n.get_locale()))
+    page = await render_template("cases/receipt.html", copies=copies, **context)
+    return no_store(Response(page))
 
 
 @blueprint.get("/cases/<int:case_id>/receipt.pdf")
@@ -437,12 +494,13 @@ async def receipt_pdf(case_id: int) -> Any:
 
     context = await _receipt_context(case_id)
     fonts = STATIC_DIR / "vendor" / "vazirmatn" / "fonts"
-    html = await render_template(
-        "cases/receipt_pdf.html",
-        font_regular=(fonts / "Vazirmatn-Regular.ttf").as_uri(),
-        font_bold=(fonts / "Vazirmatn-Bold.ttf").as_uri(),
-        **context,
-    )
+    with i18n.locale_block("fa"):  # the worker's receipt is Persian (item 8)
+        html = await render_template(
+            "cases/receipt_pdf.html",
+            font_regular=(fonts / "Vazirmatn-Regular.ttf").as_uri(),
+            font_bold=(fonts / "Vazirmatn-Bold.ttf").as_uri(),
+            **context,
+        )
     pdf = await asyncio.to_thread(html_to_pdf, html)
     number = context["case"].number
     name = f"receipt-{number}.pdf"
@@ -454,7 +512,8 @@ async def track() -> Any:
     errors: dict[str, str] = {}
     result = None
     upcoming = None
-    values = {"code": "", "national_id": ""}
+    # The receipt's tracking link (and its QR code) carries the code.
+    values = {"code": request.args.get("code", "")[:32], "national_id": ""}
     status = 200
     headers: dict[str, str] = {}
     if request.method == "POST":

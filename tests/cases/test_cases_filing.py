@@ -390,6 +390,9 @@ async def test_receipt_pdf_names_the_case_and_tracking_code(
     text = subprocess.run(
         [tool("pdftotext"), str(pdf), "-"], capture_output=True, text=True, check=True
     ).stdout
-    assert filed["number"] in text
+    # The worker's receipt is Persian whatever the clerk's language: Persian digits, but
+    # the tracking code (and its link) as typed.
+    assert filed["number"].translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")) in text
     code = filed["tracking_code"]
     assert f"{code[:5]}-{code[5:]}" in text
+    assert f"/track?code={code[:5]}-{code[5:]}" in text
