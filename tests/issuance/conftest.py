@@ -17,7 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from hearing_server.audit.services import do_record, get_chain_head
-from hearing_server.cases.models import CaseStatus, Claim, ClaimKind
+from hearing_server.cases.models import Case, CaseStatus, Claim, ClaimKind
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.law.rules import BoardType
@@ -62,14 +62,22 @@ async def make_decided_case(
     claims: list[tuple[ClaimKind, int | None]] | None = None,
     plans: list[MotionPlan] | None = None,
     claim_titles: list[str | None] | None = None,
+    case_id: int | None = None,
 ) -> Decided:
+    """A case (``case_id``'s, or a new one) heard and voted on: one motion per claim as
+    ``plans`` say, its hearing held, the case decided — ready for a ruling."""
     claims = claims or [(ClaimKind.UNPAID_WAGES, 450_000_000), (ClaimKind.SEVERANCE, 300_000_000)]
     plans = plans or [
         MotionPlan(MotionKind.ACCEPT, "passed", against=("employer",), opinion=DISSENT),
         MotionPlan(MotionKind.PARTLY_ACCEPT, "passed", amount=200_000_000),
     ]
     async with db.transaction() as session:
-        case = await make_case(session, board_type=board_type, claims=claims)
+        if case_id is None:
+            case = await make_case(session, board_type=board_type, claims=claims)
+        else:
+            found = await session.get(Case, case_id)
+            assert found is not None
+            case = found
         hearing = await make_hearing(
             session, cases=[case], board_type=board_type, starts_at=utcnow() - timedelta(hours=2)
         )
