@@ -29,9 +29,7 @@ class LabourOffice(Base):
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
     # Public statistics may name each board member's attendance rate (off: per board only).
-    stats_name_members: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
+    stats_name_members: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     boards: Mapped[list[Board]] = relationship(back_populates="office", lazy="raise")
 

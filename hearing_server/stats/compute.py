@@ -172,7 +172,8 @@ async def load_facts(session: AsyncSession, as_of: datetime) -> Facts:
         )
     )
     for case_id, office_id, filed_at, appeal_of_id in rows:
-        facts.cases[case_id] = CaseFacts(case_id, office_id, filed_at, appeal_of_id)
+        if filed_at is not None:  # the WHERE clause, for the type checker
+            facts.cases[case_id] = CaseFacts(case_id, office_id, filed_at, appeal_of_id)
     first = await session.execute(
         select(AgendaItem.case_id, Hearing.starts_at)
         .join(Hearing, Hearing.id == AgendaItem.hearing_id)
@@ -301,9 +302,9 @@ def tabulate(facts: Facts, office_id: int | None) -> dict[str, list[dict[str, An
 
     outcomes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for cid in first_instance:
-        ruling = latest.get(cid)
-        if ruling is not None:
-            for kind, decision, _awarded in ruling.claims:
+        decided = latest.get(cid)
+        if decided is not None:
+            for kind, decision, _awarded in decided.claims:
                 outcomes[kind][decision] += 1
     tables["outcomes"] = [
         {"claim_kind": kind, **{d: count_cell(outcomes[kind][d]) for d in DECISIONS}}
@@ -328,7 +329,9 @@ def _appeals(
     for appeal in facts.cases.values():
         if appeal.appeal_of_id is None:
             continue
-        objected = [r for r in rulings_of_case.get(appeal.appeal_of_id, []) if r.id in facts.objected]
+        objected = [
+            r for r in rulings_of_case.get(appeal.appeal_of_id, []) if r.id in facts.objected
+        ]
         if objected:
             appeal_of_ruling[appeal.id] = max(objected, key=lambda r: r.version).id
     board_of_case: dict[int, int] = {}

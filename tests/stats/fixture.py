@@ -118,7 +118,10 @@ async def build(session: AsyncSession) -> Fixture:
         return made
 
     async def hearing(
-        board: Board, when: datetime, status: HearingStatus, agenda: list[str] = ()  # type: ignore[assignment]  # a tuple default
+        board: Board,
+        when: datetime,
+        status: HearingStatus,
+        agenda: list[str] = (),  # type: ignore[assignment]  # a tuple default
     ) -> Hearing:
         made = Hearing(
             board_id=board.id,
@@ -155,7 +158,9 @@ async def build(session: AsyncSession) -> Fixture:
             )
         for member in present:
             session.add(
-                Attendance(hearing_id=made.id, user_id=member.id, role="member", joined_at=made.starts_at)
+                Attendance(
+                    hearing_id=made.id, user_id=member.id, role="member", joined_at=made.starts_at
+                )
             )
 
     def ruling(name: str, made: Hearing, issued: datetime, claims: list[tuple[str, str]]) -> Ruling:
@@ -168,9 +173,7 @@ async def build(session: AsyncSession) -> Fixture:
             state=RulingState.ISSUED,
             content={
                 "kind": "ruling",
-                "claims": [
-                    {"kind": k, "decision": d, "awarded_rials": None} for k, d in claims
-                ],
+                "claims": [{"kind": k, "decision": d, "awarded_rials": None} for k, d in claims],
             },
             issued_at=issued,
         )

@@ -22,7 +22,10 @@ from tests.stats.fixture import build
 
 HEYAT = str(PROJECT / ".venv" / "bin" / "heyat")
 
-BOARD_D = {"fa": "هیأت تشخیص آزمون — اداره کار آزمون", "en": "Test Diagnosis Board — Test Labour Office"}
+BOARD_D = {
+    "fa": "هیأت تشخیص آزمون — اداره کار آزمون",
+    "en": "Test Diagnosis Board — Test Labour Office",
+}
 BOARD_S = {
     "fa": "هیأت حل اختلاف آزمون — اداره کار آزمون",
     "en": "Test Settlement Board — Test Labour Office",
@@ -160,9 +163,7 @@ async def test_stats_verify_exits_1_after_an_audit_row_or_a_case_date_is_altered
 
     async with db.transaction() as session:
         original = await session.scalar(select(AuditEvent.action).where(AuditEvent.seq == 3))
-        await session.execute(
-            text("UPDATE audit_events SET action = 'tampered' WHERE seq = 3")
-        )
+        await session.execute(text("UPDATE audit_events SET action = 'tampered' WHERE seq = 3"))
     broken = _verify(settings)
     assert broken.returncode == 1
     assert "audit chain broken at seq 3" in broken.stderr

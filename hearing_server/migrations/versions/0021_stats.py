@@ -34,9 +34,7 @@ def upgrade() -> None:
     op.create_index("ix_stats_snapshots_scope_id", "stats_snapshots", ["scope", "id"])
     with op.batch_alter_table("labour_offices") as batch:
         batch.add_column(
-            sa.Column(
-                "stats_name_members", sa.Boolean(), server_default=sa.false(), nullable=False
-            )
+            sa.Column("stats_name_members", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
 
 
