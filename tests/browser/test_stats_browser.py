@@ -60,7 +60,11 @@ async def _download_rows(page: Any, table: str, tmp: Path) -> list[list[str]]:
 async def test_stats_page_charts_tables_accessibility_and_csv_in_chromium(
     browser: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    require_or_skip(AXE.is_file(), "axe-core is not installed (bash scripts/vendor.sh)", env="HEYAT_REQUIRE_BROWSER")
+    require_or_skip(
+        AXE.is_file(),
+        "axe-core is not installed (bash scripts/vendor.sh)",
+        env="HEYAT_REQUIRE_BROWSER",
+    )
     db = live_server.app.runtime.db
     async with db.transaction() as session:
         fx = await build(session)
