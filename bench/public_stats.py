@@ -43,7 +43,7 @@ import uvicorn  # noqa: E402
 from sqlalchemy import insert, text  # noqa: E402
 
 from hearing_server.config import Settings  # noqa: E402
-from hearing_server.db import Database, table_of  # noqa: E402
+from hearing_server.db import Database  # noqa: E402
 from hearing_server.models import Base  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

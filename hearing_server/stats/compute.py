@@ -33,7 +33,8 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from functools import cached_property, lru_cache
 from typing import Any
 
 from persiantools.jdatetime import JalaliDate
@@ -78,8 +79,14 @@ TABLES: dict[str, tuple[str, ...]] = {
 
 def jalali_month(moment: datetime) -> str:
     """``YYYY-MM`` of the Jalali month ``moment`` falls in, in Tehran."""
-    day = JalaliDate(moment.astimezone(TEHRAN).date())  # type: ignore[no-untyped-call]  # persiantools is untyped
-    return f"{day.year:04d}-{day.month:02d}"
+    return _month_of_day(moment.astimezone(TEHRAN).date())
+
+
+@lru_cache(maxsize=8192)
+def _month_of_day(day: date) -> str:
+    # Cached: 100,000 cases fall on a few hundred days, and the conversion is slow.
+    jalali = JalaliDate(day)  # type: ignore[no-untyped-call]  # persiantools is untyped
+    return f"{jalali.year:04d}-{jalali.month:02d}"
 
 
 def days_between(start: datetime, end: datetime) -> float:
@@ -141,6 +148,29 @@ class Facts:
     objected: set[int] = field(default_factory=set)  # ruling ids objected to
     # (board id, member id, member name, attended)
     seats: list[tuple[int, int, str, bool]] = field(default_factory=list)
+
+    @cached_property
+    def rulings_of_case(self) -> dict[int, list[RulingFacts]]:
+        found: dict[int, list[RulingFacts]] = defaultdict(list)
+        for ruling in self.rulings:
+            found[ruling.case_id].append(ruling)
+        return found
+
+    @cached_property
+    def appeal_of_ruling(self) -> dict[int, RulingFacts]:
+        """Each appeal case and the ruling objected to (its latest version objected to)."""
+        found: dict[int, RulingFacts] = {}
+        for appeal in self.cases.values():
+            if appeal.appeal_of_id is None:
+                continue
+            objected = [
+                r
+                for r in self.rulings_of_case.get(appeal.appeal_of_id, [])
+                if r.id in self.objected
+            ]
+            if objected:
+                found[appeal.id] = max(objected, key=lambda r: r.version)
+        return found
 
 
 def _claims_of(content: dict[str, Any]) -> tuple[tuple[str, str, int | None], ...]:
@@ -321,19 +351,7 @@ def _appeals(
 ) -> list[dict[str, Any]]:
     """One row per diagnosis board: its rulings, those objected to, and of the appeals the
     settlement board decided, those that changed the ruling."""
-    rulings_of_case: dict[int, list[RulingFacts]] = defaultdict(list)
-    for ruling in facts.rulings:
-        rulings_of_case[ruling.case_id].append(ruling)
-    by_id = {r.id: r for r in facts.rulings}
-    appeal_of_ruling: dict[int, int] = {}  # appeal case -> the ruling objected to
-    for appeal in facts.cases.values():
-        if appeal.appeal_of_id is None:
-            continue
-        objected = [
-            r for r in rulings_of_case.get(appeal.appeal_of_id, []) if r.id in facts.objected
-        ]
-        if objected:
-            appeal_of_ruling[appeal.id] = max(objected, key=lambda r: r.version).id
+    rulings_of_case = facts.rulings_of_case
     board_of_case: dict[int, int] = {}
     for cid in first_instance:
         first = min(rulings_of_case.get(cid, []), key=lambda r: r.version, default=None)
@@ -345,8 +363,7 @@ def _appeals(
         row["rulings"] += 1
         if any(r.id in facts.objected for r in rulings_of_case[cid]):
             row["objected"] += 1
-    for appeal_id, ruling_id in appeal_of_ruling.items():
-        original = by_id[ruling_id]
+    for appeal_id, original in facts.appeal_of_ruling.items():
         if original.case_id not in board_of_case:
             continue
         decided = latest.get(appeal_id)

@@ -215,12 +215,28 @@ async def refresh_if_moved(db: Database) -> bool:
     return True
 
 
-async def run_forever(db: Database, settings: Settings) -> None:
-    """A served app's background task: statistics follow the record within
-    ``stats_refresh_seconds``."""
-    while True:
+def _refresh_in_thread(database_url: str) -> None:
+    """:func:`refresh_if_moved` on its own event loop and engine: reading and tabulating
+    100,000 cases takes seconds of Python, which must not stall the served loop (rooms,
+    votes, pages)."""
+
+    async def work() -> None:
+        db = Database(database_url)
         try:
             await refresh_if_moved(db)
+        finally:
+            await db.dispose()
+
+    asyncio.run(work())
+
+
+async def run_forever(db: Database, settings: Settings) -> None:
+    """A served app's background task: statistics follow the record within
+    ``stats_refresh_seconds``, computed off the served loop (``db`` is the app's, unused
+    here: the work gets an engine of its own in its thread)."""
+    while True:
+        try:
+            await asyncio.to_thread(_refresh_in_thread, settings.database_url)
         except asyncio.CancelledError:
             raise
         except Exception:  # a database hiccup: try again next time

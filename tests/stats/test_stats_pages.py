@@ -25,7 +25,7 @@ async def test_pages_and_downloads_state_the_numbers_and_the_audit_head(
     page = await client.get(f"/stats/office/{fx.office_id}", headers=EN)
     assert page.status_code == 200
     html = await page.get_data(as_text=True)
-    assert done.hash in html and 'data-seq="%d"' % done.seq in html
+    assert done.hash in html and f'data-seq="{done.seq}"' in html
     assert "<caption>Days from petition to the first hearing</caption>" in html
     assert '<th scope="row">1404-07</th><td>10</td><td>35.0</td><td>43.0</td>' in html
     assert '<td class="suppressed">—</td>' in html  # the small cells
