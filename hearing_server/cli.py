@@ -229,6 +229,26 @@ def stats_refresh() -> None:
     )
 
 
+@stats.command("name-members")
+@click.argument("office_id", type=int)
+@click.option("--on/--off", default=True, help="Name each member's attendance, or not.")
+def stats_name_members(office_id: int, on: bool) -> None:
+    """Whether an office's public statistics name each member's attendance rate (off by
+    default: per board only)."""
+    from hearing_server.errors import DomainError
+    from hearing_server.i18n import gettext
+    from hearing_server.stats.services import do_set_name_members
+
+    async def work(session: Any, _settings: Settings) -> None:
+        await do_set_name_members(session, office_id=office_id, on=on)
+
+    try:
+        _run(lambda s: _in_transaction(s, work))
+    except DomainError as exc:
+        raise click.ClickException(gettext(exc.message, "en")) from exc
+    click.echo(f"office {office_id}: members {'named' if on else 'not named'} in the statistics")
+
+
 @stats.command("verify")
 def stats_verify() -> None:
     """Recompute the published statistics from the database and check the audit chain up to

@@ -440,6 +440,9 @@ def compute_all(facts: Facts) -> dict[str, dict[str, Any]]:
             else {k: facts.offices[office_id][k] for k in ("fa", "en")},
             "as_of": facts.as_of.isoformat(timespec="microseconds"),
             "min_cell": MIN_CELL,
+            "offices": [
+                {"id": oid, "fa": o["fa"], "en": o["en"]} for oid, o in facts.offices.items()
+            ],
             "tables": tabulate(facts, office_id),
         }
     return out

@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.audit.checkpoints import verify_anchored
 from hearing_server.audit.models import AuditCheckpoint, AuditEvent
-from hearing_server.audit.services import get_chain_tip
+from hearing_server.audit.services import do_record, get_chain_tip
+from hearing_server.boards.models import LabourOffice
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.db import Database
+from hearing_server.errors import NotFound
 from hearing_server.stats.compute import TABLES, compute_all, load_facts
 from hearing_server.stats.models import StatsSnapshot
 
@@ -80,6 +82,22 @@ def do_store(session: AsyncSession, computed: Computed) -> list[StatsSnapshot]:
     return rows
 
 
+KEEP_REFRESHES = 48
+"""Older refreshes than this many are deleted (each is every scope's tables again)."""
+
+
+async def do_prune(session: AsyncSession) -> None:
+    cutoff = await session.scalar(
+        select(StatsSnapshot.computed_at)
+        .where(StatsSnapshot.scope == "all")
+        .order_by(StatsSnapshot.computed_at.desc())
+        .offset(KEEP_REFRESHES - 1)
+        .limit(1)
+    )
+    if cutoff is not None:
+        await session.execute(delete(StatsSnapshot).where(StatsSnapshot.computed_at < cutoff))
+
+
 async def refresh(db: Database) -> Computed:
     """Compute every scope now and publish it."""
     async with db.transaction(write=False) as session:
@@ -87,6 +105,7 @@ async def refresh(db: Database) -> Computed:
     async with db.transaction() as session:
         do_store(session, computed)
         await session.flush()
+        await do_prune(session)
     return computed
 
 
@@ -106,13 +125,33 @@ async def latest_snapshots(session: AsyncSession) -> list[StatsSnapshot]:
     newest = await get_snapshot(session, "all")
     if newest is None:
         return []
-    return list(
-        await session.scalars(
-            select(StatsSnapshot)
-            .where(StatsSnapshot.computed_at == newest.computed_at)
-            .order_by(StatsSnapshot.id)
-        )
+    rows = await session.scalars(
+        select(StatsSnapshot)
+        .where(StatsSnapshot.computed_at == newest.computed_at)
+        .order_by(StatsSnapshot.id)
     )
+    by_scope = {row.scope: row for row in rows}  # the newest of each, should two share a time
+    return sorted(by_scope.values(), key=lambda row: row.id)
+
+
+async def do_set_name_members(session: AsyncSession, *, office_id: int, on: bool) -> None:
+    """Whether ``office_id``'s public statistics name each member's attendance; recorded on
+    the audit chain (the next refresh follows it)."""
+    office = await session.get(LabourOffice, office_id)
+    if office is None:
+        raise NotFound("No such labour office.")
+    if office.stats_name_members == on:
+        return
+    office.stats_name_members = on
+    await do_record(
+        session,
+        actor_id=None,
+        action="office.stats_name_members",
+        subject_type="labour_office",
+        subject_id=office_id,
+        payload={"on": on},
+    )
+    await session.flush()
 
 
 # --------------------------------------------------------------------------- verify

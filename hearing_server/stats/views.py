@@ -5,33 +5,67 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 from typing import Any
 
-from quart import Blueprint, Response, render_template, request, url_for
+from quart import Blueprint, Response, current_app, render_template, request, url_for
 from sqlalchemy import select
 
-from hearing_server.boards.models import LabourOffice
 from hearing_server.errors import Invalid, NotFound
 from hearing_server.i18n import get_locale
 from hearing_server.i18n import gettext as _
 from hearing_server.stats.compute import TABLES
 from hearing_server.stats.models import StatsSnapshot
-from hearing_server.stats.presentation import COLUMNS, SUPPRESSED_NOTE, cell, label, tables_of
-from hearing_server.stats.services import get_snapshot
+from hearing_server.stats.presentation import (
+    COLUMNS,
+    SUPPRESSED_NOTE,
+    Table,
+    cell,
+    label,
+    tables_of,
+)
 from hearing_server.web.context import db_session, limit_public, runtime
 
 blueprint = Blueprint("stats", __name__)
 
 
-async def _published(office_id: int | None) -> StatsSnapshot:
+@dataclass
+class Published:
+    """A published snapshot as the pages use it, kept per process until a newer one is
+    published (each request then only asks the database for the scope's newest id)."""
+
+    snapshot: StatsSnapshot
+    tables: dict[str, list[Table]] = field(default_factory=dict)  # per locale
+
+    def tables_in(self, locale: str) -> list[Table]:
+        if locale not in self.tables:
+            self.tables[locale] = tables_of(self.snapshot.data, locale)
+        return self.tables[locale]
+
+
+async def _published(office_id: int | None) -> Published:
     await limit_public("stats", runtime().settings.public_stats_rate)
     scope = "all" if office_id is None else f"office:{office_id}"
-    snapshot = await get_snapshot(await db_session(), scope)
-    if snapshot is None:
+    session = await db_session()
+    newest = await session.scalar(
+        select(StatsSnapshot.id)
+        .where(StatsSnapshot.scope == scope)
+        .order_by(StatsSnapshot.id.desc())
+        .limit(1)
+    )
+    if newest is None:
         if office_id is not None:
             raise NotFound("No statistics are published for this labour office.")
         raise NotFound("The statistics have not been computed yet; try again in a few minutes.")
-    return snapshot
+    cache: dict[str, Published] = current_app.extensions.setdefault("heyat_stats", {})
+    held = cache.get(scope)
+    if held is None or held.snapshot.id != newest:
+        snapshot = await session.get(StatsSnapshot, newest)
+        if snapshot is None:  # pruned between the two reads: a newer one is published
+            raise NotFound("The statistics have not been computed yet; try again in a few minutes.")
+        session.expunge(snapshot)
+        held = cache[scope] = Published(snapshot)
+    return held
 
 
 def checkpoint_of(snapshot: StatsSnapshot) -> dict[str, Any]:
@@ -53,25 +87,18 @@ def _downloads(office_id: int | None) -> dict[str, str]:
 
 
 async def _page(office_id: int | None) -> Any:
-    snapshot = await _published(office_id)
+    published = await _published(office_id)
+    snapshot = published.snapshot
     locale = get_locale()
-    offices = list(
-        (
-            await (await db_session()).execute(
-                select(LabourOffice.id, LabourOffice.name_fa, LabourOffice.name_en).order_by(
-                    LabourOffice.id
-                )
-            )
-        ).all()
-    )
+    offices = snapshot.data.get("offices", [])
     office = snapshot.data.get("office")
     return await render_template(
         "stats/index.html",
         snapshot=snapshot,
         office_name=(office or {}).get(locale) if office else None,
         office_id=office_id,
-        offices=[(o.id, o.name_fa if locale == "fa" else o.name_en) for o in offices],
-        tables=tables_of(snapshot.data, locale),
+        offices=[(o["id"], o.get(locale) or o["en"]) for o in offices],
+        tables=published.tables_in(locale),
         checkpoint=checkpoint_of(snapshot),
         downloads=_downloads(office_id),
         suppressed_note=_(SUPPRESSED_NOTE),
@@ -151,19 +178,19 @@ async def office(office_id: int) -> Any:
 
 @blueprint.get("/stats.json")
 async def overall_json() -> Any:
-    return _json(await _published(None))
+    return _json((await _published(None)).snapshot)
 
 
 @blueprint.get("/stats.csv")
 async def overall_csv() -> Any:
-    return _csv(await _published(None), None)
+    return _csv((await _published(None)).snapshot, None)
 
 
 @blueprint.get("/stats/office/<int:office_id>.json")
 async def office_json(office_id: int) -> Any:
-    return _json(await _published(office_id))
+    return _json((await _published(office_id)).snapshot)
 
 
 @blueprint.get("/stats/office/<int:office_id>.csv")
 async def office_csv(office_id: int) -> Any:
-    return _csv(await _published(office_id), office_id)
+    return _csv((await _published(office_id)).snapshot, office_id)

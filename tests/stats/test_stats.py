@@ -184,3 +184,42 @@ async def test_stats_verify_exits_1_after_an_audit_row_or_a_case_date_is_altered
     assert f"{scope} time_to_hearing [1404-07] p90_days: published 43.0, recomputed" in (
         altered.stderr
     )
+
+
+async def test_naming_members_is_an_office_setting_set_by_the_cli_and_audited(
+    db: Any, settings: Settings
+) -> None:
+    async with db.transaction() as session:
+        fx = await build(session)
+    env = server_env(settings, 5000)
+    on = subprocess.run(
+        [HEYAT, "stats", "name-members", str(fx.office_id), "--on"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert on.returncode == 0, on.stderr
+    async with db.transaction(write=False) as session:
+        office = await session.get(LabourOffice, fx.office_id)
+        assert office is not None and office.stats_name_members
+        event = await session.scalar(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
+        assert event is not None and event.action == "office.stats_name_members"
+    missing = subprocess.run(
+        [HEYAT, "stats", "name-members", "999999"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert missing.returncode == 1 and "No such labour office." in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+async def test_old_refreshes_are_pruned(db: Any, monkeypatch: Any) -> None:
+    from hearing_server import clock
+    from hearing_server.stats import services
+    from hearing_server.stats.models import StatsSnapshot
+
+    monkeypatch.setattr(services, "KEEP_REFRESHES", 2)
+    made = []
+    for _ in range(3):
+        made.append(await refresh(db))
+        clock.advance(timedelta(minutes=5))
+    async with db.transaction(write=False) as session:
+        times = set(await session.scalars(select(StatsSnapshot.computed_at)))
+    assert times == {made[1].computed_at, made[2].computed_at}
