@@ -12,6 +12,7 @@ from hearing_server.app import create_app
 from hearing_server.config import Settings
 from hearing_server.stats.services import refresh
 from tests.stats.fixture import build
+from tests.test_persian_pages import english_in
 
 EN = {"Cookie": "heyat_lang=en"}
 
@@ -31,6 +32,7 @@ async def test_pages_and_downloads_state_the_numbers_and_the_audit_head(
     assert '<td class="suppressed">—</td>' in html  # the small cells
 
     fa = await (await client.get(f"/stats/office/{fx.office_id}")).get_data(as_text=True)
+    assert english_in(fa) == []  # Persian pages are Persian (the fixture's names are)
     assert '<th scope="row">۱۴۰۴-۰۷</th><td>۱۰</td><td>۳۵.۰</td><td>۴۳.۰</td>' in fa
 
     body = await (await client.get(f"/stats/office/{fx.office_id}.json")).get_json()
