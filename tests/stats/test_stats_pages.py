@@ -86,3 +86,35 @@ async def test_the_public_pages_are_rate_limited_per_client(settings: Settings, 
         assert refused.headers.get("Retry-After")
     finally:
         await app.runtime.db.dispose()
+
+
+async def test_the_served_app_refreshes_when_the_audit_chain_moves(settings: Settings) -> None:
+    from sqlalchemy import func, select
+
+    from hearing_server.audit.services import do_record
+    from hearing_server.stats.models import StatsSnapshot
+    from tests.conftest import eventually, free_port, serving
+
+    app = create_app(replace(settings, stats_refresh_seconds=0.05))
+    db = app.runtime.db
+
+    async def published() -> int:
+        """The audit seq of the newest published statistics; 0 when none (the demo's chain
+        is not empty, so a refresh names a seq above 0)."""
+        async with db.transaction(write=False) as session:
+            seq = await session.scalar(
+                select(func.max(StatsSnapshot.checkpoint_seq)).where(StatsSnapshot.scope == "all")
+            )
+        return seq or 0
+
+    assert await published() == 0
+    async with serving(app, free_port()):
+        first_seq = await eventually(published)
+        async with db.transaction() as session:
+            await do_record(session, actor_id=None, action="test.moved")
+        await eventually(lambda: _moved(published, first_seq))
+    await db.dispose()
+
+
+async def _moved(published: Any, seq: int) -> bool:
+    return bool(await published() > seq)
