@@ -170,6 +170,8 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.scheduling import api as scheduling_api
     from hearing_server.scheduling import calendar_views, reminders
     from hearing_server.scheduling import views as scheduling_views
+    from hearing_server.stats import services as stats_services
+    from hearing_server.stats import views as stats_views
     from hearing_server.voting import api as voting_api
     from hearing_server.voting import views as voting_views
     from hearing_server.web import health
@@ -192,12 +194,14 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         voting_views.blueprint,
         issuance_views.blueprint,
         issuance_api.blueprint,
+        stats_views.blueprint,
     ):
         app.register_blueprint(blueprint)
     checkpoints.install(app)
     delivery.install(app)
     reminders.install(app)
     finality.install(app)
+    stats_services.install(app)
 
 
 def _register_realtime(rt: Runtime) -> None:

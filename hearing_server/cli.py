@@ -205,6 +205,66 @@ def audit_checkpoint() -> None:
 
 
 @main.group()
+def stats() -> None:
+    """The public board statistics."""
+
+
+@stats.command("refresh")
+def stats_refresh() -> None:
+    """Recompute and publish the statistics now (the server does it by itself when the
+    record changes)."""
+    from hearing_server.db import Database
+    from hearing_server.stats.services import refresh
+
+    async def work(settings: Settings) -> Any:
+        db = Database(settings.database_url)
+        try:
+            return await refresh(db)
+        finally:
+            await db.dispose()
+
+    done = _run(work)
+    click.echo(
+        f"statistics published for {len(done.scopes)} scopes at audit seq {done.seq} ({done.hash})"
+    )
+
+
+@stats.command("name-members")
+@click.argument("office_id", type=int)
+@click.option("--on/--off", default=True, help="Name each member's attendance, or not.")
+def stats_name_members(office_id: int, on: bool) -> None:
+    """Whether an office's public statistics name each member's attendance rate (off by
+    default: per board only)."""
+    from hearing_server.errors import DomainError
+    from hearing_server.i18n import gettext
+    from hearing_server.stats.services import do_set_name_members
+
+    async def work(session: Any, _settings: Settings) -> None:
+        await do_set_name_members(session, office_id=office_id, on=on)
+
+    try:
+        _run(lambda s: _in_transaction(s, work))
+    except DomainError as exc:
+        raise click.ClickException(gettext(exc.message, "en")) from exc
+    click.echo(f"office {office_id}: members {'named' if on else 'not named'} in the statistics")
+
+
+@stats.command("verify")
+def stats_verify() -> None:
+    """Recompute the published statistics from the database and check the audit chain up to
+    the head they name: exit 0 when everything matches, else list the differences, exit 1."""
+    from hearing_server.stats.services import verify
+
+    report = _run(lambda s: _in_transaction(s, verify))
+    if report.ok:
+        click.echo(f"statistics verified: {report.snapshots} published scopes match the record")
+        return
+    for problem in report.problems:
+        click.echo(f"DIFFERENT: {problem}", err=True)
+    sys.exit(1)
+
+
+@main.group()
 def pki() -> None:
     """Signing certificates."""
 

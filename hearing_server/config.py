@@ -83,6 +83,10 @@ class Settings:
     tsa_url: str | None = None
     # Public endpoints (verification), per client address: a `limits` rate string.
     public_verify_rate: str = "30/minute"
+    # The public statistics pages and downloads, per client.
+    public_stats_rate: str = "120/minute"
+    # How often the statistics are recomputed when the audit chain has moved.
+    stats_refresh_seconds: float = 300.0
     # How often the audit chain's head is checkpointed (sealed) when it has moved.
     audit_checkpoint_seconds: float = 300.0
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"

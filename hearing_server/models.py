@@ -14,6 +14,7 @@ from hearing_server.issuance import models as issuance_models
 from hearing_server.notifications import models as notifications_models
 from hearing_server.rooms import models as rooms_models
 from hearing_server.scheduling import models as scheduling_models
+from hearing_server.stats import models as stats_models
 from hearing_server.voting import models as voting_models
 
 __all__ = [
@@ -26,5 +27,6 @@ __all__ = [
     "notifications_models",
     "rooms_models",
     "scheduling_models",
+    "stats_models",
     "voting_models",
 ]
