@@ -46,6 +46,9 @@ class Attendance(Base):
     admitted: Mapped[bool] = mapped_column(
         default=False
     )  # parties wait in the lobby until admitted
+    # The server instance holding the socket (hearing_server.instances): when it dies, its
+    # open rows are closed so that quorum counts only people really present.
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class Highlight(Base):
