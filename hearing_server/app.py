@@ -9,6 +9,7 @@ from typing import Any
 import socketio
 from quart import Quart
 from quart_schema import QuartSchema
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server import i18n, instances
 from hearing_server.config import PROJECT_ROOT, Settings
@@ -91,14 +92,18 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     @app.before_serving
     async def start_instance() -> None:
         """Register this process, close what dead ones held, then beat and sweep."""
+        interval = settings.instance_heartbeat_seconds
+        limit = instances.dead_after(interval)
+
+        async def sweep(session: AsyncSession) -> None:
+            await presence.do_close_dead_instances(session, dead_after=limit)
+
         async with db.transaction() as session:
             await instances.do_register(session, rt.instance_id)
         async with db.transaction() as session:
-            await presence.do_close_dead_instances(session)
+            await sweep(session)
         rt.background.append(
-            asyncio.create_task(
-                instances.run_heartbeats(db, rt.instance_id, presence.do_close_dead_instances)
-            )
+            asyncio.create_task(instances.run_heartbeats(db, rt.instance_id, sweep, interval))
         )
 
     @app.after_serving

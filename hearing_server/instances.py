@@ -1,8 +1,8 @@
 """Server instances: each serving process has an id and a heartbeat in the database, so
 that what it held (its sockets' attendance) can be closed when it dies without a word.
 
-A process registers at start-up and beats every ``HEARTBEAT_SECONDS``; one whose last
-beat is older than ``DEAD_AFTER`` is dead. Its rows are closed by whichever process sweeps
+A process registers at start-up and beats every ``Settings.instance_heartbeat_seconds``;
+one whose last beat is three beats old is dead. Its rows are closed by whichever process sweeps
 next (every process sweeps at start-up and after each beat; ``rooms.presence``), and its
 instance row goes with them. Heartbeats use the wall clock, not :mod:`hearing_server.clock`
 (the domain's time, which tests freeze and move).
@@ -25,8 +25,16 @@ from hearing_server.db import Base, Database, UTCDateTime
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 10.0
-DEAD_AFTER = timedelta(seconds=3 * HEARTBEAT_SECONDS)  # three missed beats
+HEARTBEAT_SECONDS = 10.0  # the default of Settings.instance_heartbeat_seconds
+MISSED_BEATS = 3
+
+
+def dead_after(interval: float = HEARTBEAT_SECONDS) -> timedelta:
+    """How old the last beat of a dead instance is: three missed beats."""
+    return timedelta(seconds=MISSED_BEATS * interval)
+
+
+DEAD_AFTER = dead_after()
 
 
 class ServerInstance(Base):
