@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -89,6 +91,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def enum_values(enum_cls: type[enum.Enum]) -> list[str]:
     return [str(member.value) for member in enum_cls]
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT construct of the session's database (PostgreSQL or SQLite), whose
+    ``on_conflict_do_nothing`` / ``on_conflict_do_update`` make an insert that cannot
+    race with another one of the same key (no get-then-add)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 AfterCommit = Callable[[], Awaitable[None]]

@@ -17,13 +17,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import JSON, String, delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from hearing_server.db import Base, Database, UTCDateTime, table_of
+from hearing_server.db import Base, Database, UTCDateTime, dialect_insert, table_of
 
 REDIS_PREFIX = "heyat-shared:"
 
@@ -73,13 +71,15 @@ class DatabaseState:
         await self._ensure_table()
         now = _now()
         row = {"key": key, "value": value, "expires_at": now + ttl}
-        insert = pg_insert if not self.db.is_sqlite else sqlite_insert
-        statement = insert(SharedValue).values(**row)
-        statement = statement.on_conflict_do_update(
-            index_elements=[SharedValue.key],
-            set_={"value": statement.excluded.value, "expires_at": statement.excluded.expires_at},
-        )
         async with self.db.transaction() as session:
+            statement = dialect_insert(session)(SharedValue).values(**row)
+            statement = statement.on_conflict_do_update(
+                index_elements=[SharedValue.key],
+                set_={
+                    "value": statement.excluded.value,
+                    "expires_at": statement.excluded.expires_at,
+                },
+            )
             await session.execute(statement)
             await session.execute(delete(SharedValue).where(SharedValue.expires_at < now))
 

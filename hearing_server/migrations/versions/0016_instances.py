@@ -1,5 +1,6 @@
 """state shared by every process: server instances with heartbeats, the attendance rows
-they hold, and the shared_state table (issuance progress without Redis)
+they hold, and the shared_state table (issuance progress without Redis); one reading-log
+row per person and page (the rows a race doubled are merged first)
 
 Revision ID: 0016_instances
 Revises: 0012_sms
@@ -42,8 +43,42 @@ def upgrade() -> None:
         batch.add_column(sa.Column("instance_id", sa.String(length=36), nullable=True))
         batch.create_index(batch.f("ix_attendances_instance_id"), ["instance_id"], unique=False)
 
+    # Rows a race doubled: their seconds go to the oldest row, the others go.
+    op.execute(
+        """
+        UPDATE page_views SET seconds = (
+            SELECT SUM(p2.seconds) FROM page_views p2
+            WHERE p2.hearing_id = page_views.hearing_id AND p2.user_id = page_views.user_id
+              AND p2.document_id = page_views.document_id AND p2.page = page_views.page
+        )
+        WHERE hearing_id IS NOT NULL AND id = (
+            SELECT MIN(p2.id) FROM page_views p2
+            WHERE p2.hearing_id = page_views.hearing_id AND p2.user_id = page_views.user_id
+              AND p2.document_id = page_views.document_id AND p2.page = page_views.page
+        )
+        """
+    )
+    op.execute(
+        """
+        DELETE FROM page_views WHERE hearing_id IS NOT NULL AND id <> (
+            SELECT MIN(p2.id) FROM page_views p2
+            WHERE p2.hearing_id = page_views.hearing_id AND p2.user_id = page_views.user_id
+              AND p2.document_id = page_views.document_id AND p2.page = page_views.page
+        )
+        """
+    )
+    with op.batch_alter_table("page_views") as batch:
+        batch.create_unique_constraint(
+            batch.f("uq_page_views_hearing_id_user_id_document_id_page"),
+            ["hearing_id", "user_id", "document_id", "page"],
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("page_views") as batch:
+        batch.drop_constraint(
+            batch.f("uq_page_views_hearing_id_user_id_document_id_page"), type_="unique"
+        )
     with op.batch_alter_table("attendances") as batch:
         batch.drop_index(batch.f("ix_attendances_instance_id"))
         batch.drop_column("instance_id")
