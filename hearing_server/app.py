@@ -70,7 +70,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         settings=settings,
         db=db,
         sio=sio,
-        shared=shared_state(db, settings.redis_url),
+        shared=shared_state(db, settings.redis_url, settings.redis_channel),
         limits=PublicLimits.for_settings(settings.redis_url),
     )
     app.extensions["heyat"] = rt

@@ -23,8 +23,6 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from hearing_server.db import Base, Database, UTCDateTime, dialect_insert, table_of
 
-REDIS_PREFIX = "heyat-shared:"
-
 
 class SharedValue(Base):
     """One value of :class:`SharedState` (when there is no Redis)."""
@@ -99,16 +97,20 @@ class DatabaseState:
 
 
 class RedisState:
-    def __init__(self, url: str) -> None:
+    """Keys under ``<namespace>:shared:`` (the installation's Socket.IO channel, which all
+    its processes share)."""
+
+    def __init__(self, url: str, namespace: str) -> None:
         from redis import asyncio as aioredis
 
         self.redis: Any = aioredis.from_url(url)
+        self.prefix = f"{namespace}:shared:"
 
     async def put(self, key: str, value: dict[str, Any], *, ttl: timedelta) -> None:
-        await self.redis.set(REDIS_PREFIX + key, json.dumps(value), ex=ttl)
+        await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl)
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(REDIS_PREFIX + key)
+        raw = await self.redis.get(self.prefix + key)
         return None if raw is None else dict(json.loads(raw))
 
     async def close(self) -> None:
@@ -124,10 +126,13 @@ def side_file_url(database_url: str) -> str:
     return url.set(database=f"{database}-shared").render_as_string(hide_password=False)
 
 
-def shared_state(db: Database, redis_url: str | None) -> SharedState:
-    """The installation's shared state: Redis if configured, else the database."""
+def shared_state(
+    db: Database, redis_url: str | None, namespace: str = "heyat-socketio"
+) -> SharedState:
+    """The installation's shared state: Redis if configured (keys under ``namespace``),
+    else the database."""
     if redis_url:
-        return RedisState(redis_url)
+        return RedisState(redis_url, namespace)
     if db.is_sqlite:
         return DatabaseState(Database(side_file_url(db.url)), owned=True)
     return DatabaseState(db)
