@@ -9,13 +9,16 @@ from typing import Any
 import socketio
 from quart import Quart
 from quart_schema import QuartSchema
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from hearing_server import i18n
+from hearing_server import i18n, instances
 from hearing_server.accounts.registry import build_identity_registry
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.notifications.sms import build_sms_provider
+from hearing_server.rooms import presence
 from hearing_server.runtime import Runtime
+from hearing_server.shared import shared_state
 from hearing_server.web import context, errors, inputs, openapi
 from hearing_server.web.ratelimit import PublicLimits
 
@@ -66,7 +69,11 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         transports=["websocket", "polling"],
     )
     rt = Runtime(
-        settings=settings, db=db, sio=sio, limits=PublicLimits.for_settings(settings.redis_url)
+        settings=settings,
+        db=db,
+        sio=sio,
+        shared=shared_state(db, settings.redis_url, settings.redis_channel),
+        limits=PublicLimits.for_settings(settings.redis_url),
     )
     app.extensions["heyat"] = rt
     app.extensions["identity_registry"] = identity_registry
@@ -85,10 +92,34 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         if db.is_sqlite:
             rt.background.append(asyncio.create_task(run_checkpoints(db)))
 
+    @app.before_serving
+    async def start_instance() -> None:
+        """Register this process, close what dead ones held, then beat and sweep."""
+        interval = settings.instance_heartbeat_seconds
+        limit = instances.dead_after(interval)
+
+        async def sweep(session: AsyncSession) -> None:
+            await presence.do_close_dead_instances(session, dead_after=limit)
+
+        async with db.transaction() as session:
+            await instances.do_register(session, rt.instance_id)
+        async with db.transaction() as session:
+            await sweep(session)
+        rt.background.append(
+            asyncio.create_task(instances.run_heartbeats(db, rt.instance_id, sweep, interval))
+        )
+
     @app.after_serving
     async def shutdown() -> None:
         for task in rt.background:
             task.cancel()
+        try:  # a clean stop: this process's sockets are gone
+            async with db.transaction() as session:
+                await presence.do_close_instance_attendance(session, rt.instance_id)
+                await instances.do_forget(session, [rt.instance_id])
+        except Exception:  # the sweep of another process closes them later
+            log.exception("could not close this instance's attendance")
+        await rt.shared.close()
         await db.dispose()
 
     return app, rt

@@ -97,6 +97,9 @@ class Settings:
     # How often the hearing reminders run; None is the scheduler's own default.
     # Tests that run `heyat serve` processes make it short.
     reminder_tick_seconds: float | None = None
+    # How often a server process writes its heartbeat and sweeps dead processes' attendance
+    # (hearing_server.instances); a process is dead after three missed beats.
+    instance_heartbeat_seconds: float = 10.0
     # A hearing happens at its time: its room's lobby opens this many minutes before the
     # start (equipment checks), and an unopened hearing is marked missed this many minutes
     # after the end of its slot (its cases return to the board's queue).

@@ -5,6 +5,8 @@ Alembic and the test fixtures import this module.
 
 from __future__ import annotations
 
+from hearing_server import instances as instances_models
+from hearing_server import shared as shared_models
 from hearing_server.accounts import models as accounts_models
 from hearing_server.audit import models as audit_models
 from hearing_server.boards import models as boards_models
@@ -23,10 +25,12 @@ __all__ = [
     "audit_models",
     "boards_models",
     "cases_models",
+    "instances_models",
     "issuance_models",
     "notifications_models",
     "rooms_models",
     "scheduling_models",
+    "shared_models",
     "stats_models",
     "voting_models",
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hearing_server.config import Settings
 from hearing_server.db import Database
 from hearing_server.rooms.registry import RoomWiring
+from hearing_server.shared import SharedState
 from hearing_server.web.ratelimit import PublicLimits
 
 if TYPE_CHECKING:
@@ -19,6 +21,10 @@ class Runtime:
     settings: Settings
     db: Database
     sio: socketio.AsyncServer
+    # State every process of the installation shares (Redis, or the database).
+    shared: SharedState
+    # This server process among the installation's (hearing_server.instances).
+    instance_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     background: list[Any] = field(default_factory=list)
     # This app's menu (web.nav) and the endpoints it exempts from the CSRF check
     # (web.context): per app, so two apps in one process never share them.

@@ -1,6 +1,7 @@
-"""The SQLite side of hearing_server.db: one trip to the driver's thread per statement,
-write transactions that take the write lock first (no lost update, no "database is
-locked"), and WAL checkpoints kept off the commit path."""
+"""The SQLite side of hearing_server.db (SQLAlchemy's stock aiosqlite dialect): atomic,
+isolated and durable transactions, write transactions that take the write lock first (no
+lost update, no "database is locked"), WAL checkpoints kept off the commit path, and
+after-commit callbacks that fail alone."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from hearing_server.db import WAL_AUTOCHECKPOINT_PAGES, Database
+from hearing_server.db import WAL_AUTOCHECKPOINT_PAGES, Database, after_commit
 
 SCHEMA = "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER NOT NULL, k TEXT UNIQUE)"
 
@@ -28,41 +28,74 @@ async def db(tmp_path: Path) -> Any:
     await database.dispose()
 
 
-@pytest.fixture
-def trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every hand-over of work to an aiosqlite connection's thread, by function name."""
-    seen: list[str] = []
-    original = aiosqlite.Connection._execute
+async def test_a_transaction_is_all_or_nothing(db: Database) -> None:
+    class Undo(Exception):
+        pass
 
-    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(getattr(fn, "__name__", repr(fn)))
-        return await original(self, fn, *args, **kwargs)
+    with pytest.raises(Undo):
+        async with db.transaction() as session:
+            await session.execute(text("INSERT INTO t (v, k) VALUES (1, 'a')"))
+            await session.execute(text("INSERT INTO t (v, k) VALUES (2, 'b')"))
+            raise Undo
+    async with db.transaction() as session:
+        await session.execute(text("INSERT INTO t (v, k) VALUES (3, 'c')"))
+        await session.execute(text("INSERT INTO t (v, k) VALUES (4, 'd')"))
+    async with db.transaction(write=False) as session:
+        found = (await session.execute(text("SELECT k FROM t ORDER BY k"))).scalars().all()
+    assert found == ["c", "d"]
 
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
-    return seen
+
+async def test_a_reader_sees_only_committed_rows_and_keeps_its_snapshot(db: Database) -> None:
+    """Isolation: an uncommitted write is invisible to another connection, and a read
+    transaction keeps the snapshot it began with while a writer commits."""
+    writer = db.session()
+    reader = db.session(write=False)
+    try:
+        await writer.execute(text("INSERT INTO t (v, k) VALUES (1, 'early')"))  # not committed
+        assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        await writer.commit()
+        # The reader's transaction began before the commit: still its old snapshot.
+        assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+        await reader.rollback()
+        assert (await reader.execute(text("SELECT count(*) FROM t"))).scalar() == 1
+    finally:
+        await writer.close()
+        await reader.close()
 
 
-async def test_a_statement_with_rows_is_one_trip_to_the_driver_thread(
-    db: Database, trips: list[str]
+async def test_committed_rows_survive_closing_and_reopening_the_database(
+    db: Database, tmp_path: Path
 ) -> None:
     async with db.transaction() as session:
-        await session.execute(text("INSERT INTO t (v, k) VALUES (1, 'a'), (2, 'b')"))
-        trips.clear()
-        rows = (await session.execute(text("SELECT id, v FROM t ORDER BY id"))).all()
-        assert len(trips) == 1  # SQLAlchemy's stock adapter: cursor, execute, fetch, close
-    assert [tuple(r) for r in rows] == [(1, 1), (2, 2)]
+        await session.execute(text("INSERT INTO t (v, k) VALUES (42, 'kept')"))
+    await db.dispose()  # every connection closed; the WAL not checkpointed by us
+    again = Database(f"sqlite+aiosqlite:///{tmp_path / 'heyat.db'}")
+    try:
+        async with again.transaction(write=False) as session:
+            found = (await session.execute(text("SELECT v FROM t WHERE k = 'kept'"))).scalar()
+        assert found == 42
+    finally:
+        await again.dispose()
 
 
-async def test_a_one_statement_write_is_two_trips_and_an_empty_transaction_none(
-    db: Database, trips: list[str]
+async def test_a_failing_after_commit_callback_does_not_stop_the_others(
+    db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async with db.transaction() as session:
-        await session.execute(text("INSERT INTO t (v, k) VALUES (1, 'a')"))  # + BEGIN IMMEDIATE
-    assert len(trips) == 2  # the statement with its BEGIN, then the COMMIT
-    trips.clear()
-    async with db.transaction() as session:
-        await session.connection()  # begun, but nothing sent
-    assert trips == []
+    ran: list[str] = []
+
+    async def broken() -> None:
+        ran.append("broken")
+        raise RuntimeError("socket gone")
+
+    async def fine() -> None:
+        ran.append("fine")
+
+    async with db.transaction() as session:  # no exception comes out of the boundary
+        await session.execute(text("INSERT INTO t (v, k) VALUES (1, 'a')"))
+        after_commit(session, broken)
+        after_commit(session, fine)
+    assert ran == ["broken", "fine"]
+    assert "after-commit callback failed" in caplog.text
     async with db.transaction(write=False) as session:
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
 

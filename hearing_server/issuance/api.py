@@ -24,7 +24,7 @@ from hearing_server.issuance.notices import (
     window_of,
 )
 from hearing_server.issuance.objections import do_object, objections_of_case
-from hearing_server.issuance.progress import ISSUE_STEPS, get_progress
+from hearing_server.issuance.progress import ISSUE_STEPS, IssueProgress
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -253,7 +253,10 @@ async def api_missing_signature(ruling_id: int, data: MissingSignatureRequest) -
 async def api_issue(ruling_id: int) -> Any:
     user = require_user()
     session = await db_session()
-    ruling = await do_issue_ruling(session, runtime().settings, actor=user, ruling_id=ruling_id)
+    rt = runtime()
+    ruling = await do_issue_ruling(
+        session, rt.settings, actor=user, ruling_id=ruling_id, progress=IssueProgress(rt.shared)
+    )
     case = await session.get(Case, ruling.case_id)
     if case is None:
         raise NotFound("The record is missing.")
@@ -266,7 +269,7 @@ async def api_progress(ruling_id: int) -> Any:
     """Where an issue is: composing, rendering, signing, storing, issued, or failed."""
     user = require_user()
     ruling, _case = await access_ruling(await db_session(), user, ruling_id)
-    progress = get_progress(ruling_id)
+    progress = await IssueProgress(runtime().shared).get(ruling_id)
     if ruling.state.value != "draft":
         step, error = "issued", None
     elif progress is None:

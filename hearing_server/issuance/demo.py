@@ -9,8 +9,6 @@ case is found by its tracking code on a second run.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -41,7 +39,8 @@ from hearing_server.scheduling.models import (
     RoomPhase,
     Summons,
 )
-from hearing_server.voting.models import Ballot, Motion, MotionKind, MotionState
+from hearing_server.voting.ballots import do_record_ballot
+from hearing_server.voting.models import Motion, MotionKind, MotionState
 
 TRACKING_CODE = "DEMO-RULED"
 
@@ -286,25 +285,16 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
         session.add(motion)
         await session.flush()
         for i, (member_id, (choice, opinion)) in enumerate(ballots.items()):
-            event = await do_record(
+            # Through the voting part's own recording: a real receipt, linked in the chain.
+            cast_at = opened + timedelta(minutes=1 + i)
+            await do_record_ballot(
                 session,
-                actor_id=member_id,
-                action="ballot.cast",
-                subject_type="motion",
-                subject_id=motion.id,
-                payload={"choice": choice},
-            )
-            session.add(
-                Ballot(
-                    motion_id=motion.id,
-                    member_id=member_id,
-                    choice=choice,
-                    opinion=opinion,
-                    cast_at=opened + timedelta(minutes=1 + i),
-                    otp_step=int((opened + timedelta(minutes=1 + i)).timestamp()) // 30,
-                    audit_seq=event.seq,
-                    receipt=hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
-                )
+                motion_id=motion.id,
+                member_id=member_id,
+                choice=choice,
+                opinion=opinion,
+                cast_at=cast_at,
+                otp_step=int(cast_at.timestamp()) // 30,
             )
         votes_for = sum(1 for c, _o in ballots.values() if c == "for")
         motion.state = MotionState.CLOSED

@@ -198,7 +198,11 @@ async def do_issue_minutes(
         )
     code = new_verification_code()
     content = await compose_minutes(session, settings, hearing, code=code)
-    signed = await render_and_sign(settings, content, lambda _step: None)
+
+    async def no_progress(_step: str) -> None:
+        return None
+
+    signed = await render_and_sign(settings, content, no_progress)
     digest = await do_store_file(session, settings.files_dir, signed)
     minutes = Minutes(
         hearing_id=hearing.id,

@@ -16,6 +16,7 @@ unreferenced, content-addressed file behind).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -53,7 +54,7 @@ from hearing_server.issuance.models import (
     RulingState,
 )
 from hearing_server.issuance.notices import do_notify_party
-from hearing_server.issuance.progress import report_progress
+from hearing_server.issuance.progress import IssueProgress
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -68,6 +69,8 @@ from hearing_server.notifications.services import do_notify_user
 from hearing_server.text import normalize_persian
 
 # --------------------------------------------------------------------------- draft
+
+log = logging.getLogger(__name__)
 
 
 async def do_draft_ruling(
@@ -361,19 +364,29 @@ async def do_issue_ruling(
     *,
     actor: User,
     ruling_id: int,
+    progress: IssueProgress | None = None,
 ) -> Ruling:
     """Render the approved draft with its approvals, sign it (PAdES), store and issue it.
 
     A diagnosis ruling waits for notification and objection; a settlement ruling (no
     objection window) is final on issue. A previously issued version becomes superseded.
-    Each step is reported to :mod:`hearing_server.issuance.progress`, and a failure too.
+    Each step is reported to ``progress`` (every process's issue page reads it), and a
+    failure too; a report that cannot be stored is logged and the issue goes on.
     """
     require_staff(actor)
 
-    def step(name: str) -> None:
-        report_progress(ruling_id, name)
+    async def report(name: str, error: str | None = None) -> None:
+        if progress is None:
+            return
+        try:
+            await progress.report(ruling_id, name, error)
+        except Exception:  # the page shows "waiting" longer; the issue itself goes on
+            log.exception("the progress of issuing ruling %s could not be stored", ruling_id)
 
-    step("composing")
+    async def step(name: str) -> None:
+        await report(name)
+
+    await step("composing")
     try:
         ruling = await lock_ruling(session, ruling_id)
         if ruling.state != RulingState.DRAFT:
@@ -415,7 +428,7 @@ async def do_issue_ruling(
                 number=ruling.number,
             )
         signed = await render_and_sign(settings, content, step)
-        step("storing")
+        await step("storing")
         digest = await do_store_file(session, settings.files_dir, signed)
         final = content.is_final_on_issue
         ruling.content = data
@@ -453,9 +466,9 @@ async def do_issue_ruling(
         await _notify_parties_issued(session, case, ruling)
     except Exception as exc:
         message = getattr(exc, "message", None) or "The ruling could not be issued."
-        report_progress(ruling_id, "failed", message)
+        await report("failed", message)
         raise
-    step("issued")
+    await step("issued")
     return ruling
 
 

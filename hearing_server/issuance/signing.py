@@ -39,7 +39,7 @@ async def render_and_sign(
         raise Conflict(
             "The board's signing certificate is not set up. Run `heyat pki init` or import one."
         )
-    step("rendering")
+    await step("rendering")
     try:
         pdf = await render_pdf_async(content)
     except FontMissingError as exc:
@@ -48,7 +48,7 @@ async def render_and_sign(
         ) from exc
     except RenderError as exc:
         raise Conflict("The document could not be rendered: {reason}", reason=str(exc)) from exc
-    step("signing")
+    await step("signing")
     try:
         return await sign_pdf(pdf, config)
     except SigningError as exc:

@@ -20,6 +20,7 @@ from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
 from hearing_server.issuance.notices import do_record_notification, party_clocks, window_of
 from hearing_server.issuance.objections import do_object, objections_of_case
+from hearing_server.issuance.progress import IssueProgress
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -230,8 +231,13 @@ async def issue(ruling_id: int) -> Any:
     """Without JavaScript: issue in the request, then show the ruling."""
     user = require_user()
     try:
+        rt = runtime()
         await do_issue_ruling(
-            await db_session(), runtime().settings, actor=user, ruling_id=ruling_id
+            await db_session(),
+            rt.settings,
+            actor=user,
+            ruling_id=ruling_id,
+            progress=IssueProgress(rt.shared),
         )
     except DomainError as exc:
         mark_persist(exc)

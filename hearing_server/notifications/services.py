@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
+from hearing_server.db import dialect_insert
 from hearing_server.errors import Conflict, NotFound
 from hearing_server.notifications.models import OutboxMessage
 
@@ -36,24 +37,28 @@ async def do_enqueue(
         raise ValueError(f"unknown channel {channel!r}")
     if channel == "sms" and len(body) > SMS_LIMIT:
         raise ValueError(f"SMS body of {len(body)} characters exceeds {SMS_LIMIT}")
-    if dedupe_key is not None:
-        existing = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
+    values = {
+        "channel": channel,
+        "address": address,
+        "subject": subject[:200],
+        "body": body,
+        "recipient_user_id": recipient.id if recipient else None,
+        "attachments": attachments or [],
+        "dedupe_key": dedupe_key,
+    }
+    if dedupe_key is None:
+        message = OutboxMessage(**values)
+        session.add(message)
+        await session.flush()
+        return message
+    # One statement: of two enqueues of one key at once, exactly one inserts.
+    insert = dialect_insert(session)(OutboxMessage).values(**values)
+    inserted: OutboxMessage | None = await session.scalar(
+        insert.on_conflict_do_nothing(index_elements=[OutboxMessage.dedupe_key]).returning(
+            OutboxMessage
         )
-        if existing is not None:
-            return None
-    message = OutboxMessage(
-        channel=channel,
-        address=address,
-        subject=subject[:200],
-        body=body,
-        recipient_user_id=recipient.id if recipient else None,
-        attachments=attachments or [],
-        dedupe_key=dedupe_key,
     )
-    session.add(message)
-    await session.flush()
-    return message
+    return inserted
 
 
 async def do_notify_user(

@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 class HotStatement:
     """A Core statement of the room's hot path, built once.
 
-    On SQLite it goes straight to the aiosqlite driver of the session's own connection,
-    inside the session's transaction, past SQLAlchemy's execution and result layers (about
-    40 µs a statement; the trip to the driver's thread is one either way, see
-    ``hearing_server.sqlite_driver``), and :meth:`first_then` sends two statements in one
-    trip. The SQL and the parameter order come from SQLAlchemy's compiler and the values
-    pass through the columns' own bind processors, so it is the same statement either way.
-    Elsewhere: SQLAlchemy Core."""
+    On SQLite it goes straight to the aiosqlite driver of the session's own connection
+    (aiosqlite's public ``execute_fetchall``), inside the session's transaction (begun by
+    ``session.connection()``), past SQLAlchemy's execution and result layers (about 40 µs a
+    statement). The SQL and the parameter order come from SQLAlchemy's compiler and the
+    values pass through the columns' own bind processors, so it is the same statement
+    either way. Elsewhere: SQLAlchemy Core."""
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
@@ -62,27 +61,10 @@ class HotStatement:
         then_params: Callable[[Any], dict[str, Any]],
     ) -> tuple[Any, dict[str, Any]] | None:
         """This statement's first row, then ``then`` with ``then_params(row)``; None (and
-        ``then`` not run) when there is no row. On SQLite both go in one trip to the driver's
-        thread (``then_params`` runs there: keep it a pure function of the row)."""
-        connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
-        if connection.dialect.name != "sqlite":
-            row = await self.first(session, params)
-            if row is None:
-                return None
-            values = then_params(row)
-            await then.rows(session, values)
-            return row, values
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
-        first_values = self.sqlite_values(params)
-
-        def both(db: Any) -> tuple[Any, dict[str, Any]] | None:
-            row = db.execute(self.sqlite_sql, first_values).fetchone()
-            if row is None:
-                return None
-            values = then_params(row)
-            db.execute(then.sqlite_sql, then.sqlite_values(values)).fetchall()
-            return row, values
-
-        found: tuple[Any, dict[str, Any]] | None = await driver.run_in_thread(both)
-        return found
+        ``then`` not run) when there is no row (``then_params``: a pure function of the row)."""
+        row = await self.first(session, params)
+        if row is None:
+            return None
+        values = then_params(row)
+        await then.rows(session, values)
+        return row, values

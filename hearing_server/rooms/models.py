@@ -46,6 +46,9 @@ class Attendance(Base):
     admitted: Mapped[bool] = mapped_column(
         default=False
     )  # parties wait in the lobby until admitted
+    # The server instance holding the socket (hearing_server.instances): when it dies, its
+    # open rows are closed so that quorum counts only people really present.
+    instance_id: Mapped[str | None] = mapped_column(String(36), index=True)
 
 
 class Highlight(Base):
@@ -80,7 +83,11 @@ class PageView(Base):
     """The reading log: who looked at which page of which document, for how long."""
 
     __tablename__ = "page_views"
-    __table_args__ = (Index("ix_page_views_user_doc", "user_id", "document_id"),)
+    __table_args__ = (
+        Index("ix_page_views_user_doc", "user_id", "document_id"),
+        # One row per person and page of a hearing: readings add up (an upsert).
+        UniqueConstraint("hearing_id", "user_id", "document_id", "page"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     hearing_id: Mapped[int | None] = mapped_column(ForeignKey("hearings.id"))

@@ -178,7 +178,12 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         try:
             hearing = await access.require_hearing(session, hearing_id, lock=True)
             attendance = await do_join(
-                session, hearing, participant, sid, live_sids=frozenset(self.sockets)
+                session,
+                hearing,
+                participant,
+                sid,
+                live_sids=frozenset(self.sockets),
+                instance_id=self.rt.instance_id,
             )
             await commit(session)
         except BaseException:

@@ -8,10 +8,11 @@ each person once (:func:`attendance_by_person`).
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from hearing_server.accounts.models import User
 from hearing_server.boards.models import BoardRulesVersion
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, NotFound
+from hearing_server.instances import DEAD_AFTER, dead_instances, do_forget
 from hearing_server.law.rules import BoardRules, QuorumStatus, SeatGroup, quorum_status
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import Participant, is_admitted, require_active, require_hearing
@@ -27,6 +29,8 @@ from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.log import PUBLIC_PHASES, do_append_event, public_audience
 from hearing_server.rooms.models import Attendance, RoomEvent
 from hearing_server.scheduling.models import Hearing, PanelSeat, RoomPhase
+
+log = logging.getLogger(__name__)
 
 
 async def _rules_of(session: AsyncSession, hearing: Hearing) -> BoardRules:
@@ -63,11 +67,12 @@ async def do_join(
     sid: str,
     *,
     live_sids: Collection[str] = (),
+    instance_id: str | None = None,
 ) -> Attendance:
     """Record a socket joining the room. A user's earlier rows still open on a socket that
     no longer exists (a killed server) are closed, so presence stays true; ``live_sids``
     are the sockets this process still holds (another tab of the same person), whose rows
-    stay open."""
+    stay open. ``instance_id``: the server instance holding the socket."""
     user = participant.user
     now = utcnow()
     admitted = participant.is_board or await is_admitted(session, hearing.id, user.id)
@@ -91,6 +96,7 @@ async def do_join(
         joined_at=now,
         sid=sid,
         admitted=admitted,
+        instance_id=instance_id,
     )
     session.add(row)
     await session.flush()
@@ -139,6 +145,66 @@ async def do_leave(session: AsyncSession, hearing_id: int, sid: str) -> Attendan
         actor_id=row.user_id,
     )
     return row
+
+
+async def do_close_instance_attendance(
+    session: AsyncSession, instance_id: str, *, at: datetime | None = None
+) -> int:
+    """Close the open attendance rows of the sockets ``instance_id`` held, as left ``at``
+    (its last heartbeat; now by default) or at their joining if later; the rooms hear each
+    person who is no longer present, with the quorum that is left. The number closed."""
+    rows = list(
+        await session.scalars(
+            select(Attendance)
+            .where(Attendance.instance_id == instance_id, Attendance.left_at.is_(None))
+            .order_by(Attendance.hearing_id, Attendance.id)
+        )
+    )
+    left_at = at or utcnow()
+    by_hearing: dict[int, list[Attendance]] = defaultdict(list)
+    for row in rows:
+        by_hearing[row.hearing_id].append(row)
+    for hearing_id in sorted(by_hearing):  # locks taken in one order
+        hearing = await require_hearing(session, hearing_id, lock=True)
+        closed = by_hearing[hearing_id]
+        for row in closed:
+            row.left_at = max(left_at, row.joined_at)
+        await session.flush()
+        present = await present_user_ids(session, hearing_id)
+        gone = {row.user_id: row for row in closed if row.user_id not in present}
+        if not gone:
+            continue
+        quorum = await get_quorum(session, hearing)
+        for user_id, row in sorted(gone.items()):
+            await do_append_event(
+                session,
+                hearing,
+                "presence",
+                "leave",
+                {"user_id": user_id, "quorum": quorum.to_dict()},
+                public_audience(hearing) if row.admitted else ev.AUDIENCE_BOARD,
+                actor_id=user_id,
+            )
+    return len(rows)
+
+
+async def do_close_dead_instances(
+    session: AsyncSession, *, now: datetime | None = None, dead_after: timedelta = DEAD_AFTER
+) -> list[str]:
+    """The sweep: close the attendance of every dead server instance (as left at its last
+    heartbeat) and forget the instance. The ids of the instances found dead."""
+    dead = await dead_instances(session, now=now, dead_after=dead_after)
+    for instance_id, last_beat in dead:
+        closed = await do_close_instance_attendance(session, instance_id, at=last_beat)
+        if closed:
+            log.warning(
+                "server instance %s is dead (last heartbeat %s): %d attendance rows closed",
+                instance_id,
+                last_beat.isoformat(),
+                closed,
+            )
+    await do_forget(session, [instance_id for instance_id, _ in dead])
+    return [instance_id for instance_id, _ in dead]
 
 
 async def do_admit(session: AsyncSession, ctx: RoomContext, user_id: int) -> None:

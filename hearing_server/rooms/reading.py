@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.cases.models import Document
 from hearing_server.clock import utcnow
+from hearing_server.db import dialect_insert
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import hearing_case_ids, panel_seats, require_hearing
 from hearing_server.rooms.documents import check_document
@@ -34,28 +35,27 @@ async def do_log_reading(
     )
     case_ids = await hearing_case_ids(session, hearing.id)
     first = ctx.is_board and not await _has_opened(session, ctx.user.id, case_ids)
-    row = await session.scalar(
-        select(PageView).where(
-            PageView.hearing_id == hearing.id,
-            PageView.user_id == ctx.user.id,
-            PageView.document_id == document_id,
-            PageView.page == page,
+    # One statement, so that two reports of the same page at once add up in one row.
+    now = utcnow()
+    insert = dialect_insert(session)(PageView).values(
+        hearing_id=hearing.id,
+        user_id=ctx.user.id,
+        document_id=document_id,
+        page=page,
+        seconds=seconds,
+        at=now,
+    )
+    await session.execute(
+        insert.on_conflict_do_update(
+            index_elements=[
+                PageView.hearing_id,
+                PageView.user_id,
+                PageView.document_id,
+                PageView.page,
+            ],
+            set_={"seconds": PageView.seconds + insert.excluded.seconds, "at": now},
         )
     )
-    if row is None:
-        session.add(
-            PageView(
-                hearing_id=hearing.id,
-                user_id=ctx.user.id,
-                document_id=document_id,
-                page=page,
-                seconds=seconds,
-                at=utcnow(),
-            )
-        )
-    else:
-        row.seconds += seconds
-        row.at = utcnow()
     await session.flush()
     if first:
         await do_append_event(

@@ -127,7 +127,7 @@ async def do_set_view(
                 "at": at,
             }
 
-        # The guarded UPDATE and, when it numbered the event, the log's INSERT: one trip.
+        # The guarded UPDATE and, when it numbered the event, the log's INSERT.
         found = await _VIEW_UPDATE.first_then(
             session,
             {

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -239,6 +239,22 @@ def _party_user_ids(parties: Iterable[CaseParty]) -> set[int]:
     return ids
 
 
+BOOKING_LOCKS = 15_001  # PostgreSQL advisory locks of people being booked: (this, user id)
+
+
+async def lock_people(session: AsyncSession, user_ids: Iterable[int]) -> None:
+    """Hold, until the transaction ends, the booking lock of each person (PostgreSQL
+    advisory locks, taken in id order so that two bookings never wait on each other in a
+    circle). Two transactions booking one person run their conflict check one after the
+    other; under READ COMMITTED the second's check reads the first's committed hearing.
+    SQLite needs none: its write transactions already run one at a time."""
+    connection = await session.connection()
+    if connection.dialect.name != "postgresql":
+        return
+    for user_id in sorted(set(user_ids)):
+        await session.execute(select(func.pg_advisory_xact_lock(BOOKING_LOCKS, user_id)))
+
+
 async def check_conflicts(
     session: AsyncSession,
     *,
@@ -248,7 +264,11 @@ async def check_conflicts(
     party_user_ids: set[int],
     exclude_hearing_id: int | None = None,
 ) -> None:
-    """Conflict when a panel member or a party is booked for an overlapping hearing."""
+    """Conflict when a panel member or a party is booked for an overlapping hearing.
+
+    Each person is locked first (:func:`lock_people`), so that of two bookings of one
+    person at once the second sees the first's hearing once it has committed."""
+    await lock_people(session, member_ids | party_user_ids)
     end = starts_at + timedelta(minutes=duration_minutes)
     query = (
         select(Hearing)

@@ -228,26 +228,58 @@ async def do_cast_ballot(
         )
     step = await verify_otp(session, settings, actor, code, purpose="vote", credential=credential)
 
-    cast_at = utcnow()
     # The chain is locked by verify_otp's audit row; its tip is that row.
-    head_seq, head = await get_chain_tip(session)
-    receipt = make_receipt(
+    ballot = await do_record_ballot(
+        session,
         motion_id=motion.id,
         member_id=actor.id,
         choice=picked.value,
         opinion=written,
-        cast_at=cast_at,
+        cast_at=utcnow(),
         otp_step=step,
+    )
+    voted.add(actor.id)
+    waiting = set(eligible_ids(motion)) - recused
+    if waiting <= voted:
+        await do_close_locked_motion(session, motion, hearing, closed_by=None)
+        return CastResult(ballot=ballot, motion=motion, closed=True)
+    await room_events.notify_progress(session, hearing, motion, voted=voted, recused=recused)
+    return CastResult(ballot=ballot, motion=motion, closed=False)
+
+
+async def do_record_ballot(
+    session: AsyncSession,
+    *,
+    motion_id: int,
+    member_id: int,
+    choice: str,
+    opinion: str | None,
+    cast_at: datetime,
+    otp_step: int,
+) -> Ballot:
+    """Write a ballot whose checks were made: its receipt (over the ballot and the audit
+    chain's head), the row, and its ``ballot.cast`` audit row right after that head, as
+    :func:`check_receipt` verifies them. The caller holds the chain's lock (an audit row
+    of its own in this transaction, as :func:`do_cast_ballot`), or nothing else writes
+    (the demo's seed)."""
+    head_seq, head = await get_chain_tip(session)
+    receipt = make_receipt(
+        motion_id=motion_id,
+        member_id=member_id,
+        choice=choice,
+        opinion=opinion,
+        cast_at=cast_at,
+        otp_step=otp_step,
         chain_head=head,
     )
     values = {
-        "motion_id": motion.id,
-        "member_id": actor.id,
-        "choice": picked.value,
-        "opinion": written,
+        "motion_id": motion_id,
+        "member_id": member_id,
+        "choice": choice,
+        "opinion": opinion,
         "cast_at": cast_at,
-        "otp_step": step,
-        # The ballot's own audit row comes next in the chain (still locked by us).
+        "otp_step": otp_step,
+        # The ballot's own audit row comes next in the chain.
         "audit_seq": head_seq + 1,
         "receipt": receipt,
     }
@@ -259,29 +291,23 @@ async def do_cast_ballot(
     ballot = Ballot(id=ballot_id, **values)
     event = await do_record(
         session,
-        actor_id=actor.id,
+        actor_id=member_id,
         action="ballot.cast",
         subject_type="motion",
-        subject_id=motion.id,
+        subject_id=motion_id,
         payload={
             "ballot_id": ballot_id,
-            "member_id": actor.id,
-            "choice": picked.value,
+            "member_id": member_id,
+            "choice": choice,
             "opinion_sha256": (
-                hashlib.sha256(written.encode()).hexdigest() if written is not None else None
+                hashlib.sha256(opinion.encode()).hexdigest() if opinion is not None else None
             ),
             "receipt": receipt,
         },
     )
     if event.seq != head_seq + 1:  # cannot happen while the chain's lock is held
         raise RuntimeError("the audit chain moved during a ballot")
-    voted.add(actor.id)
-    waiting = set(eligible_ids(motion)) - recused
-    if waiting <= voted:
-        await do_close_locked_motion(session, motion, hearing, closed_by=None)
-        return CastResult(ballot=ballot, motion=motion, closed=True)
-    await room_events.notify_progress(session, hearing, motion, voted=voted, recused=recused)
-    return CastResult(ballot=ballot, motion=motion, closed=False)
+    return ballot
 
 
 _VOTERS_AND_RECUSED = (
