@@ -15,7 +15,7 @@ import httpx
 
 from hearing_server import clock
 from hearing_server.config import Settings
-from tests.conftest import PROJECT, free_port, server_env
+from tests.conftest import EVENTUALLY_SECONDS, PROJECT, free_port, server_env
 
 HEYAT = str(Path(sys.executable).parent / "heyat")
 WAIT = 30.0  # seconds a server may take to answer /healthz
@@ -53,7 +53,7 @@ class ServeProcess:
             )
 
     async def healthy(self) -> None:
-        async with httpx.AsyncClient(base_url=self.url) as http:
+        async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=self.url) as http:
             for _ in range(int(WAIT / 0.1)):
                 self.check_alive()
                 try:

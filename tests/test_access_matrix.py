@@ -43,6 +43,7 @@ from hearing_server.law.rules import SeatGroup
 from hearing_server.scheduling.models import HearingStatus, RoomPhase
 from hearing_server.voting.models import Motion
 from tests.conftest import (
+    EVENTUALLY_SECONDS,
     LiveServer,
     OtpSource,
     Person,
@@ -408,7 +409,9 @@ async def world(
         for role, username in ROLES.items():
             cookie = await signed.cookie(username)
             http[role] = httpx.AsyncClient(
-                base_url=url, headers={"Cookie": cookie, "Accept-Language": "en"}, timeout=30
+                timeout=EVENTUALLY_SECONDS,
+                base_url=url,
+                headers={"Cookie": cookie, "Accept-Language": "en"},
             )
     finally:
         clock.set_frozen(None)

@@ -33,7 +33,7 @@ from schemathesis import GenerationMode
 
 from hearing_server.config import Settings
 from hearing_server.web.context import SESSION_COOKIE
-from tests.conftest import LiveServer, OtpSource, Person, make_settings
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, OtpSource, Person, make_settings
 
 EXAMPLES = int(os.environ.get("HEYAT_FUZZ_EXAMPLES", "2"))
 # Ending the identity's own session would turn the rest of the run into 401s.
@@ -56,7 +56,7 @@ async def identity(live: LiveServer, person: Person | None, otp: OtpSource) -> d
     schemes name them (Schemathesis would otherwise make values up), or none for nobody."""
     if person is None:
         return {}
-    async with httpx.AsyncClient(base_url=live.url) as http:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=live.url) as http:
         response = await http.post(
             "/api/v1/auth/login",
             json={
@@ -135,7 +135,7 @@ async def test_schemathesis_finds_no_server_error(
 ) -> None:
     person = None if who == "anonymous" else people[who]
     auth = await identity(live_server, person, otp)
-    async with httpx.AsyncClient(base_url=live_server.url) as http:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=live_server.url) as http:
         document = (await http.get("/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(document)
     started = time.perf_counter()

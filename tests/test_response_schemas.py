@@ -18,7 +18,7 @@ from hearing_server.issuance.demo import TRACKING_CODE
 from hearing_server.issuance.models import Ruling
 from hearing_server.scheduling.models import AgendaItem
 from hearing_server.voting.models import Ballot
-from tests.conftest import LiveServer, OtpSource, Person
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, OtpSource, Person
 from tests.test_fuzz_schemathesis import identity
 
 CONFORMANCE = schemathesis.checks.response_schema_conformance
@@ -85,7 +85,7 @@ async def test_the_main_routes_answer_what_the_document_says(
 ) -> None:
     demo = await _demo(db)
     problems: list[str | None] = []
-    async with httpx.AsyncClient(base_url=live_server.url) as http:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=live_server.url) as http:
         schema = schemathesis.openapi.from_dict((await http.get("/openapi.json")).json())
         secretary = people["secretary"]
         login = await http.post(
@@ -109,7 +109,9 @@ async def test_the_main_routes_answer_what_the_document_says(
         verify = await http.post("/api/v1/verify", json={"code": demo["code"]})
         problems.append(_check(schema, "/api/v1/verify", "POST", verify))
     as_secretary = await identity(live_server, secretary, otp)
-    async with httpx.AsyncClient(base_url=live_server.url, **as_secretary) as http:
+    async with httpx.AsyncClient(
+        timeout=EVENTUALLY_SECONDS, base_url=live_server.url, **as_secretary
+    ) as http:
         for template, path in [
             ("/api/v1/cases", "/api/v1/cases"),
             ("/api/v1/cases/{case_id}", f"/api/v1/cases/{demo['case_id']}"),
@@ -122,7 +124,9 @@ async def test_the_main_routes_answer_what_the_document_says(
         body = (await http.get(f"/api/v1/cases/{demo['case_id']}")).json()
         assert body["claims"] and all(isinstance(c["id"], int) for c in body["claims"])
     as_voter = await identity(live_server, people[demo["voter"]], otp)
-    async with httpx.AsyncClient(base_url=live_server.url, **as_voter) as http:
+    async with httpx.AsyncClient(
+        timeout=EVENTUALLY_SECONDS, base_url=live_server.url, **as_voter
+    ) as http:
         receipt = await http.get(f"/api/v1/receipts/{demo['receipt']}")
         problems.append(_check(schema, "/api/v1/receipts/{receipt}", "GET", receipt))
     found = [p for p in problems if p]

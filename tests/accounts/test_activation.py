@@ -23,7 +23,16 @@ from hearing_server.config import Settings
 from hearing_server.i18n import gettext
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.text import make_national_id
-from tests.conftest import OtpSource, Person, api_login, eventually, free_port, serving, tool
+from tests.conftest import (
+    EVENTUALLY_SECONDS,
+    OtpSource,
+    Person,
+    api_login,
+    eventually,
+    free_port,
+    serving,
+    tool,
+)
 from tests.notifications import fake_kavenegar
 from tests.notifications.fake_kavenegar import API_KEY, SENDER
 
@@ -416,7 +425,10 @@ async def test_the_activation_sms_reaches_kavenegar_once_and_its_code_works(
                 if s.form.get("receptor") == WORKER_MOBILE and word in s.form["message"]
             ]
 
-        async with serving(app, port), httpx.AsyncClient(base_url=url) as clerk:
+        async with (
+            serving(app, port),
+            httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=url) as clerk,
+        ):
             clerk_person = people["clerk"]
             login = await clerk.post(
                 "/api/v1/auth/login",
@@ -446,7 +458,7 @@ async def test_the_activation_sms_reaches_kavenegar_once_and_its_code_works(
             found = re.search(r"/activate\?code=([A-Z0-9-]{14})\n", text)
             assert found and text.count(url) == 1
             code = found.group(1)
-            async with httpx.AsyncClient(base_url=url) as worker:
+            async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=url) as worker:
                 start = await worker.post(
                     "/api/v1/auth/activate/start", json={"code": code, "national_id": WORKER_NID}
                 )

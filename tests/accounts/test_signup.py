@@ -28,6 +28,7 @@ from hearing_server.cases.models import Case, CaseParty, FiledVia, PartyRole
 from hearing_server.config import Settings
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.text import make_national_id
+from tests.conftest import EVENTUALLY_SECONDS
 from tests.notifications import fake_kavenegar
 from tests.notifications.fake_kavenegar import API_KEY, SENDER
 from tests.serve import ServeProcess
@@ -504,7 +505,7 @@ async def test_a_server_on_kavenegar_delivers_the_code_once_and_it_completes_sig
         )
         try:
             await server.start()
-            async with httpx.AsyncClient(base_url=server.url) as http:
+            async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=server.url) as http:
                 started = await http.post("/api/v1/signup", json=_worker())
                 assert started.status_code == 202, started.text
                 token = started.json()["signup_token"]

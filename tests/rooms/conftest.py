@@ -113,7 +113,7 @@ async def room(db: Any, settings: Settings) -> Room:
 
 async def login_cookie(base_url: str, person: Person, otp: OtpSource) -> str:
     """Sign in over HTTP against the live server; the Cookie header value to send."""
-    async with httpx.AsyncClient(base_url=base_url) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=EVENTUALLY_SECONDS) as http:
         response = await http.post(
             "/api/v1/auth/login",
             json={

@@ -15,7 +15,7 @@ from hearing_server.accounts.models import LoginSession
 from hearing_server.clock import utcnow
 from hearing_server.rooms import namespace
 from hearing_server.rooms.models import Attendance
-from tests.conftest import LiveServer
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
 
@@ -126,7 +126,7 @@ async def test_room_token_lets_a_program_join_without_the_cookie(
     signed: Signed, room: Room, clients: Callable[[str], RoomClient]
 ) -> None:
     cookie = await signed.cookie("member.wrk1")
-    async with httpx.AsyncClient(base_url=signed.live.url) as http:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=signed.live.url) as http:
         got = await http.get(
             f"/api/v1/hearings/{room.hearing_id}/room/token", headers={"Cookie": cookie}
         )
