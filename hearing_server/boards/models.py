@@ -3,7 +3,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Enum, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hearing_server.clock import utcnow
@@ -18,6 +28,9 @@ class LabourOffice(Base):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
+    # Whether the anonymised public copies of this office's rulings name legal entities
+    # (companies) that are parties; natural persons are never named. Default: not.
+    publish_entity_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     boards: Mapped[list[Board]] = relationship(back_populates="office", lazy="raise")
 
