@@ -80,6 +80,8 @@ class Settings:
     tsa_url: str | None = None
     # Public endpoints (verification), per client address: a `limits` rate string.
     public_verify_rate: str = "30/minute"
+    # The public search of anonymised final rulings (pages and API), per client address.
+    public_rulings_rate: str = "60/minute"
     # How often the audit chain's head is checkpointed (sealed) when it has moved.
     audit_checkpoint_seconds: float = 300.0
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"

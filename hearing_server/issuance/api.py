@@ -127,6 +127,8 @@ class SignatureOut(Out):
 class VerdictOut(Out):
     authentic: bool
     kind: str | None
+    # For an anonymised public copy (kind "public_ruling"): the original ruling's code.
+    derived_from: str | None = None
     problems: list[str]
     sha256: str | None
     number: str | None
@@ -434,6 +436,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     return {
         "authentic": verdict.authentic,
         "kind": verdict.kind,
+        "derived_from": verdict.details.get("original_code"),
         "problems": [_(p) for p in verdict.problems],
         "sha256": verdict.sha256,
         "number": verdict.number,

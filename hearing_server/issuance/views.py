@@ -66,6 +66,7 @@ SHOWN_VALUES = (
     lazy("ruling"),
     lazy("minutes"),
     lazy("signed"),
+    lazy("public_ruling"),
 )
 
 # How the secretary may record a notification served outside the system.
