@@ -157,7 +157,6 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.cases import views as cases_views
     from hearing_server.issuance import api as issuance_api
     from hearing_server.issuance import finality
-    from hearing_server.issuance import public_views as issuance_public
     from hearing_server.issuance import views as issuance_views
     from hearing_server.notifications import delivery
     from hearing_server.notifications import views as notifications_views
@@ -183,8 +182,6 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         voting_views.blueprint,
         issuance_views.blueprint,
         issuance_api.blueprint,
-        issuance_public.pages,
-        issuance_public.api,
     ):
         app.register_blueprint(blueprint)
     checkpoints.install(app)
