@@ -159,7 +159,7 @@ def _replace_needles(text: str, needles: Sequence[_Needle]) -> str:
 _DIGIT = "0-9\u06f0-\u06f9\u0660-\u0669"
 _GAP_CLASS = "".join(sorted(_NUMBER_GAPS)).replace("-", "\\-")
 _NUMBER_RUN = re.compile(
-    rf"(?:(?:IR|ir|Ir)[{_GAP_CLASS}]?)?[{_DIGIT}](?:[{_GAP_CLASS}]{{0,2}}[{_DIGIT}])*"
+    rf"\+?(?:(?:IR|ir|Ir)[{_GAP_CLASS}]?)?[{_DIGIT}](?:[{_GAP_CLASS}]{{0,2}}[{_DIGIT}])*"
 )
 LONG_NUMBER = 10
 """Digits in a run from which it is removed whatever it is (a national ID has 10)."""
