@@ -54,6 +54,7 @@ PAGES = (
     "/rulings/{draft_ruling}",
     "/verify",
     "/verify/{code}",
+    "/public/rulings",
     "/admin/users",
 )
 
