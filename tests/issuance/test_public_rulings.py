@@ -323,6 +323,34 @@ def test_scrubber_removes_every_spelling_and_keeps_the_rest() -> None:
     assert "كاوه صنعت" in shown and "نیکنام" not in fold(shown)
 
 
+@pytest.mark.parametrize("locale", ["fa", "en"])
+def test_the_public_template_says_it_is_an_anonymised_copy_of_the_original(locale: str) -> None:
+    from rulings.redact import redact_ruling
+    from rulings.render import render_html
+    from tests.rulings.rulings_testkit import EMPLOYER, WORKER, make_ruling
+
+    content = make_ruling("fa" if locale == "fa" else "en")
+    identity = CaseIdentity(
+        parties=(
+            PartyIdentity(PartyRole.CLAIMANT, WORKER),
+            PartyIdentity(PartyRole.RESPONDENT, EMPLOYER, representative="مریم احمدی (وکیل)"),
+        )
+    )
+    public = redact_ruling(
+        content,
+        identity,
+        publish_entity_names=False,
+        public_code="ABCD-EFGH-JKLM",
+        public_url="https://heyat.example/verify/ABCD-EFGH-JKLM",
+    )
+    html = render_html(public)
+    assert WORKER not in html and EMPLOYER not in html
+    assert html.count(content.verification_code) >= 3  # notice, header, footer
+    assert 'name="HeyatDerivativeOf" content="' + content.verification_code in html
+    assert "ABCD-EFGH-JKLM" in html
+    assert ("نسخه‌ی بی‌نام" if locale == "fa" else "anonymised copy") in html
+
+
 # --------------------------------------------------------------------------- corpus
 
 
