@@ -10,6 +10,7 @@ each copy is signed (pyHanko's validator) as a derivative of its original.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from hearing_server.boards.models import Board, LabourOffice
 from hearing_server.cases.models import Case, CaseParty, ClaimKind
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict
+from hearing_server.issuance import finality
 from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.models import Approval, PublicRuling, Ruling, RulingState
 from hearing_server.issuance.publication import compose_public, jalali_key, publish_pending
@@ -35,7 +37,7 @@ from rulings.persian import fa_digits
 from rulings.pki import PkiPaths
 from rulings.redact import CaseIdentity, PartyIdentity, scrubber_for
 from rulings.verify import extract_derived_from
-from tests.conftest import Person
+from tests.conftest import Person, eventually
 from tests.issuance.conftest import MotionPlan, make_decided_case, pdf_text, pyhanko_status
 
 ZWNJ = "\u200c"
@@ -431,13 +433,35 @@ async def test_public_copies_of_a_corpus_hide_the_parties_and_verify_as_derivati
 
     await _search(client, db, rulings)
 
+    # Once final it is published; if a corrected ruling replaces it, its copy goes too.
+    async with db.transaction() as session:
+        await session.execute(
+            update(Ruling).where(Ruling.id == not_final).values(state=RulingState.FINAL)
+        )
+    assert await publish_pending(db, settings) == 1
+    late = await public_of(db, not_final)
+    assert late is not None
+    assert (await client.get(f"/public/rulings/{late.code}")).status_code == 200
+    async with db.transaction() as session:
+        await session.execute(
+            update(Ruling).where(Ruling.id == not_final).values(state=RulingState.SUPERSEDED)
+        )
+    assert (await client.get(f"/public/rulings/{late.code}")).status_code == 404
+    assert late.code not in await _codes(client, per_page=50)
+    verdict = await (await client.get(f"/api/v1/verify/{late.code}")).get_json()
+    assert verdict["authentic"] is False and verdict["kind"] == "public_ruling"
+
+
+async def _codes(client: Any, **params: Any) -> list[str]:
+    answer = await client.get("/api/v1/public/rulings", query_string=params)
+    body = await answer.get_json()
+    assert answer.status_code == 200, body
+    return [r["code"] for r in body["rulings"]]
+
 
 async def _search(client: Any, db: Any, rulings: dict[int, Spec]) -> None:
     async def codes(**params: Any) -> list[str]:
-        answer = await client.get("/api/v1/public/rulings", query_string=params)
-        body = await answer.get_json()
-        assert answer.status_code == 200, body
-        return [r["code"] for r in body["rulings"]]
+        return await _codes(client, **params)
 
     rows: dict[int, PublicRuling] = {}
     for ruling_id in rulings:
@@ -531,3 +555,16 @@ async def test_an_office_may_publish_legal_entities_names(
     assert fold(spec.employer) in text  # the company, by name
     for secret in spec.secrets():  # the people, still not
         assert secret not in text, secret
+
+
+async def test_the_finality_loop_publishes_a_final_ruling_after_its_sweep(
+    db: Any, settings: Settings, people: dict[str, Person], pki: PkiPaths
+) -> None:
+    ruling_id = await issue_for(db, settings, people, CORPUS[0])  # final on issue
+    assert await public_of(db, ruling_id) is None  # issuing does not render a second PDF
+    task = asyncio.create_task(finality.run_forever(db, interval=3600, settings=settings))
+    try:
+        row = await eventually(lambda: public_of(db, ruling_id))
+    finally:
+        await finality.stop(task)
+    assert row.code and row.outcome == "accepted"
