@@ -213,7 +213,11 @@ async def do_record_public(
         action="ruling.published",
         subject_type="ruling",
         subject_id=composed.ruling_id,
-        payload={"code": row.code, "pdf_sha256": digest, "original": r.case_number},
+        payload={
+            "code": row.code,
+            "pdf_sha256": digest,
+            "derived_from": public.original_verification_code,
+        },
     )
     return row
 
