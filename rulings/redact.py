@@ -259,7 +259,7 @@ def _labels(parties: Sequence[PartyIdentity], locale: Locale) -> list[str]:
 def _name_needles(name: str, replacement: str, *, words: bool) -> list[_Needle]:
     """The whole name and, for a natural person, each word of three letters or more (a
     word joined by a zero-width non-joiner, «نیک‌نام», is one word)."""
-    needles = [_Needle(fold(name), replacement, whole_word=False)]
+    needles = [_Needle(fold(name), replacement, whole_word=True)]  # «علی» is not in «فعلی»
     if words:
         for word in name.split():
             if len(fold(word)) >= 3:

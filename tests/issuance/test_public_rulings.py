@@ -320,6 +320,9 @@ def test_scrubber_removes_every_spelling_and_keeps_the_rest() -> None:
     # What does not identify anyone stays: amounts, articles, dates, ordinary words.
     for kept in ("۴۵۰٬۰۰۰٬۰۰۰ ریال", "مواد ۳۵ و ۳۷ قانون کار", "۱۴۰۵/۰۹/۱۱", "وکیل"):
         assert kept in hidden
+    # A short name is a word, not a piece of other words: «علی» stays in «فعلی».
+    short = CaseIdentity(parties=(PartyIdentity(PartyRole.CLAIMANT, "علی"),))
+    assert scrubber_for(short)("وضعیت فعلی را علی گفت.") == "وضعیت فعلی را کارگر گفت."
     # A legal entity's name stays when the office publishes such names; people never do.
     shown = scrubber_for(identity, publish_entity_names=True)(text)
     assert "كاوه صنعت" in shown and "نیکنام" not in fold(shown)
