@@ -382,5 +382,25 @@ def ruling_export(case_number: str, output: str) -> None:
     click.echo(f"ruling {record.number} written to {output} (sha256 {record.pdf_sha256})")
 
 
+@ruling.command("publish")
+@click.option("--limit", default=100, show_default=True, type=int, help="At most this many.")
+def ruling_publish(limit: int) -> None:
+    """Publish now the anonymised copies of final rulings that have none (the server's
+    finality loop does it by itself every minute)."""
+    from hearing_server.db import Database
+    from hearing_server.issuance.publication import publish_pending
+    from rulings.render import shutdown_pool
+
+    async def work(settings: Settings) -> int:
+        db = Database(settings.database_url)
+        try:
+            return await publish_pending(db, settings, limit)
+        finally:
+            await db.dispose()
+            shutdown_pool()
+
+    click.echo(f"{_run(work)} public ruling(s) published")
+
+
 if __name__ == "__main__":
     main()

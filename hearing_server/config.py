@@ -87,6 +87,8 @@ class Settings:
     public_stats_rate: str = "120/minute"
     # How often the statistics are recomputed when the audit chain has moved.
     stats_refresh_seconds: float = 300.0
+    # The public search of anonymised final rulings (pages and API), per client address.
+    public_rulings_rate: str = "60/minute"
     # How often the audit chain's head is checkpointed (sealed) when it has moved.
     audit_checkpoint_seconds: float = 300.0
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"

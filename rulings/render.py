@@ -49,6 +49,7 @@ from rulings.persian import (
     jalali_datetime,
     jalali_time,
 )
+from rulings.redact import PublicRulingContent
 
 PROJECT_ROOT: Final = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR: Final = PROJECT_ROOT / "templates"
@@ -59,8 +60,8 @@ FONT_FILES: Final = (
     STATIC_DIR / "vendor" / "vazirmatn" / "fonts" / "Vazirmatn-Bold.ttf",
 )
 
-Content = RulingContent | MinutesContent
-DocumentKind = Literal["ruling", "minutes"]
+Content = RulingContent | MinutesContent | PublicRulingContent
+DocumentKind = Literal["ruling", "minutes", "public_ruling"]
 
 
 class RenderError(RuntimeError):
@@ -268,20 +269,29 @@ def qr_data_uri(url: str) -> str:
 
 
 def _kind(content: Content) -> DocumentKind:
+    if isinstance(content, PublicRulingContent):
+        return "public_ruling"
     return "ruling" if isinstance(content, RulingContent) else "minutes"
 
 
 def render_html(content: Content) -> str:
-    """The document as HTML, from ``templates/rulings/{ruling,minutes}_{fa,en}.html``."""
+    """The document as HTML, from ``templates/rulings/{ruling,minutes}_{fa,en}.html`` (the
+    anonymised public copy of a ruling from ``ruling_public_{locale}.html``)."""
     kind = _kind(content)
     locale = content.locale
-    template = _environment(locale).get_template(f"{kind}_{locale}.html")
+    name = "ruling_public" if kind == "public_ruling" else kind
+    template = _environment(locale).get_template(f"{name}_{locale}.html")
+    board = content.ruling.board if isinstance(content, PublicRulingContent) else content.board
     context: dict[str, Any] = {
         **_LABELS[locale],
-        "board_title": board_title(content.board, locale),
+        "board_title": board_title(board, locale),
         "qr": qr_data_uri(content.verification_url),
     }
-    context["c" if kind == "ruling" else "m"] = content
+    if isinstance(content, PublicRulingContent):
+        context["c"] = content.ruling
+        context["p"] = content
+    else:
+        context["c" if kind == "ruling" else "m"] = content
     return template.render(context)
 
 
@@ -368,7 +378,9 @@ def render_pdf(content: Content) -> bytes:
 def _render_snapshot(kind: DocumentKind, snapshot: str) -> bytes:
     """Process-pool entry point: rebuild the snapshot from JSON and render it."""
     content: Content
-    if kind == "ruling":
+    if kind == "public_ruling":
+        content = PublicRulingContent.from_json(snapshot)
+    elif kind == "ruling":
         content = RulingContent.from_json(snapshot)
     else:
         content = MinutesContent.from_json(snapshot)

@@ -104,6 +104,20 @@ def extract_verification_code(pdf_bytes: bytes) -> str | None:
     return _info_value(reader, VERIFICATION_CODE_KEY)
 
 
+DERIVED_FROM_KEY = "/heyatderivativeof"
+"""Info-dictionary key of an anonymised public copy: the original ruling's code."""
+
+
+def extract_derived_from(pdf_bytes: bytes) -> str | None:
+    """The verification code of the ruling an anonymised public copy derives from, or
+    None (not a public copy, or not a readable PDF). Never raises."""
+    try:
+        reader = PdfFileReader(BytesIO(pdf_bytes), strict=False)
+    except Exception:
+        return None
+    return _info_value(reader, DERIVED_FROM_KEY)
+
+
 def _subject(cert: Any) -> str | None:
     try:
         return str(cert.subject.human_friendly)

@@ -55,6 +55,7 @@ PAGES = (
     "/rulings/{draft_ruling}",
     "/verify",
     "/verify/{code}",
+    "/public/rulings",
     "/admin/users",
     "/admin/calendar",
 )

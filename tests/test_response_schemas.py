@@ -104,6 +104,7 @@ async def test_the_main_routes_answer_what_the_document_says(
         problems.append(_check(schema, "/api/v1/track", "POST", track))
         for template, path in [
             ("/api/v1/verify/{code}", f"/api/v1/verify/{demo['code']}"),
+            ("/api/v1/public/rulings", "/api/v1/public/rulings?q=%D9%85%D8%B2%D8%AF&page=1"),
         ]:
             problems.append(_check(schema, template, "GET", await http.get(path)))
         verify = await http.post("/api/v1/verify", json={"code": demo["code"]})
@@ -137,6 +138,8 @@ async def test_the_main_routes_answer_what_the_document_says(
         ("/api/v1/track", "post"),
         ("/api/v1/verify", "post"),
         ("/api/v1/verify/{code}", "get"),
+        ("/api/v1/public/rulings", "get"),
+        ("/api/v1/public/rulings/{code}", "get"),
         ("/api/v1/cases", "get"),
         ("/api/v1/cases/{case_id}", "get"),
         ("/api/v1/hearings", "get"),

@@ -30,6 +30,9 @@ class LabourOffice(Base):
     name_en: Mapped[str] = mapped_column(String(200))
     # Public statistics may name each board member's attendance rate (off: per board only).
     stats_name_members: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether the anonymised public copies of this office's rulings name legal entities
+    # (companies) that are parties; natural persons are never named. Default: not.
+    publish_entity_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     boards: Mapped[list[Board]] = relationship(back_populates="office", lazy="raise")
 

@@ -3,19 +3,23 @@ object, verify. Thin: parse, authorize, call one service, answer."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, request, url_for
 from quart_schema import validate_request, validate_response
+from werkzeug.datastructures import MultiDict
 
 from hearing_server.accounts.models import User
-from hearing_server.cases.models import Case, CaseParty
+from hearing_server.cases.models import Case, CaseParty, ClaimKind
+from hearing_server.cases.petition import parse_date
 from hearing_server.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from hearing_server.i18n import gettext as _
+from hearing_server.i18n import lazy
 from hearing_server.issuance.compose import member_ids
 from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
-from hearing_server.issuance.models import Minutes, Ruling, RulingState
+from hearing_server.issuance.models import Minutes, PublicRuling, Ruling, RulingState
 from hearing_server.issuance.notices import (
     clock_json,
     do_record_notification,
@@ -25,6 +29,7 @@ from hearing_server.issuance.notices import (
 )
 from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.progress import ISSUE_STEPS, IssueProgress
+from hearing_server.issuance.public import OUTCOMES, PublicFilter, require_public, search_public
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -127,6 +132,8 @@ class SignatureOut(Out):
 class VerdictOut(Out):
     authentic: bool
     kind: str | None
+    # For an anonymised public copy (kind "public_ruling"): the original ruling's code.
+    derived_from: str | None = None
     problems: list[str]
     sha256: str | None
     number: str | None
@@ -437,6 +444,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
     return {
         "authentic": verdict.authentic,
         "kind": verdict.kind,
+        "derived_from": verdict.details.get("original_code"),
         "problems": [_(p) for p in verdict.problems],
         "sha256": verdict.sha256,
         "number": verdict.number,
@@ -483,3 +491,152 @@ def pdf_response(pdf: bytes, filename: str) -> Response:
     return no_store(
         file_download(pdf, mimetype="application/pdf", filename=filename, fallback=filename)
     )
+
+
+OUTCOME_LABELS = {
+    "accepted": lazy("Claims accepted"),
+    "partly_accepted": lazy("Claims partly accepted"),
+    "rejected": lazy("Claims rejected"),
+}
+
+DATE_HINT = "Enter the date as year/month/day, e.g. 1403/05/01."
+
+
+def parse_filter(args: MultiDict[str, str]) -> tuple[PublicFilter, dict[str, str]]:
+    """The filter from query arguments, and per field the msgid of what is wrong."""
+    errors: dict[str, str] = {}
+    filters = PublicFilter(q=(args.get("q") or "").strip()[:200] or None)
+
+    def number(name: str) -> int | None:
+        raw = (args.get(name) or "").strip()
+        if not raw:
+            return None
+        if not raw.isascii() or not raw.isdigit() or not 0 < int(raw) < 2**31:
+            errors[name] = "The request is not valid."
+            return None
+        return int(raw)
+
+    filters.page = number("page") or 1
+    filters.per_page = min(number("per_page") or 20, 100)
+    filters.office_id = number("office_id")
+    filters.board_id = number("board_id")
+    for name in ("date_from", "date_to"):
+        try:
+            day: date | None = parse_date(args.get(name) or None)
+        except ValueError:
+            errors[name] = DATE_HINT
+            day = None
+        setattr(filters, name, day)
+    kind = args.get("claim_kind") or ""
+    if kind:
+        if kind in {k.value for k in ClaimKind}:
+            filters.claim_kind = kind
+        else:
+            errors["claim_kind"] = "Choose a claim type from the list."
+    outcome = args.get("outcome") or ""
+    if outcome:
+        if outcome in OUTCOMES:
+            filters.outcome = outcome
+        else:
+            errors["outcome"] = "Choose an outcome from the list."
+    return filters, errors
+
+
+async def limit_public_rulings() -> None:
+    await limit_public("public_rulings", runtime().settings.public_rulings_rate)
+
+
+# --------------------------------------------------------------------------- public rulings
+
+
+class PublicClaimOut(BaseModel):
+    kind: str
+    title: str
+    decision: str
+    claimed_rials: int | None
+    awarded_rials: int | None
+
+
+class PublicRulingOut(Out):
+    code: str
+    derived_from: str
+    number: str
+    case_number: str
+    office_id: int
+    board_id: int
+    board: str
+    labour_office: str
+    jalali_date: str
+    ruled_on: str
+    outcome: str
+    claim_kinds: list[str]
+    title: str
+    claims: list[PublicClaimOut]
+    pdf_url: str
+    page_url: str
+    verify_url: str
+
+
+class PublicRulingPageOut(Out):
+    rulings: list[PublicRulingOut]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def public_json(row: PublicRuling) -> dict[str, Any]:
+    ruling = row.content["ruling"]
+    return {
+        "code": row.code,
+        "derived_from": str(row.content["original_verification_code"]),
+        "number": str(ruling["ruling_number"]),
+        "case_number": str(ruling["case_number"]),
+        "office_id": row.office_id,
+        "board_id": row.board_id,
+        "board": str(ruling["board"]["name"]),
+        "labour_office": str(ruling["board"]["labour_office"]),
+        "jalali_date": row.jalali_date,
+        "ruled_on": row.ruled_on.isoformat(),
+        "outcome": row.outcome,
+        "claim_kinds": [k for k in row.claim_kinds.split("|") if k],
+        "title": row.title,
+        "claims": [
+            {
+                "kind": str(c["kind"]),
+                "title": str(c["title"]),
+                "decision": str(c["decision"]),
+                "claimed_rials": c.get("claimed_rials"),
+                "awarded_rials": c.get("awarded_rials"),
+            }
+            for c in ruling["claims"]
+        ],
+        "pdf_url": url_for("issuance.public_pdf", code=row.code),
+        "page_url": url_for("issuance.public_detail", code=row.code),
+        "verify_url": url_for("issuance.verify_code", code=row.code),
+    }
+
+
+@blueprint.get("/public/rulings")
+@validate_response(PublicRulingPageOut)
+async def api_search() -> Any:
+    """Public: anonymised final rulings, newest first. Query: office_id, board_id,
+    date_from, date_to (Jalali ``1405/01/15`` or ISO), claim_kind, outcome, q (Persian
+    text, any digits, ي/ك, with or without zero-width non-joiners), page, per_page."""
+    await limit_public_rulings()
+    filters, problems = parse_filter(request.args)
+    for name, msgid in problems.items():
+        raise Invalid(msgid, field=name)
+    result = await search_public(await db_session(), filters)
+    return {
+        "rulings": [public_json(r) for r in result.rows],
+        "page": result.page,
+        "per_page": result.per_page,
+        "has_next": result.has_next,
+    }
+
+
+@blueprint.get("/public/rulings/<code>")
+@validate_response(PublicRulingOut)
+async def api_detail(code: str) -> Any:
+    await limit_public_rulings()
+    return public_json(await require_public(await db_session(), code))

@@ -29,10 +29,12 @@ from hearing_server.audit.services import do_record
 from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
+from hearing_server.config import Settings
 from hearing_server.db import Database
 from hearing_server.errors import NotFound
 from hearing_server.issuance.models import Objection, Ruling, RulingState
 from hearing_server.issuance.notices import do_refresh_deadline
+from hearing_server.issuance.publication import publish_pending
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +101,11 @@ async def sweep_once(db: Database) -> int:
     return len(made)
 
 
-async def run_forever(db: Database, interval: float = INTERVAL_SECONDS) -> None:
+async def run_forever(
+    db: Database, interval: float = INTERVAL_SECONDS, settings: Settings | None = None
+) -> None:
+    """Sweep, then (with ``settings``) publish the anonymised copies of rulings that are
+    final — after the sweep's transaction has committed, never inside it."""
     while True:
         try:
             await sweep_once(db)
@@ -107,15 +113,24 @@ async def run_forever(db: Database, interval: float = INTERVAL_SECONDS) -> None:
             raise
         except Exception:  # a failed pass is retried on the next tick; never kill the loop
             log.exception("finality sweep failed")
+        if settings is not None:
+            try:
+                await publish_pending(db, settings)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # retried on the next tick, like the sweep
+                log.exception("publishing final rulings failed")
         await asyncio.sleep(interval)
 
 
-def start(db: Database, background: list[asyncio.Task[None]]) -> asyncio.Task[None]:
+def start(
+    db: Database, background: list[asyncio.Task[None]], settings: Settings | None = None
+) -> asyncio.Task[None]:
     """Start the loop (once per runtime) and register it for cancellation on shutdown."""
     for task in background:
         if task.get_name() == "heyat-finality" and not task.done():
             return task
-    task = asyncio.create_task(run_forever(db), name="heyat-finality")
+    task = asyncio.create_task(run_forever(db, settings=settings), name="heyat-finality")
     background.append(task)
     return task
 
@@ -131,6 +146,6 @@ def install(app: Any) -> None:
 
     async def start_finality_loop() -> None:
         rt = app.extensions["heyat"]
-        _task = start(rt.db, rt.background)
+        _task = start(rt.db, rt.background, rt.settings)
 
     app.before_serving(start_finality_loop)

@@ -5,11 +5,11 @@ The PDF library is ``rulings/``; this package keeps the records about them.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hearing_server.clock import utcnow
@@ -135,3 +135,36 @@ class Minutes(Base):
     pdf_sha256: Mapped[str | None] = mapped_column(String(64))
     verification_code: Mapped[str] = mapped_column(String(32), unique=True)
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PublicRuling(Base):
+    """The anonymised public copy of a final ruling (rulings/redact.py), signed as a
+    derivative of the original: its own verification ``code``, the original's in the PDF.
+
+    Only a ruling that became final is published; search reads these rows, never the
+    rulings. ``claim_kinds`` is ``|unpaid_wages|severance|`` (a claim kind filters with
+    LIKE ``%|kind|%`` on every database); ``search_text`` is the redacted text folded as
+    :func:`hearing_server.issuance.public.search_fold` folds a query.
+    """
+
+    __tablename__ = "public_rulings"
+    __table_args__ = (
+        Index("ix_public_rulings_ruled_on", "ruled_on", "id"),
+        Index("ix_public_rulings_board_ruled_on", "board_id", "ruled_on"),
+        Index("ix_public_rulings_office_ruled_on", "office_id", "ruled_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ruling_id: Mapped[int] = mapped_column(ForeignKey("rulings.id"), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    pdf_sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id"))
+    board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
+    claim_kinds: Mapped[str] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(16))  # accepted | partly_accepted | rejected
+    ruled_on: Mapped[date] = mapped_column(Date)  # the day of issue in Tehran
+    jalali_date: Mapped[str] = mapped_column(String(10))  # 1405/09/11, sorts as dates do
+    title: Mapped[str] = mapped_column(String(300))  # the claims' titles, for result lists
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)  # the redacted snapshot
+    search_text: Mapped[str] = mapped_column(Text)

@@ -16,7 +16,7 @@ from hearing_server.config import Settings
 from hearing_server.errors import Conflict, NotFound
 from hearing_server.issuance.codes import normalize_code
 from hearing_server.issuance.files import load_blob
-from hearing_server.issuance.models import Minutes, Ruling, RulingState
+from hearing_server.issuance.models import Minutes, PublicRuling, Ruling, RulingState
 from hearing_server.text import normalize_digits
 from rulings.verify import VerifyResult, verify_pdf
 
@@ -46,6 +46,7 @@ UNKNOWN_FILE = "The file's fingerprint matches no ruling or minutes issued here.
 SUPERSEDED = "This ruling was replaced by a later ruling of the same case."
 UNKNOWN_CODE = "No ruling or minutes has this verification code."
 NOT_ISSUED = "This ruling has not been issued."
+NOT_FINAL_NOW = "The ruling this anonymised copy was made from is no longer final."
 
 
 async def latest_issued_id(session: AsyncSession, case_id: int) -> int | None:
@@ -88,6 +89,35 @@ async def _verdict_for_ruling(
     )
 
 
+async def _verdict_for_public(
+    session: AsyncSession, public: PublicRuling, problems: list[str], signature: VerifyResult | None
+) -> Verdict:
+    """An anonymised public copy: authentic while its ruling is final and the case's
+    latest; ``details["original_code"]`` is the code of the ruling it derives from."""
+    ruling = await session.get(Ruling, public.ruling_id)
+    if ruling is None:
+        raise NotFound("The record is missing.")
+    case = await session.get(Case, ruling.case_id)
+    if case is None:
+        raise NotFound("The record is missing.")
+    if ruling.state != RulingState.FINAL or await latest_issued_id(session, case.id) != ruling.id:
+        problems.append(NOT_FINAL_NOW)
+    return Verdict(
+        authentic=not problems,
+        kind="public_ruling",
+        problems=tuple(problems),
+        sha256=public.pdf_sha256,
+        number=ruling.number,
+        case_number=case.number,
+        state=ruling.state.value,
+        issued_at=ruling.issued_at,
+        final_at=ruling.final_at,
+        board=str(ruling.content.get("board", {}).get("name", "")),
+        signature=signature,
+        details={"original_code": ruling.verification_code, "public_code": public.code},
+    )
+
+
 def _verdict_for_minutes(
     minutes: Minutes, problems: list[str], signature: VerifyResult | None
 ) -> Verdict:
@@ -120,6 +150,9 @@ async def check_pdf(session: AsyncSession, settings: Settings, data: bytes) -> V
     minutes = await session.scalar(select(Minutes).where(Minutes.pdf_sha256 == digest))
     if minutes is not None:
         return _verdict_for_minutes(minutes, problems, signature)
+    public = await session.scalar(select(PublicRuling).where(PublicRuling.pdf_sha256 == digest))
+    if public is not None:
+        return await _verdict_for_public(session, public, problems, signature)
     problems.append(UNKNOWN_FILE)
     return Verdict(authentic=False, problems=tuple(problems), sha256=digest, signature=signature)
 
@@ -135,6 +168,9 @@ async def check_code(session: AsyncSession, code: str) -> Verdict:
     minutes = await session.scalar(select(Minutes).where(Minutes.verification_code == normal))
     if minutes is not None:
         return _verdict_for_minutes(minutes, [], None)
+    public = await session.scalar(select(PublicRuling).where(PublicRuling.code == normal))
+    if public is not None:
+        return await _verdict_for_public(session, public, [], None)
     return Verdict(authentic=False, problems=(UNKNOWN_CODE,))
 
 

@@ -10,17 +10,26 @@ from sqlalchemy import select
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.cases.models import Case
+from hearing_server.cases.presentation import CLAIM_LABELS
 from hearing_server.clock import utcnow
 from hearing_server.errors import DomainError, Invalid
+from hearing_server.i18n import get_locale, lazy
 from hearing_server.i18n import gettext as _
-from hearing_server.i18n import lazy
-from hearing_server.issuance.api import pdf_response, read_upload
+from hearing_server.issuance.api import (
+    OUTCOME_LABELS,
+    limit_public_rulings,
+    parse_filter,
+    pdf_response,
+    read_upload,
+)
 from hearing_server.issuance.compose import member_ids, ruling_content
+from hearing_server.issuance.files import load_blob
 from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
 from hearing_server.issuance.notices import do_record_notification, party_clocks, window_of
 from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.progress import IssueProgress
+from hearing_server.issuance.public import offices_and_boards, require_public, search_public
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -67,6 +76,7 @@ SHOWN_VALUES = (
     lazy("ruling"),
     lazy("minutes"),
     lazy("signed"),
+    lazy("public_ruling"),
 )
 
 # How the secretary may record a notification served outside the system.
@@ -383,3 +393,59 @@ async def verify_code(code: str) -> Any:
     verdict = await check_code(await db_session(), code)
     page = await render_template("issuance/verify.html", verdict=verdict, errors={}, code=code)
     return page, 200 if verdict.kind else 404
+
+
+# --------------------------------------------------------------------------- public rulings
+
+
+@blueprint.get("/public/rulings")
+async def public_search() -> Any:
+    """The search form and one page of results; bad filters are shown beside their field."""
+    await limit_public_rulings()
+    session = await db_session()
+    filters, problems = parse_filter(request.args)
+    errors = {name: _(msgid) for name, msgid in problems.items()}
+    result = await search_public(session, filters)
+    offices, boards = await offices_and_boards(session)
+    query = {k: v for k, v in request.args.items() if k != "page" and v}
+    locale = get_locale()
+    page = await render_template(
+        "issuance/public_search.html",
+        result=result,
+        args=request.args,
+        errors=errors,
+        query=query,
+        boards={b.id: b for b in boards},
+        office_options=[(o.id, o.name(locale)) for o in offices],
+        board_options=[(b.id, b.name(locale)) for b in boards],
+        claim_options=[(k.value, _(label)) for k, label in CLAIM_LABELS.items()],
+        outcome_options=[(k, _(label)) for k, label in OUTCOME_LABELS.items()],
+        outcome_labels={k: _(label) for k, label in OUTCOME_LABELS.items()},
+    )
+    return page, (422 if errors else 200)
+
+
+@blueprint.get("/public/rulings/<code>")
+async def public_detail(code: str) -> Any:
+    await limit_public_rulings()
+    session = await db_session()
+    row = await require_public(session, code)
+    offices, boards = await offices_and_boards(session)
+    return await render_template(
+        "issuance/public_detail.html",
+        row=row,
+        ruling=row.content["ruling"],
+        original_code=row.content["original_verification_code"],
+        office=next((o for o in offices if o.id == row.office_id), None),
+        board=next((b for b in boards if b.id == row.board_id), None),
+        claim_labels={k.value: _(label) for k, label in CLAIM_LABELS.items()},
+        outcome_labels={k: _(label) for k, label in OUTCOME_LABELS.items()},
+    )
+
+
+@blueprint.get("/public/rulings/<code>/pdf")
+async def public_pdf(code: str) -> Any:
+    await limit_public_rulings()
+    row = await require_public(await db_session(), code)
+    pdf = await load_blob(runtime().settings.files_dir, row.pdf_sha256)
+    return pdf_response(pdf, f"ruling-{row.code}.pdf")

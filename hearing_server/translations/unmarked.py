@@ -127,6 +127,10 @@ LABELS = (
     lazy("This ruling has not been issued."),
     lazy("This ruling was replaced by a later ruling of the same case."),
     lazy("The ruling could not be issued."),
+    lazy("The ruling this anonymised copy was made from is no longer final."),
+    # issuance/api.py parse_filter: the public search's refusals
+    lazy("Choose a claim type from the list."),
+    lazy("Choose an outcome from the list."),
     # app.py: nav.add(endpoint, label, ...)
     lazy("Hearings"),
 )

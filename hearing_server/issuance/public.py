@@ -1,0 +1,119 @@
+"""Reading the anonymised public rulings: search and the page of one copy. Anyone may
+ask, signed in or not; only copies whose ruling is still final are found.
+
+Search filters by office, board, a Jalali date range (on the day of issue), claim kind
+and outcome, and matches every word of the text query inside the redacted text, folded
+the same way on both sides (:func:`~hearing_server.issuance.publication.search_fold`:
+digits, ي/ك, zero-width non-joiners, case). Province: the labour office's province is
+not in this tree yet; when ``LabourOffice.province_id`` exists, a ``province_id`` filter
+is ``PublicRuling.office_id.in_(select(LabourOffice.id).where(...province_id == p))``
+in :func:`public_query` (marked SEAM below).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hearing_server.boards.models import Board, LabourOffice
+from hearing_server.cases.models import ClaimKind
+from hearing_server.errors import NotFound
+from hearing_server.issuance.codes import normalize_code
+from hearing_server.issuance.models import PublicRuling, Ruling, RulingState
+from hearing_server.issuance.publication import search_fold
+
+OUTCOMES = ("accepted", "partly_accepted", "rejected")
+CLAIM_KINDS = tuple(k.value for k in ClaimKind)
+MAX_WORDS = 8
+
+
+@dataclass
+class PublicFilter:
+    office_id: int | None = None
+    board_id: int | None = None
+    date_from: date | None = None  # Gregorian days (the forms take Jalali dates)
+    date_to: date | None = None
+    claim_kind: str | None = None
+    outcome: str | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class PublicPage:
+    rows: list[PublicRuling]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+def query_words(q: str | None) -> list[str]:
+    """The folded words of a query, longest first, at most :data:`MAX_WORDS`."""
+    words = {w.strip("()[]«».,،:;\"'") for w in search_fold(q or "").split()}
+    return sorted((w for w in words if w), key=len, reverse=True)[:MAX_WORDS]
+
+
+def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
+    query = (
+        select(PublicRuling)
+        .join(Ruling, Ruling.id == PublicRuling.ruling_id)
+        .where(Ruling.state == RulingState.FINAL)
+    )
+    if filters.office_id is not None:
+        query = query.where(PublicRuling.office_id == filters.office_id)
+    # SEAM (province): filter PublicRuling.office_id by the offices of the province here.
+    if filters.board_id is not None:
+        query = query.where(PublicRuling.board_id == filters.board_id)
+    if filters.date_from is not None:
+        query = query.where(PublicRuling.ruled_on >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(PublicRuling.ruled_on <= filters.date_to)
+    if filters.claim_kind:
+        query = query.where(
+            PublicRuling.claim_kinds.contains(f"|{filters.claim_kind}|", autoescape=True)
+        )
+    if filters.outcome:
+        query = query.where(PublicRuling.outcome == filters.outcome)
+    for word in query_words(filters.q):
+        query = query.where(PublicRuling.search_text.contains(word, autoescape=True))
+    return query
+
+
+async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
+    """One page of public rulings, newest ruling first."""
+    page = max(1, filters.page)
+    per_page = min(max(1, filters.per_page), 100)
+    query = (
+        public_query(filters)
+        .order_by(PublicRuling.ruled_on.desc(), PublicRuling.id.desc())
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+    rows = list(await session.scalars(query))
+    return PublicPage(rows[:per_page], page, per_page, len(rows) > per_page)
+
+
+async def require_public(session: AsyncSession, code: str) -> PublicRuling:
+    """The public copy with this verification code, while its ruling is final; else 404
+    (a ruling that was never final has no copy, so it is the same answer)."""
+    normal = normalize_code(code)
+    row: PublicRuling | None = None
+    if normal is not None:
+        row = await session.scalar(public_query(PublicFilter()).where(PublicRuling.code == normal))
+    if row is None:
+        raise NotFound("No public ruling has this code.")
+    return row
+
+
+async def offices_and_boards(
+    session: AsyncSession,
+) -> tuple[list[LabourOffice], list[Board]]:
+    """The search form's choices."""
+    offices = list(await session.scalars(select(LabourOffice).order_by(LabourOffice.id)))
+    boards = list(await session.scalars(select(Board).order_by(Board.id)))
+    return offices, boards
