@@ -155,14 +155,7 @@ async def api_login_sms_code(data: SmsCodeRequest) -> Any:
         raise Conflict(
             "This account signs in with an authenticator code, not by SMS.", code="totp_sign_in"
         )
-    await phone_codes.do_send_code(
-        session,
-        settings,
-        purpose=phone_codes.CodePurpose.LOGIN,
-        mobile=user.mobile or "",
-        client=code_client(),
-        user=user,
-    )
+    await login_codes.do_send_code_to(session, settings, user)
     return {
         "sent_to": phone_codes.mask_mobile(user.mobile or ""),
         "expires_in": int(phone_codes.CODE_TTL.total_seconds()),

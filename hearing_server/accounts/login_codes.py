@@ -52,30 +52,34 @@ def _sms_user(row: LoginSession) -> User:
     return row.user
 
 
-async def do_send_login_code(
-    session: AsyncSession, settings: Settings, row: LoginSession, *, client: str
-) -> None:
+async def do_send_login_code(session: AsyncSession, settings: Settings, row: LoginSession) -> None:
     """Send a sign-in code to the mobile of ``row``'s user (one SMS, queued in this
     transaction); 429 with the wait while an earlier code is too recent."""
-    user = _sms_user(row)
+    await do_send_code_to(session, settings, _sms_user(row))
+
+
+async def do_send_code_to(session: AsyncSession, settings: Settings, user: User) -> None:
+    """Send a sign-in code to ``user``'s mobile (their password was just checked).
+
+    The per-client limit of accounts.phone_codes counts per account here, not per address:
+    the password already proved the asker, and the parties of one labour office share its
+    address."""
     await phone_codes.do_send_code(
         session,
         settings,
         purpose=CodePurpose.LOGIN,
         mobile=user.mobile or "",
-        client=client,
+        client=f"account:{user.id}",
         user=user,
     )
 
 
-async def do_offer_login_code(
-    session: AsyncSession, settings: Settings, row: LoginSession, *, client: str
-) -> int:
+async def do_offer_login_code(session: AsyncSession, settings: Settings, row: LoginSession) -> int:
     """After the password: send the code, unless the number had one too recently (that one
     is still good). Returns the seconds until another may be asked for (0: sent now or
     no wait)."""
     try:
-        await do_send_login_code(session, settings, row, client=client)
+        await do_send_login_code(session, settings, row)
     except TooManyRequests as exc:
         return int(exc.retry_after or 60)
     return 0

@@ -73,7 +73,7 @@ async def login() -> Any:
         else:
             if new.login_session.second_factor == SecondFactor.SMS:
                 await login_codes.do_offer_login_code(
-                    await db_session(), runtime().settings, new.login_session, client=code_client()
+                    await db_session(), runtime().settings, new.login_session
                 )
             nxt = same_site_path(request.args.get("next"))
             target = (
@@ -90,7 +90,7 @@ async def login() -> Any:
 
 
 def code_client() -> str:
-    """Who asks for a code sent by SMS, for its per-client limit."""
+    """Who asks for a password reset code, for the per-client limits."""
     return f"ip:{client_ip()}"
 
 
@@ -164,7 +164,7 @@ async def resend_code() -> Any:
     session = await db_session()
     try:
         await login_codes.do_send_login_code(
-            session, runtime().settings, await session.merge(pending), client=code_client()
+            session, runtime().settings, await session.merge(pending)
         )
     except DomainError as exc:
         mark_persist(exc)
