@@ -452,4 +452,34 @@ async def browser_login(page: Any, base_url: str, person: Person, otp: OtpSource
     await page.wait_for_load_state("networkidle")
 
 
+async def browser_sms_login(
+    page: Any, base_url: str, username: str, password: str, db: Any, mobile: str
+) -> None:
+    """Sign a party without an authenticator in through the real pages: password, then the
+    code of the newest sign-in SMS queued for ``mobile``."""
+    import re
+
+    from sqlalchemy import select
+
+    from hearing_server.notifications.models import OutboxMessage
+
+    await page.goto(f"{base_url}/login")
+    await page.fill("#f-username", username)
+    await page.fill("#f-password", password)
+    await page.click("button[type=submit].primary")
+    await page.wait_for_url("**/login/otp**")
+    async with db.transaction(write=False) as session:
+        body = await session.scalar(
+            select(OutboxMessage.body)
+            .where(OutboxMessage.address == mobile, OutboxMessage.subject == "code:login")
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        )
+    found = re.search(r"#(\d{6})$", body or "")
+    assert found, body
+    await page.fill("#f-code", found.group(1))
+    await page.click("form button[type=submit].primary")
+    await page.wait_for_load_state("networkidle")
+
+
 ARTIFACTS = PROJECT / "test-artifacts"

@@ -1,16 +1,20 @@
-"""/api/v1 for programs: sign-in with password and code in one call, who am I, sign-out."""
+"""/api/v1 for programs: sign-in with password and code in one call (a party without an
+authenticator asks for the code by SMS first), who am I, sign-out."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 from quart import Blueprint, Response, make_response, request
 from quart_schema import document_response, validate_request
 
-from hearing_server.accounts import services, sessions, users
-from hearing_server.accounts.models import LoginSession, Role, User
-from hearing_server.errors import Forbidden, Invalid, Unauthenticated
+from hearing_server.accounts import login_codes, phone_codes, reset, services, sessions, users
+from hearing_server.accounts.models import LoginSession, Role, SecondFactor, User
+from hearing_server.accounts.reset import ResetChannel
+from hearing_server.accounts.views import SENT_MESSAGE, code_client, hash_new_password
+from hearing_server.errors import Conflict, Forbidden, Invalid, Unauthenticated
+from hearing_server.i18n import gettext as _
 from hearing_server.web.context import (
     SESSION_COOKIE,
     client_ip,
@@ -32,7 +36,23 @@ blueprint = Blueprint("api_accounts", __name__, url_prefix="/api/v1")
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
-    otp: str = Field(min_length=1, max_length=32, description="TOTP code or a recovery code")
+    otp: str = Field(
+        min_length=1,
+        max_length=32,
+        description="TOTP code or a recovery code; for a party who signs in by SMS, the code "
+        "sent by POST /api/v1/auth/login/sms-code",
+    )
+
+
+class SmsCodeRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class SmsCodeOut(Out):
+    sent_to: str = Field(description="the mobile number the code went to, masked")
+    expires_in: int = Field(description="seconds the code stays valid")
+    resend_after: int = Field(description="seconds until another code may be asked for")
 
 
 class UserOut(Out):
@@ -69,7 +89,11 @@ def user_json(user: User) -> dict[str, Any]:
 @validate_request(LoginRequest)
 @document_response(LoginOut)  # a Response with its cookie: documented, checked by the tests
 async def api_login(data: LoginRequest) -> Any:
-    """Password and code in one call. 200 with the session cookie, or 401 with the error shape."""
+    """Password and code in one call. 200 with the session cookie, or 401 with the error shape.
+
+    The code is the authenticator's (or a recovery code). A party without an authenticator
+    signs in with a code sent by SMS, in two steps: POST /api/v1/auth/login/sms-code with
+    the username and password sends it; this call with that code as ``otp`` completes."""
     session = await db_session()
     settings = runtime().settings
     device, device_hash = device_cookie()
@@ -104,6 +128,39 @@ async def api_login(data: LoginRequest) -> Any:
     response.headers.add("Set-Cookie", _cookie_header(new.token))
     set_device_cookie(response, device)
     return response
+
+
+@blueprint.post("/auth/login/sms-code")
+@csrf_exempt  # no session yet: nothing to forge
+@validate_request(SmsCodeRequest)
+@document_response(SmsCodeOut, 202)
+async def api_login_sms_code(data: SmsCodeRequest) -> Any:
+    """First step of a party's sign-in by SMS: checks the password (counted like a sign-in)
+    and sends a six-digit code to the account's mobile (one SMS per call). 202 with where it
+    went; 409 ``totp_sign_in`` for an account that signs in with an authenticator; 429 with
+    Retry-After while an earlier code is too recent. Then POST /api/v1/auth/login with the
+    code as ``otp``."""
+    session = await db_session()
+    settings = runtime().settings
+    _device, device_hash = device_cookie()
+    user = await services.check_password(
+        session,
+        settings,
+        username=data.username,
+        password=data.password,
+        ip=client_ip(),
+        device=device_hash,
+    )
+    if login_codes.second_factor_for(user, user.totp) != SecondFactor.SMS:
+        raise Conflict(
+            "This account signs in with an authenticator code, not by SMS.", code="totp_sign_in"
+        )
+    await login_codes.do_send_code_to(session, settings, user)
+    return {
+        "sent_to": phone_codes.mask_mobile(user.mobile or ""),
+        "expires_in": int(phone_codes.CODE_TTL.total_seconds()),
+        "resend_after": int(phone_codes.RESEND_AFTER.total_seconds()),
+    }, 202
 
 
 def _cookie_header(token: str) -> str:
@@ -161,3 +218,70 @@ async def api_revoke(user_id: int) -> Any:
         await db_session(), actor=require_user(), user_id=user_id
     )
     return {"revoked": count}
+
+
+# ---------------------------------------------------------------- password reset (accounts.reset)
+
+
+class ResetStartRequest(BaseModel):
+    identifier: str = Field(
+        min_length=1, max_length=reset.MAX_IDENTIFIER, description="national ID or username"
+    )
+    channel: Literal["sms", "email"] = Field(description="where the code goes")
+
+
+class ResetStartOut(Out):
+    message: str
+
+
+class ResetCompleteRequest(BaseModel):
+    identifier: str = Field(min_length=1, max_length=reset.MAX_IDENTIFIER)
+    channel: Literal["sms", "email"]
+    code: str = Field(min_length=1, max_length=32, description="the code that was sent")
+    password: str = Field(min_length=1, max_length=200, description="the new password")
+
+
+class ResetCompleteOut(Out):
+    ok: bool
+    message: str
+
+
+@blueprint.post("/auth/reset/start")
+@csrf_exempt  # no session: nothing to forge
+@validate_request(ResetStartRequest)
+@document_response(ResetStartOut, 202)
+async def api_reset_start(data: ResetStartRequest) -> Any:
+    """Ask for a password reset code by SMS or e-mail. 202 with the same answer whether or
+    not the account exists (or has an address on that channel); 429 when this client asked
+    too often. Then POST /api/v1/auth/reset/complete."""
+    await reset.do_start_reset(
+        await db_session(),
+        runtime().settings,
+        identifier=data.identifier,
+        channel=ResetChannel(data.channel),
+        client=code_client(),
+    )
+    return {"message": _(SENT_MESSAGE)}, 202
+
+
+@blueprint.post("/auth/reset/complete")
+@csrf_exempt  # no session: nothing to forge
+@validate_request(ResetCompleteRequest)
+@document_response(ResetCompleteOut)
+async def api_reset_complete(data: ResetCompleteRequest) -> Any:
+    """Set a new password with the code. Every session of the account ends. 422
+    ``reset_code_invalid`` for any code that does not work (the same whether or not the
+    account exists), 422 with ``fields`` for a weak password, 429 after too many wrong
+    codes from this client."""
+    password_hash = await hash_new_password(data.password, data.password)
+    await reset.do_complete_reset(
+        await db_session(),
+        runtime().settings,
+        identifier=data.identifier,
+        channel=ResetChannel(data.channel),
+        code=data.code,
+        password=data.password,
+        password_hash=password_hash,
+        client=code_client(),
+    )
+    return {"ok": True, "message": _("Your password has been changed. Please sign in.")}

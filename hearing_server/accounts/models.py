@@ -88,6 +88,13 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class SecondFactor(StrEnum):
+    """What a sign-in in stage PASSWORD waits for."""
+
+    TOTP = "totp"  # the authenticator's code, or a recovery code
+    SMS = "sms"  # a code sent to the account's mobile (parties without an authenticator)
+
+
 class SessionStage(StrEnum):
     PASSWORD = "password"  # noqa: S105  # a stage name, not a secret: second factor pending
     ENROL = "enrol"  # password checked, no authenticator yet: may only enrol
@@ -116,6 +123,11 @@ class LoginSession(Base):
     # The keyed hash of the browser's device cookie (accounts.throttle): a device that
     # completed a sign-in to this account is its owner's way past an account-wide lock.
     device_hash: Mapped[str | None] = mapped_column(String(64))
+    # Stage PASSWORD: the factor that completes it (None on sessions older than the column:
+    # the authenticator).
+    second_factor: Mapped[SecondFactor | None] = mapped_column(
+        Enum(SecondFactor, native_enum=False, length=8, values_callable=enum_values)
+    )
 
     user: Mapped[User] = relationship(lazy="joined")
 
@@ -139,7 +151,8 @@ class PhoneCode(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16))
-    mobile: Mapped[str] = mapped_column(String(11))
+    # Where the code went: a mobile number, or an e-mail address (codes sent by e-mail).
+    mobile: Mapped[str] = mapped_column(String(254))
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )

@@ -16,6 +16,10 @@ Only a keyed hash of the code is stored. The SMS goes through the outbox, in the
 transaction: exactly one message per request that sent a code. Its text is Persian, the
 code in ASCII digits, and its last line is the WebOTP form (``@host #code``) that lets a
 phone's browser offer the code itself.
+
+A code may go by e-mail instead (password reset: :func:`do_send_email_code`,
+:func:`do_check_email_code`): the same rules, the row's address is then the e-mail address,
+and the message is queued on the outbox's e-mail channel.
 """
 
 from __future__ import annotations
@@ -73,6 +77,12 @@ def mask_mobile(mobile: str) -> str:
     return f"{mobile[:4]}…{mobile[-2:]}" if len(mobile) > 6 else "…"
 
 
+def mask_email(email: str) -> str:
+    """``a…@example.com``: the first letter and the domain."""
+    local, _at, domain = email.partition("@")
+    return f"{local[:1]}…@{domain}" if domain else "…"
+
+
 def sms_text(settings: Settings, purpose: CodePurpose, code: str) -> str:
     host = urlsplit(settings.base_url).hostname or "localhost"
     minutes = int(CODE_TTL.total_seconds() // 60)
@@ -81,6 +91,26 @@ def sms_text(settings: Settings, purpose: CodePurpose, code: str) -> str:
         f"این کد تا {minutes} دقیقه معتبر است. آن را به هیچ‌کس، حتی کارمند اداره کار، ندهید.\n"
         f"@{host} #{code}"
     )
+
+
+def email_text(settings: Settings, purpose: CodePurpose, code: str) -> str:
+    minutes = int(CODE_TTL.total_seconds() // 60)
+    return (
+        f"کد {_WHAT_FOR[purpose]}: {code}\n\n"
+        f"این کد تا {minutes} دقیقه معتبر است. آن را به هیچ‌کس، حتی کارمند اداره کار، ندهید.\n"
+        "اگر این کد را شما نخواسته‌اید، این نامه را نادیده بگیرید.\n\n"
+        f"Your Heyat code: {code} (valid for {minutes} minutes). "
+        "If you did not ask for it, ignore this message.\n"
+        f"{settings.base_url}\n"
+    )
+
+
+def _email(value: str) -> str:
+    address = value.strip().lower()
+    local, _at, domain = address.partition("@")
+    if not local or "." not in domain or len(address) > 254 or any(c.isspace() for c in address):
+        raise Invalid("The email address is not valid.", code="email_invalid", field="email")
+    return address
 
 
 def _mobile(value: str) -> str:
@@ -136,7 +166,49 @@ async def do_send_code(
     ``client``: who asks (``ip:…`` or ``device:…``), for the per-client limit. Refused with
     429 (and how long to wait) when the number or the client has had its share.
     """
-    mobile = _mobile(mobile)
+    return await _send(
+        session,
+        settings,
+        purpose=purpose,
+        address=_mobile(mobile),
+        channel="sms",
+        client=client,
+        user=user,
+    )
+
+
+async def do_send_email_code(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    purpose: CodePurpose,
+    email: str,
+    client: str,
+    user: User | None = None,
+) -> PhoneCode:
+    """:func:`do_send_code` by e-mail: the same limits, per address instead of number."""
+    return await _send(
+        session,
+        settings,
+        purpose=purpose,
+        address=_email(email),
+        channel="email",
+        client=client,
+        user=user,
+    )
+
+
+async def _send(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    purpose: CodePurpose,
+    address: str,
+    channel: str,
+    client: str,
+    user: User | None,
+) -> PhoneCode:
+    mobile = address
     now = utcnow()
     last = await session.scalar(_LAST_SENT, {"purpose": purpose.value, "mobile": mobile})
     if last is not None and last > now - RESEND_AFTER:
@@ -158,22 +230,24 @@ async def do_send_code(
     )
     session.add(row)
     await session.flush()
+    email = channel == "email"
     await do_enqueue(
         session,
-        channel="sms",
+        channel=channel,
         address=mobile,
-        subject=f"code:{purpose.value}",
-        body=sms_text(settings, purpose, code),
+        subject=f"کد {_WHAT_FOR[purpose]}" if email else f"code:{purpose.value}",
+        body=email_text(settings, purpose, code) if email else sms_text(settings, purpose, code),
         recipient=user,
         dedupe_key=f"phone-code:{row.id}",
     )
+    masked = {"email": mask_email(mobile)} if email else {"mobile": mask_mobile(mobile)}
     await do_record(
         session,
         actor_id=user.id if user else None,
         action="phone_code.sent",
         subject_type="phone_code",
         subject_id=row.id,
-        payload={"purpose": purpose.value, "mobile": mask_mobile(mobile)},
+        payload={"purpose": purpose.value, **masked},
     )
     return row
 
@@ -203,7 +277,39 @@ async def do_check_code(
 ) -> PhoneCode:
     """Accept ``code`` for (purpose, mobile) once, or refuse with a 422 that persists its
     bookkeeping (a wrong guess counted, a code retired)."""
-    mobile = _mobile(mobile)
+    return await _check(session, settings, purpose=purpose, address=_mobile(mobile), code=code)
+
+
+async def do_check_email_code(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    purpose: CodePurpose,
+    email: str,
+    code: str,
+) -> PhoneCode:
+    """:func:`do_check_code` for a code sent by e-mail."""
+    return await _check(session, settings, purpose=purpose, address=_email(email), code=code)
+
+
+async def resend_wait(session: AsyncSession, *, purpose: CodePurpose, address: str) -> int:
+    """Seconds until another code may be sent to ``address`` for ``purpose`` (0: now)."""
+    last = await session.scalar(_LAST_SENT, {"purpose": purpose.value, "mobile": address})
+    now = utcnow()
+    if last is None or last <= now - RESEND_AFTER:
+        return 0
+    return throttle.seconds_until(last + RESEND_AFTER, now)
+
+
+async def _check(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    purpose: CodePurpose,
+    address: str,
+    code: str,
+) -> PhoneCode:
+    mobile = address
     now = utcnow()
     row = await session.scalar(_OPEN, {"purpose": purpose.value, "mobile": mobile, "now": now})
     if row is None:

@@ -21,10 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hearing_server.accounts import sessions, throttle
+from hearing_server.accounts import login_codes, sessions, throttle
 from hearing_server.accounts.models import (
     LoginSession,
     RecoveryCode,
+    SecondFactor,
     SessionStage,
     TotpCredential,
     User,
@@ -94,13 +95,36 @@ async def do_password_login(
     user_agent: str | None = None,
     device: str | None = None,
 ) -> NewSession:
-    """First factor: a session in stage PASSWORD (code next) or ENROL (no authenticator yet).
+    """First factor: a session in stage PASSWORD (code next: the authenticator's, or for a
+    party without one a code by SMS, see accounts.login_codes) or ENROL (no second factor
+    yet: an authenticator must be set up).
 
     ``device``: the keyed hash of the browser's device cookie. A device that completed a
     sign-in to this account before is the client its failures are counted under, and it
     passes an account-wide lock (the owner's way in during a distributed attack);
     otherwise the client is the address ``ip``.
     """
+    user = await check_password(
+        session, settings, username=username, password=password, ip=ip, device=device
+    )
+    factor = login_codes.second_factor_for(user, user.totp)
+    stage = SessionStage.PASSWORD if factor else SessionStage.ENROL
+    return await sessions.do_open_session(
+        session, settings, user, stage, ip, user_agent, device_hash=device, second_factor=factor
+    )
+
+
+async def check_password(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    username: str,
+    password: str,
+    ip: str | None,
+    device: str | None = None,
+) -> User:
+    """The user whose password this is (their authenticator row loaded), or a refusal:
+    401 counted against the guard, 429/423 while it holds (see :func:`do_password_login`)."""
     username = username.strip().lower()
     user = await session.scalar(
         select(User).options(selectinload(User.totp)).where(User.username == username)
@@ -124,11 +148,7 @@ async def do_password_login(
             payload={"username": username[:64], "ip": ip, "known_device": trusted},
         )
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
-    active = user.totp is not None and user.totp.activated_at is not None
-    stage = SessionStage.PASSWORD if active else SessionStage.ENROL
-    return await sessions.do_open_session(
-        session, settings, user, stage, ip, user_agent, device_hash=device
-    )
+    return user
 
 
 async def do_second_factor(
@@ -139,18 +159,26 @@ async def do_second_factor(
     code: str | None = None,
     recovery_code: str | None = None,
 ) -> LoginSession:
-    """Complete sign-in: a TOTP code (or a recovery code) moves the session to FULL."""
+    """Complete sign-in: the code the session waits for (the authenticator's, a recovery
+    code, or for a party signing in by SMS the code sent) moves the session to FULL."""
     if row.stage != SessionStage.PASSWORD:
         raise Conflict("This sign-in does not wait for a code.")
     user = row.user
-    if recovery_code:
+    if row.second_factor == SecondFactor.SMS:
+        await login_codes.check_login_code(session, settings, row, code or recovery_code or "")
+    elif recovery_code:
         await do_use_recovery_code(session, settings, user, recovery_code)
     else:
         await verify_otp(session, settings, user, code or "", purpose="login")
     # A new token on privilege change: the pre-code cookie cannot be reused as a full session.
     row.stage = SessionStage.FULL
     await do_record(
-        session, actor_id=user.id, action="login", subject_type="session", subject_id=row.id
+        session,
+        actor_id=user.id,
+        action="login",
+        subject_type="session",
+        subject_id=row.id,
+        payload={"factor": (row.second_factor or SecondFactor.TOTP).value},
     )
     await session.flush()
     return row

@@ -31,7 +31,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from hearing_server.accounts.models import LoginSession, Role, SessionStage, User
+from hearing_server.accounts.models import LoginSession, Role, SecondFactor, SessionStage, User
 from hearing_server.accounts.security import new_token, token_hash
 from hearing_server.accounts.users import require_user
 from hearing_server.audit.services import do_record
@@ -222,7 +222,10 @@ async def do_open_session(
     agent: str | None,
     *,
     device_hash: str | None = None,
+    second_factor: SecondFactor | None = None,
 ) -> NewSession:
+    """A new session of ``user`` in ``stage`` (``second_factor``: what stage PASSWORD
+    waits for)."""
     token = new_token()
     now = utcnow()
     row = LoginSession(
@@ -236,6 +239,7 @@ async def do_open_session(
         ip=ip,
         user_agent=(agent or "")[:300] or None,
         device_hash=device_hash,
+        second_factor=second_factor if stage == SessionStage.PASSWORD else None,
     )
     session.add(row)
     await session.flush()

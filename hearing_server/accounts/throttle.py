@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import bindparam, delete, distinct, func, insert, select
+from sqlalchemy import bindparam, delete, distinct, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import ThrottleHit
@@ -278,4 +278,22 @@ async def do_count_guard_failure(
     await do_count_attempt(
         session,
         [_pair_key(guard, subject, client), _subject_prefix(guard, subject) + _part(client)],
+    )
+
+
+async def do_forget_failures(
+    session: AsyncSession, guard: Guard, *, subject: str, client: str
+) -> None:
+    """Forget ``subject``'s failures from every client (an account-wide lock ends) and
+    ``client``'s on it (its waits end): its owner proved who they are another way, from
+    ``client`` (a password reset). Other clients' waits on it stay."""
+    await session.execute(
+        delete(ThrottleHit)
+        .where(
+            or_(
+                ThrottleHit.key.startswith(_subject_prefix(guard, subject), autoescape=True),
+                ThrottleHit.key == _pair_key(guard, subject, client),
+            )
+        )
+        .execution_options(synchronize_session=False)
     )

@@ -191,7 +191,9 @@ async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and
     await page.wait_for_load_state("networkidle")
     assert "فیش حقوقی خرداد" in await page.inner_text("main")
     async with db.transaction(write=False) as session:
-        titles = list(await session.scalars(select(Document.title).where(Document.case_id == case_id)))
+        titles = list(
+            await session.scalars(select(Document.title).where(Document.case_id == case_id))
+        )
     assert "فیش حقوقی خرداد" in titles
 
     # 4. The board decides; the ruling is issued; the worker downloads it from their case.
