@@ -51,7 +51,7 @@ from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Invalid, Locked, Unauthenticated
-from hearing_server.text import normalize_otp
+from hearing_server.text import normalize_legal_id, normalize_national_id, normalize_otp
 
 MAX_OTP_FAILURES = 5  # wrong codes in a row lock the authenticator …
 OTP_LOCK = timedelta(minutes=5)  # … for this long
@@ -114,6 +114,23 @@ async def do_password_login(
     )
 
 
+async def _by_identity_number(session: AsyncSession, typed: str) -> User | None:
+    """The account of a national ID (or a company's national ID) typed in any digits: what
+    a worker registered at the counter knows, rather than the username made for them."""
+    for normalize, column in (
+        (normalize_national_id, User.national_id),
+        (normalize_legal_id, User.legal_id),
+    ):
+        try:
+            number = normalize(typed)
+        except ValueError:
+            continue
+        return await session.scalar(
+            select(User).options(selectinload(User.totp)).where(column == number)
+        )
+    return None
+
+
 async def check_password(
     session: AsyncSession,
     settings: Settings,
@@ -129,6 +146,11 @@ async def check_password(
     user = await session.scalar(
         select(User).options(selectinload(User.totp)).where(User.username == username)
     )
+    if user is None:
+        user = await _by_identity_number(session, username)
+    if user is not None:
+        # Failures count against the account whichever name it was reached by.
+        username = user.username
     trusted = (
         user is not None
         and device is not None

@@ -385,3 +385,34 @@ async def test_live_sign_in_code_reaches_kavenegar_once_and_completes_the_sign_i
 
 async def _accepted(fake: fake_kavenegar.FakeKavenegar) -> bool:
     return bool(fake.accepted())
+
+
+async def test_a_party_signs_in_with_their_national_id_in_any_digits(
+    quart_app: Any, db: Any
+) -> None:
+    """A worker registered at the counter never saw the username made for them (p + ID)."""
+    from hearing_server.text import make_national_id
+
+    national_id = make_national_id("006677889")
+    async with db.transaction() as session:
+        await do_create_user(
+            session,
+            username=f"p{national_id}",
+            full_name="کارگر پیشخوان",
+            password=PASSWORD,
+            role=Role.PARTY,
+            national_id=national_id,
+            mobile=MOBILE,
+        )
+    typed = national_id.translate(str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹"))
+    browser = quart_app.test_client()
+    step1 = await _password_step(browser, f"{typed[:3]}-{typed[3:9]}-{typed[9]}")
+    assert step1.status_code == 302 and "/login/otp" in step1.headers["Location"]
+    [message] = await _sms(db)
+    assert (await _send_code(browser, _code_of(message.body))).status_code == 302
+    me = await browser.get("/api/v1/me")
+    assert (await me.get_json())["username"] == f"p{national_id}"
+    # A wrong password reached by the ID counts against the same account as by username.
+    stranger = quart_app.test_client()
+    refused = await _password_step(stranger, national_id, password="not-the-password-1")
+    assert refused.status_code == 401
