@@ -3,24 +3,31 @@
 A user may read a case when they are
 - a party of it (``CaseParty.user_id``) or a party's representative
   (``CaseParty.representative_user_id``);
-- given access to it in ``CaseAccess`` (the counter-office clerk who filed it);
-- a secretary or an admin (staff of the labour office; this installation has one
-  office per deployment, users carry no office of their own);
-- a member holding, today, a seat on the case's board.
-Members of another board, other parties and other clerks are refused. A case
-that may not be read is reported as not found, so its existence does not leak.
+- given access to it in ``CaseAccess`` (the counter-office clerk who filed it), or a
+  clerk of the counter office it was filed through;
+- a secretary or an office admin of the case's labour office, or the national admin
+  (an admin with no office);
+- a member of the case's office holding, today, a seat on the case's board.
+Members of another board, staff of another office, other parties and other clerks are
+refused. A case that may not be read is reported as not found, so its existence does
+not leak.
+
+The office rule (tenancy) lives here too: :func:`office_clause` is the one condition
+that keeps a member of staff to their own labour office, for every list of boards,
+cases and hearings.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
-from hearing_server.boards.models import Seat, SeatTerm
+from hearing_server.boards.models import Board, Seat, SeatTerm, counter_office_serves
 from hearing_server.cases.models import Case, CaseAccess, CaseParty, Document, DocumentVisibility
 from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
@@ -31,13 +38,52 @@ def is_staff(user: User) -> bool:
     return user.role in (Role.SECRETARY, Role.ADMIN)
 
 
+def office_clause(user: User, office_id: Any) -> ColumnElement[bool]:
+    """A WHERE condition keeping ``office_id`` (a column holding a labour office's id) to
+    the offices ``user`` works in: every office for the national admin; their own office
+    for other staff and members (a secretary with no office sees none; a member with no
+    office is kept to their seats by the seat rule alone); nothing for anyone else."""
+    if user.role == Role.ADMIN and user.office_id is None:
+        return true()
+    if user.role in (Role.ADMIN, Role.SECRETARY, Role.MEMBER) and user.office_id is not None:
+        return office_id == user.office_id  # type: ignore[no-any-return]  # a column comparison
+    if user.role == Role.MEMBER:
+        return true()
+    return false()
+
+
+def in_office(user: User, office_id: int) -> bool:
+    """:func:`office_clause` for an office id in hand."""
+    if user.role == Role.ADMIN and user.office_id is None:
+        return True
+    if user.role in (Role.ADMIN, Role.SECRETARY, Role.MEMBER) and user.office_id is not None:
+        return office_id == user.office_id
+    return user.role == Role.MEMBER
+
+
+def boards_clause(user: User) -> ColumnElement[bool]:
+    """A WHERE condition on ``Board``: the boards of the offices ``user`` works in."""
+    return office_clause(user, Board.office_id)
+
+
+def served_offices_clause(user: User, office_id: Any) -> ColumnElement[bool]:
+    """``office_id`` is one of the labour offices a clerk's counter office serves."""
+    if user.role != Role.CLERK or user.counter_office_id is None:
+        return false()
+    return office_id.in_(  # type: ignore[no-any-return]  # a column comparison
+        select(counter_office_serves.c.office_id).where(
+            counter_office_serves.c.counter_office_id == user.counter_office_id
+        )
+    )
+
+
 def readable_clause(user: User) -> ColumnElement[bool]:
     """A WHERE condition on ``Case`` selecting exactly the cases ``user`` may read."""
     if is_staff(user):
-        return true()
+        return office_clause(user, Case.office_id)
     if user.role == Role.MEMBER:
         today = to_tehran(utcnow()).date()
-        return exists(
+        seated = exists(
             select(SeatTerm.id)
             .join(Seat, Seat.id == SeatTerm.seat_id)
             .where(
@@ -47,6 +93,7 @@ def readable_clause(user: User) -> ColumnElement[bool]:
                 or_(SeatTerm.ends_on.is_(None), SeatTerm.ends_on >= today),
             )
         )
+        return and_(office_clause(user, Case.office_id), seated)
     party = exists(
         select(CaseParty.id).where(
             CaseParty.case_id == Case.id,
@@ -63,7 +110,9 @@ def readable_clause(user: User) -> ColumnElement[bool]:
     if user.role == Role.PARTY:
         return or_(party, granted)
     if user.role == Role.CLERK:
-        return granted
+        if user.counter_office_id is None:
+            return granted
+        return or_(granted, Case.counter_office_id == user.counter_office_id)
     return false()
 
 
