@@ -61,6 +61,24 @@ def in_office(user: User, office_id: int) -> bool:
     return user.role == Role.MEMBER
 
 
+async def office_visible(session: AsyncSession, user: User, office_id: int) -> bool:
+    """Whether work of the labour office ``office_id`` (a hearing, a board's calendar) is
+    within ``user``'s reach at all: :func:`in_office` for staff and members; for a clerk,
+    an office their counter office serves; for a party, any (their standing is their
+    cases'). Outside it, an object is reported as not found."""
+    if user.role == Role.PARTY:
+        return True
+    if user.role == Role.CLERK:
+        found = await session.scalar(
+            select(counter_office_serves.c.office_id).where(
+                counter_office_serves.c.office_id == office_id,
+                served_offices_clause(user, counter_office_serves.c.office_id),
+            )
+        )
+        return found is not None
+    return in_office(user, office_id)
+
+
 def boards_clause(user: User) -> ColumnElement[bool]:
     """A WHERE condition on ``Board``: the boards of the offices ``user`` works in."""
     return office_clause(user, Board.office_id)

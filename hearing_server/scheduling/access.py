@@ -31,7 +31,7 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board, Seat, SeatTerm
-from hearing_server.cases.access import in_office
+from hearing_server.cases.access import in_office, office_visible
 from hearing_server.cases.models import CaseParty, PartyRole
 from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
@@ -186,12 +186,12 @@ async def board_office_id(session: AsyncSession, board_id: int) -> int | None:
 
 
 async def hearing_in_office(session: AsyncSession, user: User, hearing: Hearing) -> bool:
-    """Whether ``hearing`` is of a labour office ``user`` works in (the office rule,
-    ``cases.access.in_office``); always for parties, whose standing is their cases'."""
+    """Whether ``hearing`` is of a labour office within ``user``'s reach (the office rule,
+    ``cases.access.office_visible``); always for parties, whose standing is their cases'."""
     if user.role == Role.PARTY:
         return True
     office_id = await board_office_id(session, hearing.board_id)
-    return office_id is not None and in_office(user, office_id)
+    return office_id is not None and await office_visible(session, user, office_id)
 
 
 async def get_standing(
@@ -257,7 +257,7 @@ async def access_board_calendar(session: AsyncSession, user: User, board_id: int
     """A board's calendar: staff of its office, and the members seated on it today. A
     board of another office is not found, as a missing one."""
     board = await require_board(session, board_id)
-    if user.role not in (Role.PARTY, Role.CLERK) and not in_office(user, board.office_id):
+    if not await office_visible(session, user, board.office_id):
         raise NotFound("No such board.")
     if user.role in SCHEDULERS:
         return board
