@@ -153,6 +153,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.accounts import api as accounts_api
     from hearing_server.accounts import views as accounts_views
     from hearing_server.audit import checkpoints
+    from hearing_server.boards import views as boards_views
     from hearing_server.cases import api as cases_api
     from hearing_server.cases import views as cases_views
     from hearing_server.issuance import api as issuance_api
@@ -172,6 +173,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         health.blueprint,
         accounts_views.blueprint,
         accounts_api.blueprint,
+        boards_views.blueprint,
         cases_views.blueprint,
         cases_api.blueprint,
         notifications_views.blueprint,

@@ -421,3 +421,123 @@ async def test_settlement_boards_are_per_office(world: World) -> None:
         a = await board_of(session, BoardType.SETTLEMENT, TEHRAN)
         b = await board_of(session, BoardType.SETTLEMENT, ISFAHAN)
     assert a.office_id != b.office_id
+
+
+# ------------------------------------------------------------------ the administrators' pages
+
+
+async def _csrf(client: httpx.AsyncClient) -> str:
+    return str((await client.get("/api/v1/me")).json()["csrf_token"])
+
+
+async def _user(world: World, username: str) -> User:
+    async with world.live.app.runtime.db.transaction(write=False) as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        assert user is not None, username
+        return user
+
+
+async def test_an_office_admin_manages_the_users_of_their_office_only(world: World) -> None:
+    isf = world.http["admin.isf"]
+    page = await isf.get("/admin/users")
+    assert page.status_code == 200
+    assert "secretary.isf" in page.text and "member.isf.gov1" in page.text
+    assert ">secretary<" not in page.text and "member.gov1" not in page.text
+    assert (await isf.get("/admin/offices")).status_code == 403
+    csrf = await _csrf(isf)
+    other = await _user(world, "member.gov2")
+    revoked = await isf.post(
+        f"/api/v1/admin/users/{other.id}/sessions/revoke", headers={"X-CSRF-Token": csrf}
+    )
+    assert revoked.status_code == 404
+    # A user the office admin adds joins their office, whatever office was asked for.
+    made = await isf.post(
+        "/api/v1/admin/users",
+        json={
+            "username": "secretary.isf2",
+            "full_name": "دبیر دوم اصفهان",
+            "password": "a-long-enough-password-1405",
+            "role": "secretary",
+            "office_id": (await _user(world, "secretary")).office_id,  # Tehran: not theirs
+        },
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert made.status_code == 201, made.text
+    assert (await _user(world, "secretary.isf2")).office_id == (
+        await _user(world, "secretary.isf")
+    ).office_id
+    # An office admin makes no parties or clerks, and no national admin.
+    refused = await isf.post(
+        "/admin/users/new",
+        data={
+            "csrf_token": csrf,
+            "username": "clerk.isf",
+            "full_name": "کارمند",
+            "password": "a-long-enough-password-1405",
+            "role": "clerk",
+        },
+    )
+    assert refused.status_code == 422
+    assert "مدیر اداره فقط دبیر، عضو و مدیر می‌سازد." in refused.text
+
+
+async def test_the_national_admin_makes_offices_and_places_staff(world: World) -> None:
+    national = world.http["admin"]
+    csrf = await _csrf(national)
+    page = await national.get("/admin/offices")
+    assert page.status_code == 200 and "PK-1001" in page.text
+    async with world.live.app.runtime.db.transaction(write=False) as session:
+        isfahan = await session.scalar(select(LabourOffice).where(LabourOffice.code == ISFAHAN))
+        assert isfahan is not None
+    made = await national.post(
+        "/admin/counter-offices",
+        data={
+            "csrf_token": csrf,
+            "counter_code": "PK-ISF",
+            "counter_name_fa": "پیشخوان اصفهان",
+            "counter_name_en": "Isfahan counter office",
+            "province_id": str(isfahan.province_id),
+            "serves": [str(isfahan.id)],
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 302, made.text
+    taken = await national.post(
+        "/admin/counter-offices",
+        data={
+            "csrf_token": csrf,
+            "counter_code": "PK-ISF",
+            "counter_name_fa": "پیشخوان",
+            "counter_name_en": "Again",
+            "province_id": str(isfahan.province_id),
+            "serves": [str(isfahan.id)],
+        },
+    )
+    assert taken.status_code == 422 and "این کد قبلاً گرفته شده است." in taken.text
+    async with world.live.app.runtime.db.transaction(write=False) as session:
+        counter = await session.scalar(select(CounterOffice).where(CounterOffice.code == "PK-ISF"))
+        assert counter is not None
+    clerk = await national.post(
+        "/api/v1/admin/users",
+        json={
+            "username": "clerk.isf",
+            "full_name": "کارمند پیشخوان اصفهان",
+            "password": "a-long-enough-password-1405",
+            "role": "clerk",
+            "counter_office_id": counter.id,
+        },
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert clerk.status_code == 201, clerk.text
+    assert (await _user(world, "clerk.isf")).counter_office_id == counter.id
+    # Placing a member of staff in another office.
+    moved = await _user(world, "member.isf.emp4")
+    placed = await national.post(
+        f"/admin/users/{moved.id}/place",
+        data={"csrf_token": csrf, "office_id": str((await _user(world, "secretary")).office_id)},
+        follow_redirects=False,
+    )
+    assert placed.status_code == 302, placed.text
+    assert (await _user(world, "member.isf.emp4")).office_id == (
+        await _user(world, "secretary")
+    ).office_id

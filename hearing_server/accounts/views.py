@@ -200,16 +200,19 @@ async def revoke_own_sessions() -> Any:
 @blueprint.get("/admin/users")
 @login_required(Role.ADMIN)
 async def admin_users() -> Any:
-    from sqlalchemy import select
+    """The users the admin manages (an office admin: their office's), with the forms to
+    add one and (the national admin) to place staff in offices."""
+    from hearing_server.boards.views import admin_users_page
 
-    session = await db_session()
-    rows = list(await session.scalars(select(User).order_by(User.role, User.username)))
-    return await render_template("accounts/admin_users.html", users=rows)
+    return await admin_users_page({}, {}, 200)
 
 
 @blueprint.post("/admin/users/<int:user_id>/revoke")
 @login_required(Role.ADMIN)
 async def admin_revoke(user_id: int) -> Any:
+    from hearing_server.boards.offices import require_manageable_user
+
     actor = require_user()
+    await require_manageable_user(await db_session(), actor, user_id)
     await sessions.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
     return redirect(url_for("accounts.admin_users"))
