@@ -134,7 +134,7 @@ def _register_nav(rt: Runtime) -> None:
     """The menu, in the order it shows; each entry to the roles that may open it."""
     from hearing_server.web import nav
 
-    nav.add(rt, "accounts.admin_users", "Users", "admin")
+    nav.add(rt, "offices.admin_users", "Users", "admin")
     nav.add(rt, "issuance.index", "Rulings", "party", "member", "secretary", "admin")
     nav.add(rt, "cases.inbox", "Inbox", "secretary", "admin")
     nav.add(rt, "cases.case_list", "Cases", "secretary", "admin", "member")

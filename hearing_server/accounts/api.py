@@ -8,9 +8,8 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, make_response, request
 from quart_schema import document_response, validate_request
 
-from hearing_server.accounts import services, sessions, users
+from hearing_server.accounts import services, sessions, tenancy, users
 from hearing_server.accounts.models import LoginSession, Role, User
-from hearing_server.boards import offices
 from hearing_server.errors import Forbidden, Invalid, Unauthenticated
 from hearing_server.web.context import (
     SESSION_COOKIE,
@@ -156,7 +155,7 @@ async def api_create_user(data: CreateUserRequest) -> Any:
     session = await db_session()
     actor = require_user()
     fields = data.model_dump()
-    fields["office_id"], fields["counter_office_id"] = await offices.placement_for_new_user(
+    fields["office_id"], fields["counter_office_id"] = await tenancy.placement_for_new_user(
         session, actor, data.role, data.office_id, data.counter_office_id
     )
     user = await users.do_create_user(session, actor_id=actor.id, **fields)
@@ -166,7 +165,7 @@ async def api_create_user(data: CreateUserRequest) -> Any:
 @blueprint.post("/admin/users/<int:user_id>/sessions/revoke")
 @login_required(Role.ADMIN)
 async def api_revoke(user_id: int) -> Any:
-    await offices.require_manageable_user(await db_session(), require_user(), user_id)
+    await tenancy.require_manageable_user(await db_session(), require_user(), user_id)
     count = await sessions.do_revoke_sessions(
         await db_session(), actor=require_user(), user_id=user_id
     )

@@ -121,8 +121,3 @@ class ThrottleHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-# A user's office is a labour office (or a counter office): their tables must be known
-# wherever users are, as in the command line's user commands that load no other part.
-from hearing_server.boards import models as _boards_models  # noqa: E402, F401

@@ -9,7 +9,7 @@ import segno
 from quart import Blueprint, Response, g, render_template, request, url_for
 
 from hearing_server.accounts import services, sessions, users
-from hearing_server.accounts.models import Role, SessionStage, User
+from hearing_server.accounts.models import SessionStage, User
 from hearing_server.errors import DomainError
 from hearing_server.i18n import LOCALES
 from hearing_server.i18n import gettext as _
@@ -195,24 +195,3 @@ async def revoke_own_sessions() -> Any:
     response = redirect(url_for("accounts.login"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-@blueprint.get("/admin/users")
-@login_required(Role.ADMIN)
-async def admin_users() -> Any:
-    """The users the admin manages (an office admin: their office's), with the forms to
-    add one and (the national admin) to place staff in offices."""
-    from hearing_server.boards.views import admin_users_page
-
-    return await admin_users_page({}, {}, 200)
-
-
-@blueprint.post("/admin/users/<int:user_id>/revoke")
-@login_required(Role.ADMIN)
-async def admin_revoke(user_id: int) -> Any:
-    from hearing_server.boards.offices import require_manageable_user
-
-    actor = require_user()
-    await require_manageable_user(await db_session(), actor, user_id)
-    await sessions.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
-    return redirect(url_for("accounts.admin_users"))

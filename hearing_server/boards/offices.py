@@ -10,10 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, delete, false, select, true
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.tenancy import (
+    check_national_admin,
+    require_manageable_user,
+)
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import (
     CounterOffice,
@@ -21,36 +25,9 @@ from hearing_server.boards.models import (
     Province,
     counter_office_serves,
 )
-from hearing_server.errors import Forbidden, NotFound, ValidationErrors
+from hearing_server.errors import NotFound, ValidationErrors
 from hearing_server.i18n import lazy
 from hearing_server.text import normalize_persian
-
-NATIONAL_ONLY = lazy("Only the national administrator manages offices.")
-STAFF_ROLES = (Role.SECRETARY, Role.MEMBER, Role.ADMIN)
-
-
-def check_national_admin(actor: User) -> None:
-    if not actor.is_national_admin:
-        raise Forbidden(NATIONAL_ONLY)
-
-
-def manageable_users_clause(actor: User) -> ColumnElement[bool]:
-    """A WHERE condition on ``User``: whom ``actor`` manages. The national admin: everyone;
-    an office admin: the staff of their office; anyone else: no one."""
-    if actor.is_national_admin:
-        return true()
-    if actor.role == Role.ADMIN and actor.office_id is not None:
-        return User.office_id == actor.office_id
-    return false()
-
-
-async def require_manageable_user(session: AsyncSession, actor: User, user_id: int) -> User:
-    user = await session.scalar(
-        select(User).where(User.id == user_id, manageable_users_clause(actor))
-    )
-    if user is None:
-        raise NotFound("No such user.")
-    return user
 
 
 @dataclass(frozen=True)
@@ -229,9 +206,13 @@ async def do_assign_user(
         user.counter_office_id, user.office_id = counter_office_id, None
     else:
         if office_id is not None and await session.get(LabourOffice, office_id) is None:
-            raise ValidationErrors({"office_id": (lazy("Choose a labour office from the list."), {})})
+            raise ValidationErrors(
+                {"office_id": (lazy("Choose a labour office from the list."), {})}
+            )
         if office_id is None and user.role != Role.ADMIN:
-            raise ValidationErrors({"office_id": (lazy("Choose a labour office from the list."), {})})
+            raise ValidationErrors(
+                {"office_id": (lazy("Choose a labour office from the list."), {})}
+            )
         if user.id == actor.id and office_id is not None:
             raise ValidationErrors(
                 {"office_id": (lazy("You cannot give up being the national administrator."), {})}
@@ -247,37 +228,3 @@ async def do_assign_user(
         payload={"office_id": user.office_id, "counter_office_id": user.counter_office_id},
     )
     return user
-
-
-async def placement_for_new_user(
-    session: AsyncSession,
-    actor: User,
-    role: Role,
-    office_id: int | None,
-    counter_office_id: int | None,
-) -> tuple[int | None, int | None]:
-    """Where a user ``actor`` creates is placed: an office admin's users join their office
-    (staff roles only); the national admin's go where chosen (a clerk to a counter
-    office, staff to a labour office — an admin with none is a national admin)."""
-    if actor.is_national_admin:
-        if role == Role.PARTY:
-            return None, None
-        if role == Role.CLERK:
-            if (
-                counter_office_id is not None
-                and await session.get(CounterOffice, counter_office_id) is None
-            ):
-                raise ValidationErrors(
-                    {"counter_office_id": (lazy("Choose a counter office from the list."), {})}
-                )
-            return None, counter_office_id
-        if office_id is not None and await session.get(LabourOffice, office_id) is None:
-            raise ValidationErrors({"office_id": (lazy("Choose a labour office from the list."), {})})
-        return office_id, None
-    if actor.role == Role.ADMIN and actor.office_id is not None:
-        if role not in STAFF_ROLES:
-            raise ValidationErrors(
-                {"role": (lazy("An office administrator creates secretaries, members and admins."), {})}
-            )
-        return actor.office_id, None
-    raise Forbidden(NATIONAL_ONLY)

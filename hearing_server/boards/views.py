@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import select
 
-from hearing_server.accounts import users
+from hearing_server.accounts import sessions, tenancy, users
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards import offices
 from hearing_server.boards.models import (
@@ -54,7 +54,7 @@ async def admin_users_page(values: dict[str, str], errors: dict[str, str], statu
     rows = list(
         await session.scalars(
             select(User)
-            .where(offices.manageable_users_clause(actor))
+            .where(tenancy.manageable_users_clause(actor))
             .order_by(User.role, User.username)
         )
     )
@@ -63,12 +63,30 @@ async def admin_users_page(values: dict[str, str], errors: dict[str, str], statu
         users=rows,
         national=actor.is_national_admin,
         own_office=await session.get(LabourOffice, actor.office_id) if actor.office_id else None,
-        roles=[r for r in Role if actor.is_national_admin or r in offices.STAFF_ROLES],
+        roles=[r for r in Role if actor.is_national_admin or r in tenancy.STAFF_ROLES],
         values=values,
         errors=errors,
         **await _directory(session),
     )
     return no_store(Response(page, status=status))
+
+
+@blueprint.get("/admin/users")
+@login_required(Role.ADMIN)
+async def admin_users() -> Any:
+    """The users the admin manages (an office admin: their office's), with the forms to
+    add one and (the national admin) to place staff in offices."""
+    return await admin_users_page({}, {}, 200)
+
+
+@blueprint.post("/admin/users/<int:user_id>/revoke")
+@login_required(Role.ADMIN)
+async def admin_revoke(user_id: int) -> Any:
+    actor = require_user()
+    session = await db_session()
+    await tenancy.require_manageable_user(session, actor, user_id)
+    await sessions.do_revoke_sessions(session, actor=actor, user_id=user_id)
+    return redirect(url_for("offices.admin_users"))
 
 
 @blueprint.post("/admin/users/new")
@@ -84,7 +102,7 @@ async def create_user() -> Any:
             role = Role(values["role"])
         except ValueError:
             raise ValidationErrors({"role": ("Choose a role from the list.", {})}) from None
-        office_id, counter_office_id = await offices.placement_for_new_user(
+        office_id, counter_office_id = await tenancy.placement_for_new_user(
             session, actor, role, _int(values["office_id"]), _int(values["counter_office_id"])
         )
         await users.do_create_user(
@@ -99,7 +117,7 @@ async def create_user() -> Any:
         )
     except DomainError as exc:
         return await admin_users_page(values, form_errors(exc), exc.status)
-    return redirect(url_for("accounts.admin_users"))
+    return redirect(url_for("offices.admin_users"))
 
 
 @blueprint.post("/admin/users/<int:user_id>/place")
@@ -121,14 +139,14 @@ async def place_user(user_id: int) -> Any:
         return await admin_users_page(
             {}, {"_form": " ".join(form_errors(exc).values())}, exc.status
         )
-    return redirect(url_for("accounts.admin_users"))
+    return redirect(url_for("offices.admin_users"))
 
 
 # ---------------------------------------------------------------- /admin/offices
 
 
 async def _offices_page(values: dict[str, str], errors: dict[str, str], status: int) -> Any:
-    offices.check_national_admin(require_user())
+    tenancy.check_national_admin(require_user())
     session = await db_session()
     page = await render_template(
         "boards/offices.html", values=values, errors=errors, **await _directory(session)

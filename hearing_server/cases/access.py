@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.tenancy import in_office, office_clause
 from hearing_server.boards.models import Board, Seat, SeatTerm, counter_office_serves
 from hearing_server.cases.models import Case, CaseAccess, CaseParty, Document, DocumentVisibility
 from hearing_server.clock import utcnow
@@ -36,29 +37,6 @@ from rulings.persian import to_tehran
 
 def is_staff(user: User) -> bool:
     return user.role in (Role.SECRETARY, Role.ADMIN)
-
-
-def office_clause(user: User, office_id: Any) -> ColumnElement[bool]:
-    """A WHERE condition keeping ``office_id`` (a column holding a labour office's id) to
-    the offices ``user`` works in: every office for the national admin; their own office
-    for other staff and members (a secretary with no office sees none; a member with no
-    office is kept to their seats by the seat rule alone); nothing for anyone else."""
-    if user.role == Role.ADMIN and user.office_id is None:
-        return true()
-    if user.role in (Role.ADMIN, Role.SECRETARY, Role.MEMBER) and user.office_id is not None:
-        return office_id == user.office_id  # type: ignore[no-any-return]  # a column comparison
-    if user.role == Role.MEMBER:
-        return true()
-    return false()
-
-
-def in_office(user: User, office_id: int) -> bool:
-    """:func:`office_clause` for an office id in hand."""
-    if user.role == Role.ADMIN and user.office_id is None:
-        return True
-    if user.role in (Role.ADMIN, Role.SECRETARY, Role.MEMBER) and user.office_id is not None:
-        return office_id == user.office_id
-    return user.role == Role.MEMBER
 
 
 async def office_visible(session: AsyncSession, user: User, office_id: int) -> bool:

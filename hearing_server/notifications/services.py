@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
+from hearing_server.accounts.tenancy import office_clause
 from hearing_server.audit.services import do_record
-from hearing_server.cases.access import office_clause
 from hearing_server.clock import utcnow
 from hearing_server.errors import Conflict, NotFound
 from hearing_server.notifications.models import OutboxMessage

@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.tenancy import in_office
 from hearing_server.boards.models import Board, Seat, SeatTerm
-from hearing_server.cases.access import in_office, office_visible
+from hearing_server.cases.access import office_visible
 from hearing_server.cases.models import CaseParty, PartyRole
 from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound

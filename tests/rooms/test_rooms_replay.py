@@ -78,9 +78,9 @@ async def test_reconnecting_client_gets_exactly_what_it_missed(
     # exact only once both are on the record.
     for gone in ("member.wrk1", "worker"):
         await chair.wait_for(
-            lambda e, uid=people[gone].id: e["type"] == "presence"
-            and e["op"] == "leave"
-            and e["payload"]["user_id"] == uid
+            lambda e, uid=people[gone].id: (
+                e["type"] == "presence" and e["op"] == "leave" and e["payload"]["user_id"] == uid
+            )
         )
     # While they are away: public and board-only happenings.
     await chair.call("view.set", {"document_id": room.public_doc, "page": 3})
