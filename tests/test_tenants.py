@@ -12,6 +12,7 @@ One arrangement per backend (module-scoped), on a live server, as the access mat
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from hearing_server import clock
 from hearing_server.accounts import services as accounts
@@ -31,14 +33,18 @@ from hearing_server.cases.models import CaseStatus, Document, DocumentVisibility
 from hearing_server.db import Database
 from hearing_server.demo import demo_summary
 from hearing_server.law.rules import BoardType
+from hearing_server.migrate import upgrade_async
 from hearing_server.notifications.models import OutboxMessage
 from rulings.persian import fa_digits
 from tests.cases.conftest import petition
 from tests.conftest import (
+    PG_ADMIN_URL,
     LiveServer,
     OtpSource,
     Person,
+    _pg_exec,
     _pg_reachable,
+    _pg_url,
     copy_of_demo,
     free_port,
     make_settings,
@@ -381,7 +387,8 @@ async def test_a_counter_office_files_only_for_the_labour_offices_it_serves(worl
     case_id = filed.json()["id"]
     refused = await _file(world, "clerk.thr", isf)
     assert refused.status_code == 422, refused.text
-    assert "does not file complaints" in refused.json()["error"]["fields"]["board_id"]
+    # fa: "your counter office does not file complaints for this board's labour office"
+    assert "دفتر پیشخوان شما برای" in refused.json()["error"]["fields"]["board_id"]
     # The case the Tehran clerk filed is seen by the counter office, not by Isfahan.
     assert (await world.http["clerk.thr"].get(f"/api/v1/cases/{case_id}")).status_code == 200
     assert (await world.http["secretary.isf"].get(f"/api/v1/cases/{case_id}")).status_code == 404
@@ -541,3 +548,100 @@ async def test_the_national_admin_makes_offices_and_places_staff(world: World) -
     assert (await _user(world, "member.isf.emp4")).office_id == (
         await _user(world, "secretary")
     ).office_id
+
+
+# ------------------------------------------------------------------ the migration
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tenants.db'}"
+        return
+    require_or_skip(_pg_reachable(), "PostgreSQL is not reachable", env="HEYAT_REQUIRE_POSTGRES")
+    name = f"heyat_ten_{uuid.uuid4().hex[:10]}"
+    await _pg_exec(PG_ADMIN_URL, f"CREATE DATABASE {name}")
+    yield _pg_url(PG_ADMIN_URL, name)
+    await _pg_exec(PG_ADMIN_URL, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+SEED_0012 = [
+    "INSERT INTO labour_offices (id, code, name_fa, name_en) VALUES (7, 'THR', 'تهران', 'Tehran')",
+    "INSERT INTO boards (id, office_id, type, name_fa, name_en) "
+    "VALUES (3, 7, 'diagnosis', 'تشخیص', 'Diagnosis')",
+    "INSERT INTO users (id, username, full_name, locale, role, password_hash, is_active, "
+    "created_at) VALUES (1, 'admin', 'a', 'fa', 'admin', 'x', true, :now), "
+    "(2, 'secretary', 's', 'fa', 'secretary', 'x', true, :now), "
+    "(3, 'member', 'm', 'fa', 'member', 'x', true, :now), "
+    "(4, 'clerk', 'c', 'fa', 'clerk', 'x', true, :now), "
+    "(5, 'worker', 'w', 'fa', 'party', 'x', true, :now)",
+    "INSERT INTO cases (id, office_id, board_id, number, status, filed_via, created_by_id, "
+    "created_at) VALUES (1, 7, 3, '1405-000001', 'filed', 'clerk', 4, :now)",
+    "INSERT INTO cases (id, office_id, board_id, number, status, filed_via, created_by_id, "
+    "created_at) VALUES (2, 7, 3, '1405-000002', 'filed', 'self', 5, :now)",
+    "INSERT INTO outbox_messages (channel, address, subject, body, attachments, created_at, "
+    "attempts, next_attempt_at, status) "
+    "VALUES ('sms', '09120000000', 's', 'b', '[]', :now, 0, :now, 'sent')",
+]
+
+
+async def test_the_migration_puts_existing_data_into_a_default_office(empty_url: str) -> None:
+    """An installation of one office, at 0012: after 0014_tenants its office is in the
+    default province, its secretaries and members work for it (the admin stays national),
+    its clerk works at a default counter office serving it, the clerk's filing is marked
+    as filed through that counter office, and its outbox messages are the office's."""
+    await upgrade_async(empty_url, "0012_sms")
+    engine = create_async_engine(empty_url)
+    async with engine.begin() as connection:
+        for statement in SEED_0012:
+            await connection.execute(text(statement), {"now": clock.utcnow()})
+    await engine.dispose()
+
+    await upgrade_async(empty_url)
+
+    engine = create_async_engine(empty_url)
+    async with engine.connect() as connection:
+        province = (await connection.execute(text("SELECT id, code FROM provinces"))).all()
+        assert [code for _id, code in province] == ["default"]
+        office = (await connection.execute(text("SELECT province_id FROM labour_offices"))).all()
+        assert office == [(province[0][0],)]
+        placed = dict(
+            (await connection.execute(text("SELECT username, office_id FROM users"))).all()
+        )
+        assert placed == {"admin": None, "secretary": 7, "member": 7, "clerk": None, "worker": None}
+        counter = (await connection.execute(text("SELECT id, code FROM counter_offices"))).all()
+        assert [code for _id, code in counter] == ["default"]
+        serves = (
+            await connection.execute(
+                text("SELECT counter_office_id, office_id FROM counter_office_serves")
+            )
+        ).all()
+        assert serves == [(counter[0][0], 7)]
+        clerk = (
+            await connection.execute(text("SELECT counter_office_id FROM users WHERE id = 4"))
+        ).scalar_one()
+        assert clerk == counter[0][0]
+        filed = dict(
+            (await connection.execute(text("SELECT id, counter_office_id FROM cases"))).all()
+        )
+        assert filed == {1: counter[0][0], 2: None}
+        outbox = (await connection.execute(text("SELECT office_id FROM outbox_messages"))).all()
+        assert outbox == [(7,)]
+    await engine.dispose()
+    # Each office numbers its own cases: another office may have a 1405-000001 too.
+    engine = create_async_engine(empty_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("INSERT INTO labour_offices (id, code, name_fa, name_en, province_id) "
+                 "VALUES (8, 'ISF', 'اصفهان', 'Isfahan', :p)"),
+            {"p": province[0][0]},
+        )  # fmt: skip
+        await connection.execute(
+            text(
+                "INSERT INTO cases (id, office_id, board_id, number, status, filed_via, "
+                "created_by_id, created_at) "
+                "VALUES (3, 8, 3, '1405-000001', 'filed', 'self', 5, :now)"
+            ),
+            {"now": clock.utcnow()},
+        )
+    await engine.dispose()
