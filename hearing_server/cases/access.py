@@ -12,9 +12,11 @@ Members of another board, staff of another office, other parties and other clerk
 refused. A case that may not be read is reported as not found, so its existence does
 not leak.
 
-The office rule (tenancy) lives here too: :func:`office_clause` is the one condition
-that keeps a member of staff to their own labour office, for every list of boards,
-cases and hearings.
+The office rule (tenancy) is ``accounts.tenancy.office_clause``, the one condition that
+keeps a member of staff to their own labour office; here it is applied to cases
+(:func:`readable_clause`), boards (:func:`boards_clause`, for every list of boards and
+hearings) and a clerk's counter office (:func:`served_offices_clause`,
+:func:`office_visible`).
 """
 
 from __future__ import annotations
