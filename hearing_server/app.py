@@ -168,7 +168,7 @@ def _register_nav(rt: Runtime) -> None:
     """The menu, in the order it shows; each entry to the roles that may open it."""
     from hearing_server.web import nav
 
-    nav.add(rt, "accounts.admin_users", "Users", "admin")
+    nav.add(rt, "offices.admin_users", "Users", "admin")
     nav.add(rt, "calendar_admin.calendar_page", "Office calendar", "admin")
     nav.add(rt, "issuance.index", "Rulings", "party", "member", "secretary", "admin")
     nav.add(rt, "cases.inbox", "Inbox", "secretary", "admin")
@@ -189,6 +189,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.accounts import signup_views
     from hearing_server.accounts import views as accounts_views
     from hearing_server.audit import checkpoints
+    from hearing_server.boards import views as boards_views
     from hearing_server.cases import activation_views
     from hearing_server.cases import api as cases_api
     from hearing_server.cases import views as cases_views
@@ -214,6 +215,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         signup_views.blueprint,
         activation_views.blueprint,
         activation_views.api_blueprint,
+        boards_views.blueprint,
         cases_views.blueprint,
         cases_api.blueprint,
         notifications_views.blueprint,

@@ -99,16 +99,35 @@ def user() -> None:
 @click.option("--mobile")
 @click.option("--email")
 @click.option("--locale", default="fa", type=click.Choice(["fa", "en"]))
+@click.option(
+    "--office",
+    help="The code of the labour office a member of staff works for (an admin without "
+    "one is a national admin), or of the counter office a clerk works at.",
+)
 @click.password_option()
 def user_create(**options: Any) -> None:
     """Create a user; they set up their authenticator at first sign-in."""
+    from sqlalchemy import select
+
     from hearing_server.accounts.models import Role
     from hearing_server.accounts.services import do_create_user
+    from hearing_server.boards.models import CounterOffice, LabourOffice
     from hearing_server.errors import ValidationErrors
     from hearing_server.i18n import gettext
 
+    code = options.pop("office")
+    role = Role(options["role"])
+
     async def work(session: Any, _settings: Settings) -> int:
-        created = await do_create_user(session, **{**options, "role": Role(options["role"])})
+        place: dict[str, int | None] = {}
+        if code:
+            kind = CounterOffice if role == Role.CLERK else LabourOffice
+            found = await session.scalar(select(kind.id).where(kind.code == code.upper()))
+            if found is None or role == Role.PARTY:
+                field = "counter_office_id" if role == Role.CLERK else "office_id"
+                raise ValidationErrors({field: ("Choose a labour office from the list.", {})})
+            place = {"counter_office_id" if role == Role.CLERK else "office_id": found}
+        created = await do_create_user(session, **{**options, "role": role, **place})
         return created.id
 
     try:

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import User
-from hearing_server.boards.models import Board, BoardRulesVersion, Seat, SeatTerm
+from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice, Seat, SeatTerm
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, Claim, ClaimKind, PartyRole
 from hearing_server.clock import utcnow
 from hearing_server.law.rules import BoardType
@@ -25,13 +25,22 @@ from hearing_server.scheduling.models import AgendaItem, Hearing, PanelSeat, Sum
 _counter = iter(range(1, 10**9))
 
 
-async def board_of(session: AsyncSession, board_type: BoardType = BoardType.DIAGNOSIS) -> Board:
+TEHRAN = "THR"  # the demo's first labour office (office A), where the named people work
+ISFAHAN = "ISF"  # its second (office B): secretary.isf, admin.isf, member.isf.*
+SECRETARY_OF = {TEHRAN: "secretary", ISFAHAN: "secretary.isf"}
+
+
+async def board_of(
+    session: AsyncSession, board_type: BoardType = BoardType.DIAGNOSIS, office: str = TEHRAN
+) -> Board:
+    """The demo's board of ``board_type`` in the labour office coded ``office``."""
     board = await session.scalar(
         select(Board)
         .options(selectinload(Board.seats).selectinload(Seat.terms))
-        .where(Board.type == board_type)
+        .join(LabourOffice, LabourOffice.id == Board.office_id)
+        .where(Board.type == board_type, LabourOffice.code == office)
     )
-    assert board is not None, "the demo seeds both boards"
+    assert board is not None, "the demo seeds both boards in both offices"
     return board
 
 
@@ -49,8 +58,9 @@ async def make_case(
     claimant: str = "worker",
     respondent: str | None = "employer",
     claims: list[tuple[ClaimKind, int | None]] | None = None,
+    office: str = TEHRAN,
 ) -> Case:
-    board = await board_of(session, board_type)
+    board = await board_of(session, board_type, office)
     worker = await user_named(session, claimant)
     n = next(_counter)
     case = Case(
@@ -104,11 +114,12 @@ async def make_hearing(
     starts_at: datetime | None = None,
     minutes: int = 60,
     panel_size: int | None = None,
+    office: str = TEHRAN,
     **fields: Any,
 ) -> Hearing:
     """A scheduled hearing with the board's current seat holders as its panel and
-    summonses for every party of its cases."""
-    board = await board_of(session, board_type)
+    summonses for every party of its cases (at the board of the office coded ``office``)."""
+    board = await board_of(session, board_type, office)
     rules = await session.scalar(
         select(BoardRulesVersion)
         .where(BoardRulesVersion.board_type == board_type)
@@ -116,7 +127,7 @@ async def make_hearing(
         .limit(1)
     )
     assert rules is not None
-    secretary = await user_named(session, "secretary")
+    secretary = await user_named(session, SECRETARY_OF[office])
     # The test clock's now: a hearing's session may begin only at its start (#12 item 2).
     start = starts_at or utcnow()
     hearing = Hearing(

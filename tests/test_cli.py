@@ -54,7 +54,8 @@ async def test_demo_is_idempotent_and_prints_people_with_secrets(
     assert summary["users"] == second["users"]  # nothing duplicated, same secrets
     roles = {u["role"] for u in summary["users"]}
     assert roles == {"admin", "secretary", "clerk", "party", "member"}
-    assert sum(1 for u in summary["users"] if u["role"] == "member") == 12
+    # Twelve members in each of the two labour offices (Tehran, Isfahan).
+    assert sum(1 for u in summary["users"] if u["role"] == "member") == 24
     assert all(len(u["totp_secret"]) == 32 for u in summary["users"])
     code = subprocess.run(
         ["oathtool", "--totp", "-b", summary["users"][0]["totp_secret"]],

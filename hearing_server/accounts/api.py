@@ -9,7 +9,15 @@ from pydantic import BaseModel, Field
 from quart import Blueprint, Response, make_response, request
 from quart_schema import document_response, validate_request
 
-from hearing_server.accounts import login_codes, phone_codes, reset, services, sessions, users
+from hearing_server.accounts import (
+    login_codes,
+    phone_codes,
+    reset,
+    services,
+    sessions,
+    tenancy,
+    users,
+)
 from hearing_server.accounts.models import LoginSession, Role, SecondFactor, User
 from hearing_server.accounts.reset import ResetChannel
 from hearing_server.accounts.views import SENT_MESSAGE, code_client, hash_new_password
@@ -198,6 +206,10 @@ class CreateUserRequest(BaseModel):
     mobile: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
     locale: str = Field(default="fa", max_length=2)
+    # The national admin places staff in a labour office, a clerk at a counter office; an
+    # office admin's users join the admin's own office.
+    office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    counter_office_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
 
 @blueprint.post("/admin/users")
@@ -205,15 +217,20 @@ class CreateUserRequest(BaseModel):
 @validate_request(CreateUserRequest)
 async def api_create_user(data: CreateUserRequest) -> Any:
     """Create a user; 422 with every bad field named (in the admin's language) otherwise."""
-    user = await users.do_create_user(
-        await db_session(), actor_id=require_user().id, **data.model_dump()
+    session = await db_session()
+    actor = require_user()
+    fields = data.model_dump()
+    fields["office_id"], fields["counter_office_id"] = await tenancy.placement_for_new_user(
+        session, actor, data.role, data.office_id, data.counter_office_id
     )
+    user = await users.do_create_user(session, actor_id=actor.id, **fields)
     return user_json(user), 201
 
 
 @blueprint.post("/admin/users/<int:user_id>/sessions/revoke")
 @login_required(Role.ADMIN)
 async def api_revoke(user_id: int) -> Any:
+    await tenancy.require_manageable_user(await db_session(), require_user(), user_id)
     count = await sessions.do_revoke_sessions(
         await db_session(), actor=require_user(), user_id=user_id
     )

@@ -54,11 +54,23 @@ class User(Base):
     # None while an account made for someone else (a worker registered at the counter)
     # waits for its owner to activate it (cases.activation): no password sign-in until then.
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=utcnow)
+    # The labour office a member of staff works for (secretary, member, clerk's none,
+    # an office admin's own); None for parties, clerks and the national admin.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("labour_offices.id"), index=True)
+    # The counter office a clerk works at.
+    counter_office_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counter_offices.id"), index=True
+    )
 
     totp: Mapped[TotpCredential | None] = relationship(back_populates="user", lazy="raise")
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username} {self.role}>"
+
+    @property
+    def is_national_admin(self) -> bool:
+        """An administrator with no office: manages the offices, sees every office."""
+        return self.role == Role.ADMIN and self.office_id is None
 
 
 class TotpCredential(Base):

@@ -38,8 +38,12 @@ async def do_create_user(
     email: str | None = None,
     locale: str = "fa",
     actor_id: int | None = None,
+    office_id: int | None = None,
+    counter_office_id: int | None = None,
 ) -> User:
-    """Validate everything first and report every bad field at once; write nothing if any is bad."""
+    """Validate everything first and report every bad field at once; write nothing if any is bad.
+    ``office_id``: the labour office a member of staff works for; ``counter_office_id``:
+    a clerk's counter office (the caller checks the actor may place them there)."""
     errors: dict[str, tuple[str, dict[str, object]]] = {}
     username = username.strip().lower()
     full_name = normalize_persian(full_name)
@@ -83,6 +87,8 @@ async def do_create_user(
         locale=locale if locale in ("fa", "en") else "fa",
         role=role,
         password_hash=await hash_password(password),
+        office_id=office_id,
+        counter_office_id=counter_office_id,
     )
     session.add(user)
     await session.flush()
@@ -92,7 +98,12 @@ async def do_create_user(
         action="user.created",
         subject_type="user",
         subject_id=user.id,
-        payload={"role": role.value, "username": username},
+        payload={
+            "role": role.value,
+            "username": username,
+            "office_id": office_id,
+            "counter_office_id": counter_office_id,
+        },
     )
     return user
 

@@ -12,7 +12,6 @@ from quart import Blueprint, Response, g, render_template, request, url_for
 from hearing_server.accounts import login_codes, reset, services, sessions, throttle, users
 from hearing_server.accounts.models import (
     LoginSession,
-    Role,
     SecondFactor,
     SessionStage,
     TotpCredential,
@@ -269,24 +268,6 @@ async def revoke_own_sessions() -> Any:
     response = redirect(url_for("accounts.login"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-@blueprint.get("/admin/users")
-@login_required(Role.ADMIN)
-async def admin_users() -> Any:
-    from sqlalchemy import select
-
-    session = await db_session()
-    rows = list(await session.scalars(select(User).order_by(User.role, User.username)))
-    return await render_template("accounts/admin_users.html", users=rows)
-
-
-@blueprint.post("/admin/users/<int:user_id>/revoke")
-@login_required(Role.ADMIN)
-async def admin_revoke(user_id: int) -> Any:
-    actor = require_user()
-    await sessions.do_revoke_sessions(await db_session(), actor=actor, user_id=user_id)
-    return redirect(url_for("accounts.admin_users"))
 
 
 # ---------------------------------------------------------------- password reset

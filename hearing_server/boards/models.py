@@ -6,11 +6,13 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     Date,
     Enum,
     ForeignKey,
     Integer,
     String,
+    Table,
     UniqueConstraint,
     false,
 )
@@ -21,10 +23,28 @@ from hearing_server.db import Base, UTCDateTime, enum_values
 from hearing_server.law.rules import BoardRules, BoardType, SeatGroup
 
 
+class Province(Base):
+    """A province (استان): the labour offices of an installation are grouped by it."""
+
+    __tablename__ = "provinces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name_fa: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+    def name(self, locale: str) -> str:
+        return self.name_fa if locale == "fa" else self.name_en
+
+
 class LabourOffice(Base):
+    """A labour office (اداره کار): the tenant. Its boards, its staff and its cases are
+    seen only by its own people (and the national administrator)."""
+
     __tablename__ = "labour_offices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    province_id: Mapped[int] = mapped_column(ForeignKey("provinces.id"), index=True)
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
@@ -35,6 +55,40 @@ class LabourOffice(Base):
     publish_entity_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     boards: Mapped[list[Board]] = relationship(back_populates="office", lazy="raise")
+
+    def name(self, locale: str) -> str:
+        return self.name_fa if locale == "fa" else self.name_en
+
+
+counter_office_serves = Table(
+    "counter_office_serves",
+    Base.metadata,
+    Column(
+        "counter_office_id",
+        ForeignKey("counter_offices.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("office_id", ForeignKey("labour_offices.id", ondelete="CASCADE"), primary_key=True),
+)
+"""Which labour offices a counter office files complaints for."""
+
+
+class CounterOffice(Base):
+    """A counter office (دفتر پیشخوان): its clerks file complaints on people's behalf, to
+    the boards of the labour offices it serves only."""
+
+    __tablename__ = "counter_offices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    province_id: Mapped[int] = mapped_column(ForeignKey("provinces.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name_fa: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    # Public statistics may name each board member's attendance rate (off: per board only).
+    stats_name_members: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Whether the anonymised public copies of this office's rulings name legal entities
+    # (companies) that are parties; natural persons are never named. Default: not.
+    publish_entity_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def name(self, locale: str) -> str:
         return self.name_fa if locale == "fa" else self.name_en

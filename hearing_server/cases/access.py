@@ -3,24 +3,34 @@
 A user may read a case when they are
 - a party of it (``CaseParty.user_id``) or a party's representative
   (``CaseParty.representative_user_id``);
-- given access to it in ``CaseAccess`` (the counter-office clerk who filed it);
-- a secretary or an admin (staff of the labour office; this installation has one
-  office per deployment, users carry no office of their own);
-- a member holding, today, a seat on the case's board.
-Members of another board, other parties and other clerks are refused. A case
-that may not be read is reported as not found, so its existence does not leak.
+- given access to it in ``CaseAccess`` (the counter-office clerk who filed it), or a
+  clerk of the counter office it was filed through;
+- a secretary or an office admin of the case's labour office, or the national admin
+  (an admin with no office);
+- a member of the case's office holding, today, a seat on the case's board.
+Members of another board, staff of another office, other parties and other clerks are
+refused. A case that may not be read is reported as not found, so its existence does
+not leak.
+
+The office rule (tenancy) is ``accounts.tenancy.office_clause``, the one condition that
+keeps a member of staff to their own labour office; here it is applied to cases
+(:func:`readable_clause`), boards (:func:`boards_clause`, for every list of boards and
+hearings) and a clerk's counter office (:func:`served_offices_clause`,
+:func:`office_visible`).
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
-from hearing_server.boards.models import Seat, SeatTerm
+from hearing_server.accounts.tenancy import in_office, office_clause
+from hearing_server.boards.models import Board, Seat, SeatTerm, counter_office_serves
 from hearing_server.cases.models import Case, CaseAccess, CaseParty, Document, DocumentVisibility
 from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
@@ -31,13 +41,47 @@ def is_staff(user: User) -> bool:
     return user.role in (Role.SECRETARY, Role.ADMIN)
 
 
+async def office_visible(session: AsyncSession, user: User, office_id: int) -> bool:
+    """Whether work of the labour office ``office_id`` (a hearing, a board's calendar) is
+    within ``user``'s reach at all: :func:`in_office` for staff and members; for a clerk,
+    an office their counter office serves; for a party, any (their standing is their
+    cases'). Outside it, an object is reported as not found."""
+    if user.role == Role.PARTY:
+        return True
+    if user.role == Role.CLERK:
+        found = await session.scalar(
+            select(counter_office_serves.c.office_id).where(
+                counter_office_serves.c.office_id == office_id,
+                served_offices_clause(user, counter_office_serves.c.office_id),
+            )
+        )
+        return found is not None
+    return in_office(user, office_id)
+
+
+def boards_clause(user: User) -> ColumnElement[bool]:
+    """A WHERE condition on ``Board``: the boards of the offices ``user`` works in."""
+    return office_clause(user, Board.office_id)
+
+
+def served_offices_clause(user: User, office_id: Any) -> ColumnElement[bool]:
+    """``office_id`` is one of the labour offices a clerk's counter office serves."""
+    if user.role != Role.CLERK or user.counter_office_id is None:
+        return false()
+    return office_id.in_(  # type: ignore[no-any-return]  # a column comparison
+        select(counter_office_serves.c.office_id).where(
+            counter_office_serves.c.counter_office_id == user.counter_office_id
+        )
+    )
+
+
 def readable_clause(user: User) -> ColumnElement[bool]:
     """A WHERE condition on ``Case`` selecting exactly the cases ``user`` may read."""
     if is_staff(user):
-        return true()
+        return office_clause(user, Case.office_id)
     if user.role == Role.MEMBER:
         today = to_tehran(utcnow()).date()
-        return exists(
+        seated = exists(
             select(SeatTerm.id)
             .join(Seat, Seat.id == SeatTerm.seat_id)
             .where(
@@ -47,6 +91,7 @@ def readable_clause(user: User) -> ColumnElement[bool]:
                 or_(SeatTerm.ends_on.is_(None), SeatTerm.ends_on >= today),
             )
         )
+        return and_(office_clause(user, Case.office_id), seated)
     party = exists(
         select(CaseParty.id).where(
             CaseParty.case_id == Case.id,
@@ -63,7 +108,9 @@ def readable_clause(user: User) -> ColumnElement[bool]:
     if user.role == Role.PARTY:
         return or_(party, granted)
     if user.role == Role.CLERK:
-        return granted
+        if user.counter_office_id is None:
+            return granted
+        return or_(granted, Case.counter_office_id == user.counter_office_id)
     return false()
 
 

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts import services as accounts
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board
-from hearing_server.cases.access import access_case, is_staff, readable_clause
+from hearing_server.cases.access import (
+    access_case,
+    boards_clause,
+    is_staff,
+    readable_clause,
+    served_offices_clause,
+)
 from hearing_server.cases.models import (
     Case,
     CaseAccess,
@@ -94,14 +100,52 @@ def _require_first_instance(board: Board) -> None:
         raise ValidationErrors({"board_id": (NOT_FIRST_INSTANCE, {})})
 
 
-async def _default_board(session: AsyncSession, board_id: int | None) -> Board:
+NOT_SERVED = lazy(
+    "Your counter office does not file complaints for this board's labour office. "
+    "Choose a board from the list."
+)
+
+
+def fileable_clause(actor: User) -> ColumnElement[bool]:
+    """A WHERE condition on ``Board``: the boards ``actor`` may file a complaint to. Staff:
+    their office's boards; a clerk: the boards of the labour offices their counter office
+    serves; a worker filing for themself: any board."""
+    if actor.role == Role.CLERK:
+        return served_offices_clause(actor, Board.office_id)
+    if is_staff(actor):
+        return boards_clause(actor)
+    return true()
+
+
+async def fileable_boards(session: AsyncSession, actor: User) -> list[Board]:
+    """The diagnosis boards ``actor`` may file a new complaint to, in order."""
+    return list(
+        await session.scalars(
+            select(Board)
+            .where(Board.type == BoardType.DIAGNOSIS, fileable_clause(actor))
+            .order_by(Board.id)
+        )
+    )
+
+
+async def _default_board(
+    session: AsyncSession, board_id: int | None, actor: User | None = None
+) -> Board:
+    """The board chosen (``actor``: one they may file to), or ``actor``'s first diagnosis
+    board when none is chosen. A board the actor may not file to is refused as not in
+    the list (for a clerk: saying their counter office does not serve its office)."""
+    allowed = fileable_clause(actor) if actor is not None else true()
     if board_id is not None:
-        board = await session.get(Board, board_id)
+        board = await session.scalar(select(Board).where(Board.id == board_id, allowed))
         if board is None:
+            if actor is not None and actor.role == Role.CLERK:
+                exists_ = await session.get(Board, board_id)
+                if exists_ is not None:
+                    raise ValidationErrors({"board_id": (NOT_SERVED, {})})
             raise ValidationErrors({"board_id": ("Choose a board from the list.", {})})
         return board
     board = await session.scalar(
-        select(Board).where(Board.type == BoardType.DIAGNOSIS).order_by(Board.id).limit(1)
+        select(Board).where(Board.type == BoardType.DIAGNOSIS, allowed).order_by(Board.id).limit(1)
     )
     if board is None:
         raise Conflict("No diagnosis board is set up yet. Ask the administrator.")
@@ -132,7 +176,7 @@ async def do_save_petition(
         data.claimant_national_id = actor.national_id
         data.claimant_mobile = data.claimant_mobile or actor.mobile
     clean = clean_petition(data, complete=complete)
-    board = await _default_board(session, clean.board_id)
+    board = await _default_board(session, clean.board_id, actor)
     if case_id is None:
         _require_first_instance(board)
         case = Case(
@@ -141,6 +185,7 @@ async def do_save_petition(
             status=CaseStatus.DRAFT,
             filed_via=via,
             created_by_id=actor.id,
+            counter_office_id=actor.counter_office_id if via == FiledVia.CLERK else None,
             created_at=utcnow(),
         )
         session.add(case)
@@ -263,6 +308,7 @@ async def do_accept(session: AsyncSession, *, actor: User, case_id: int) -> Case
 
 async def do_refer(session: AsyncSession, *, actor: User, case_id: int, reason: str) -> Case:
     """The secretary refers a case in the diagnosis board's queue to the settlement board."""
+    await access_case(session, actor, case_id, staff_only=STAFF_ONLY)
     case = await require_case(session, case_id)
     await do_refer_to_settlement(session, case, actor=actor, reason=reason)
     return case

@@ -87,18 +87,22 @@ class Case(Base):
         Index("ix_cases_board_status", "board_id", "status"),
         Index("ix_cases_filed_at", "filed_at"),
         Index("ix_cases_board_filed", "board_id", "filed_at"),
+        # Each labour office numbers its own cases (1405-000123 in every office).
+        UniqueConstraint("office_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id"), index=True)
     board_id: Mapped[int] = mapped_column(ForeignKey("boards.id"))
-    number: Mapped[str | None] = mapped_column(
-        String(16), unique=True
-    )  # e.g. 1405-000123, given on filing
+    number: Mapped[str | None] = mapped_column(String(16))  # e.g. 1405-000123, given on filing
     tracking_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     status: Mapped[CaseStatus] = mapped_column(_enum(CaseStatus), default=CaseStatus.DRAFT)
     filed_via: Mapped[FiledVia] = mapped_column(_enum(FiledVia), default=FiledVia.SELF)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The counter office it was filed through (its clerks see it), when a clerk filed it.
+    counter_office_id: Mapped[int | None] = mapped_column(
+        ForeignKey("counter_offices.id"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Workshop and employment facts from the petition.

@@ -13,9 +13,9 @@ from sqlalchemy import ColumnElement, and_, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from hearing_server.accounts.models import User
+from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board
-from hearing_server.cases.access import is_staff, readable_clause
+from hearing_server.cases.access import boards_clause, is_staff, readable_clause
 from hearing_server.cases.models import Case, CaseParty, CaseSearchTerm, CaseStatus, PartyRole
 from hearing_server.cases.numbers import (
     TRACKING_ALPHABET,
@@ -180,8 +180,14 @@ async def _page(session: AsyncSession, query: Any, page: int, per_page: int) -> 
     return CasePage(rows=rows, page=page, per_page=per_page, has_next=has_next)
 
 
-async def boards_by_id(session: AsyncSession) -> dict[int, Board]:
-    return {b.id: b for b in await session.scalars(select(Board).order_by(Board.id))}
+async def boards_by_id(session: AsyncSession, viewer: User | None = None) -> dict[int, Board]:
+    """Boards by id, for labels and the list's board filter: a member of staff's (or a
+    member's) are their office's; a party's or a clerk's, every office's (their cases
+    may be at any board)."""
+    query = select(Board).order_by(Board.id)
+    if viewer is not None and viewer.role in (Role.SECRETARY, Role.ADMIN, Role.MEMBER):
+        query = query.where(boards_clause(viewer))
+    return {b.id: b for b in await session.scalars(query)}
 
 
 # ---------------------------------------------------------------- search terms

@@ -13,6 +13,7 @@ from quart import Blueprint, Response, render_template, request, url_for
 
 from hearing_server import i18n
 from hearing_server.accounts.models import Role, User
+from hearing_server.boards.models import Board
 from hearing_server.cases import (
     activation,
     activation_views,
@@ -34,7 +35,6 @@ from hearing_server.cases.models import (
 from hearing_server.cases.petition import ClaimInput, PetitionInput, parse_date
 from hearing_server.errors import DomainError, Invalid, TooLarge
 from hearing_server.i18n import gettext as _
-from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.queries import next_hearing
 from hearing_server.web.context import (
     client_ip,
@@ -153,22 +153,22 @@ def values_from_case(case: Case) -> dict[str, str]:
     return values
 
 
-def case_at(board: Any, case: Case | None) -> bool:
-    return case is not None and case.board_id == board.id
-
-
 async def _petition_page(
     user: User, values: dict[str, str], errors: dict[str, str], case: Case | None, status: int
 ) -> Any:
     session = await db_session()
-    boards = await search.boards_by_id(session)
+    # A new complaint goes to a diagnosis board the user may file to (the settlement
+    # board: appeal or referral); a case being corrected stays at its board.
+    choices = await filing.fileable_boards(session, user)
+    if case is not None and all(b.id != case.board_id for b in choices):
+        at = await session.get(Board, case.board_id)
+        choices = [*choices, *([at] if at is not None else [])]
     page = await render_template(
         "cases/file.html",
         values=values,
         errors=errors,
         case=case,
-        # A new complaint goes to a diagnosis board (the settlement board: appeal or referral).
-        boards=[b for b in boards.values() if b.type == BoardType.DIAGNOSIS or case_at(b, case)],
+        boards=choices,
         self_filing=user.role == Role.PARTY,
         user=user,
         **labels(),
@@ -242,7 +242,7 @@ async def my_cases() -> Any:
         actor=user,
         filters=search.CaseFilter(page=page, include_drafts=True),
     )
-    boards = await search.boards_by_id(await db_session())
+    boards = await search.boards_by_id(await db_session(), require_user())
     return await render_template(
         "cases/mine.html", result=result, boards=boards, user=user, **labels()
     )
@@ -258,7 +258,7 @@ def _page_arg() -> int:
 async def inbox() -> Any:
     session = await db_session()
     result = await search.inbox(session, actor=require_user(), page=_page_arg())
-    boards = await search.boards_by_id(session)
+    boards = await search.boards_by_id(session, require_user())
     return await render_template("cases/inbox.html", result=result, boards=boards, **labels())
 
 
@@ -283,7 +283,7 @@ async def case_list() -> Any:
             setattr(filters, name, parse_date(args.get(name) or None))
         except ValueError:
             errors[name] = _("Enter the date as year/month/day, e.g. 1403/05/01.")
-    boards = await search.boards_by_id(session)
+    boards = await search.boards_by_id(session, require_user())
     result = await search.search_cases(session, actor=require_user(), filters=filters)
     query = {k: v for k, v in args.items() if k != "page" and v}
     return await render_template(
@@ -305,7 +305,7 @@ async def _detail(case_id: int, errors: dict[str, str] | None = None, status: in
     documents = await files.list_documents(session, actor=user, case_id=case.id)
     timeline = await tracking.timeline(session, case.id)
     history = await tracking.history(session, actor=user, case_id=case.id) if is_staff(user) else []
-    boards = await search.boards_by_id(session)
+    boards = await search.boards_by_id(session, require_user())
     may_upload = user.role != Role.MEMBER and case.status not in files.CLOSED
     page = await render_template(
         "cases/detail.html",
@@ -452,7 +452,7 @@ async def _receipt_context(case_id: int) -> dict[str, Any]:
     case, _standing = await access_case(session, user, case_id, full=True)
     if case.number is None or case.tracking_code is None:
         raise Invalid("This complaint has not been filed yet: there is no receipt.")
-    boards = await search.boards_by_id(session)
+    boards = await search.boards_by_id(session, require_user())
     settings = runtime().settings
     track_url = tracking.tracking_url(settings.base_url, case.tracking_code)
     code = await activation_views.receipt_code(case.id)

@@ -297,7 +297,13 @@ async def _notify_parties(
         key = f"case:{case.id}:{transition_id}:{party.id}"
         if user is not None and (user.mobile or user.email):
             await do_notify_user(
-                session, user, subject=subject, body=body, sms=body, dedupe_key=key
+                session,
+                user,
+                subject=subject,
+                body=body,
+                sms=body,
+                dedupe_key=key,
+                office_id=case.office_id,
             )
         elif party.mobile:
             await do_enqueue(
@@ -307,4 +313,5 @@ async def _notify_parties(
                 subject=subject,
                 body=body,
                 dedupe_key=f"{key}:sms",
+                office_id=case.office_id,
             )

@@ -76,7 +76,9 @@ async def do_seed_ruled_case(session: AsyncSession, settings: Settings) -> dict[
     existing = await ruled_case_summary(session)
     if existing is not None:
         return existing
-    board = await session.scalar(select(Board).where(Board.type == BoardType.DIAGNOSIS))
+    board = await session.scalar(
+        select(Board).where(Board.type == BoardType.DIAGNOSIS).order_by(Board.id).limit(1)
+    )
     rules = await session.scalar(
         select(BoardRulesVersion)
         .where(BoardRulesVersion.board_type == BoardType.DIAGNOSIS)

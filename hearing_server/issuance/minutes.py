@@ -180,6 +180,7 @@ async def do_issue_minutes(
 ) -> Minutes:
     """Compose, render, sign and store the minutes of a held session (once per hearing)."""
     require_staff(actor)
+    await access_hearing(session, actor, hearing_id)
     hearing = await session.scalar(
         select(Hearing).where(Hearing.id == hearing_id).with_for_update()
     )

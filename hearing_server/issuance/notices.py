@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
+from hearing_server.cases.access import access_case
 from hearing_server.cases.files import do_store_file, prepare_upload_async
 from hearing_server.cases.models import CaseParty
 from hearing_server.clock import utcnow
@@ -221,6 +222,7 @@ async def do_record_notification(
     """
     require_staff(actor)
     ruling = await lock_ruling(session, ruling_id)
+    await access_case(session, actor, ruling.case_id)
     party = await session.get(CaseParty, party_id)
     if party is None or party.case_id != ruling.case_id:
         raise NotFound("No such party in this case.")

@@ -234,6 +234,7 @@ async def _do_tell_objector(
             code=appeal.tracking_code,
         ),
         dedupe_key=f"objection:{objection.id}",
+        office_id=appeal.office_id,
     )
 
 

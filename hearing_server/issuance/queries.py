@@ -89,7 +89,9 @@ async def list_decided_cases(session: AsyncSession, actor: User) -> list[Case]:
     )
     rows = await session.scalars(
         select(Case)
-        .where(Case.status == CaseStatus.DECIDED, ~has_draft.exists())
+        .where(
+            Case.status == CaseStatus.DECIDED, ~has_draft.exists(), access.readable_clause(actor)
+        )
         .order_by(Case.id)
         .limit(200)
     )

@@ -389,6 +389,7 @@ async def do_issue_ruling(
     await step("composing")
     try:
         ruling = await lock_ruling(session, ruling_id)
+        await access.access_case(session, actor, ruling.case_id)
         if ruling.state != RulingState.DRAFT:
             raise Conflict(
                 "Cannot issue ruling {number}, because it is {state}.",
@@ -490,6 +491,7 @@ async def _notify_parties_issued(session: AsyncSession, case: Case, ruling: Ruli
                 number=case.number,
             ),
             dedupe_key=f"ruling-issued:{ruling.id}:{user.id}",
+            office_id=case.office_id,
         )
 
 

@@ -9,6 +9,8 @@ from quart import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import select
 
 from hearing_server.accounts.models import Role, User
+from hearing_server.boards.models import Board
+from hearing_server.cases.access import boards_clause
 from hearing_server.cases.models import Case
 from hearing_server.cases.presentation import CLAIM_LABELS
 from hearing_server.clock import utcnow
@@ -100,7 +102,10 @@ async def index() -> Any:
     if is_staff(user):
         held = await session.scalars(
             select(Hearing)
-            .where(Hearing.status.in_(["held", "in_progress", "failed_quorum"]))
+            .where(
+                Hearing.status.in_(["held", "in_progress", "failed_quorum"]),
+                Hearing.board_id.in_(select(Board.id).where(boards_clause(user))),
+            )
             .order_by(Hearing.starts_at.desc())
             .limit(30)
         )

@@ -38,3 +38,6 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     provider_message_id: Mapped[str | None] = mapped_column(String(64))
     status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The labour office whose work it reports (its staff see it on /messages); None for
+    # messages of no office (accounts), which only the national admin sees.
+    office_id: Mapped[int | None] = mapped_column(ForeignKey("labour_offices.id"), index=True)

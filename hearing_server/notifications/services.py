@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
+from hearing_server.accounts.tenancy import office_clause
 from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
 from hearing_server.db import dialect_insert
@@ -31,6 +32,7 @@ async def do_enqueue(
     recipient: User | None = None,
     attachments: list[dict[str, Any]] | None = None,
     dedupe_key: str | None = None,
+    office_id: int | None = None,
 ) -> OutboxMessage | None:
     """Queue one message; returns None when ``dedupe_key`` was already queued."""
     if channel not in ("email", "sms"):
@@ -45,6 +47,7 @@ async def do_enqueue(
         "recipient_user_id": recipient.id if recipient else None,
         "attachments": attachments or [],
         "dedupe_key": dedupe_key,
+        "office_id": office_id,
     }
     if dedupe_key is None:
         message = OutboxMessage(**values)
@@ -70,6 +73,7 @@ async def do_notify_user(
     sms: str | None = None,
     attachments: list[dict[str, Any]] | None = None,
     dedupe_key: str | None = None,
+    office_id: int | None = None,
 ) -> list[OutboxMessage]:
     """Email (when the user has an address) and SMS (when they have a mobile) to one person."""
     queued: list[OutboxMessage] = []
@@ -83,6 +87,7 @@ async def do_notify_user(
             recipient=user,
             attachments=attachments,
             dedupe_key=f"{dedupe_key}:email" if dedupe_key else None,
+            office_id=office_id,
         )
         if message:
             queued.append(message)
@@ -95,6 +100,7 @@ async def do_notify_user(
             body=sms or subject,
             recipient=user,
             dedupe_key=f"{dedupe_key}:sms" if dedupe_key else None,
+            office_id=office_id,
         )
         if message:
             queued.append(message)
@@ -105,10 +111,16 @@ STATES = ("queued", "sent", "delivered", "failed")
 
 
 async def list_messages(
-    session: AsyncSession, *, state: str | None = None, limit: int = 200
+    session: AsyncSession, *, viewer: User, state: str | None = None, limit: int = 200
 ) -> list[OutboxMessage]:
-    """The newest messages, of one delivery state when given (staff's view of delivery)."""
-    query = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    """The newest messages of ``viewer``'s office (the national admin: all), of one
+    delivery state when given (staff's view of delivery)."""
+    query = (
+        select(OutboxMessage)
+        .where(office_clause(viewer, OutboxMessage.office_id))
+        .order_by(OutboxMessage.id.desc())
+        .limit(limit)
+    )
     if state in STATES:
         query = query.where(OutboxMessage.status == state)
     return list(await session.scalars(query))
@@ -116,7 +128,11 @@ async def list_messages(
 
 async def do_resend(session: AsyncSession, *, actor: User, message_id: int) -> OutboxMessage:
     """Queue a failed (or lost) message again, now; recorded in the audit chain."""
-    message = await session.get(OutboxMessage, message_id)
+    message = await session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.id == message_id, office_clause(actor, OutboxMessage.office_id)
+        )
+    )
     if message is None:
         raise NotFound("No such message.")
     if message.status not in ("failed", "sent"):

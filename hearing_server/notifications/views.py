@@ -6,10 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, Response, render_template, request, url_for
-from sqlalchemy import select
 
 from hearing_server.accounts.models import Role
-from hearing_server.notifications.models import OutboxMessage
 from hearing_server.notifications.services import STATES, do_resend, list_messages
 from hearing_server.web.context import db_session, login_required, no_store, require_user
 from hearing_server.web.responses import redirect
@@ -21,7 +19,7 @@ blueprint = Blueprint("notifications", __name__)
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def messages() -> Any:
     state = request.args.get("state") or None
-    found = await list_messages(await db_session(), state=state)
+    found = await list_messages(await db_session(), viewer=require_user(), state=state)
     page = await render_template(
         "notifications/messages.html", messages=found, state=state, states=STATES
     )
@@ -39,8 +37,6 @@ async def resend(message_id: int) -> Any:
 @login_required(Role.ADMIN)
 async def dev_outbox() -> Any:
     session = await db_session()
-    messages = list(
-        await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(200))
-    )
+    messages = await list_messages(session, viewer=require_user())
     page = await render_template("notifications/outbox.html", messages=messages)
     return no_store(Response(page))

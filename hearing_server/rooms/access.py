@@ -24,7 +24,7 @@ from hearing_server.rooms import events as ev
 from hearing_server.rooms.events import RoomContext
 from hearing_server.rooms.log import PUBLIC_PHASES
 from hearing_server.rooms.models import Attendance
-from hearing_server.scheduling.access import get_standing
+from hearing_server.scheduling.access import get_standing, hearing_in_office
 from hearing_server.scheduling.access import require_hearing as require_loaded_hearing
 from hearing_server.scheduling.models import (
     AgendaItem,
@@ -85,11 +85,14 @@ async def check_participant(
 ) -> Participant:
     """The user's standing, when they may be in the room now; refused otherwise (a party
     only in the lobby and the hearing of the parties). A hearing that does not exist is
-    ``NotFound``; one the user has no place in is refused with the reason (not summoned).
+    ``NotFound``, as is one of another labour office than the user's; one of their office
+    the user has no place in is refused with the reason (not summoned).
     ``settings``: entering the room (its page, its token, the socket): refused before
     the lobby opens."""
     hearing = await require_loaded_hearing(session, hearing_id)
     standing = await get_standing(session, user, hearing)
+    if standing is None and not await hearing_in_office(session, user, hearing):
+        raise NotFound("No such hearing.")
     if standing is None or not standing.may_enter_room:
         raise Forbidden("You are not summoned to this hearing.", code="not_summoned")
     participant = Participant(user, standing.role.value, standing.group, standing.case_ids)

@@ -5,9 +5,10 @@ event of every part asks (scheduling, rooms, voting, issuance's minutes).
 raises ``NotFound`` whether the hearing is missing or hidden, so a stranger cannot tell
 it exists. The standing says what the viewer is in this hearing:
 
-- the secretary and the administrator: staff, they see everything;
-- a member seated on this hearing's panel: chair or member (even after their seat's
-  term ended — they sat on it);
+- the secretary and the administrator of the hearing's labour office (and the national
+  admin): staff, they see everything; staff of another office see nothing;
+- a member (of the hearing's office) seated on this hearing's panel: chair or member
+  (even after their seat's term ended — they sat on it);
 - a member holding a seat on the hearing's board today, not on this panel: sees the
   hearing (its calendar and details), but is not summoned to its room nor its votes;
 - a party (or a party's representative) of a case on the agenda, or a person summoned
@@ -29,7 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.tenancy import in_office
 from hearing_server.boards.models import Board, Seat, SeatTerm
+from hearing_server.cases.access import office_visible
 from hearing_server.cases.models import CaseParty, PartyRole
 from hearing_server.clock import utcnow
 from hearing_server.errors import Forbidden, NotFound
@@ -178,10 +181,28 @@ async def _party_standing(
     return HearingStanding(role, case_ids=frozenset(case_ids))
 
 
+async def board_office_id(session: AsyncSession, board_id: int) -> int | None:
+    """The labour office a board sits under."""
+    return await session.scalar(select(Board.office_id).where(Board.id == board_id))
+
+
+async def hearing_in_office(session: AsyncSession, user: User, hearing: Hearing) -> bool:
+    """Whether ``hearing`` is of a labour office within ``user``'s reach (the office rule,
+    ``cases.access.office_visible``); always for parties, whose standing is their cases'."""
+    if user.role == Role.PARTY:
+        return True
+    office_id = await board_office_id(session, hearing.board_id)
+    return office_id is not None and await office_visible(session, user, office_id)
+
+
 async def get_standing(
     session: AsyncSession, user: User, hearing: Hearing
 ) -> HearingStanding | None:
     """``user``'s standing in ``hearing`` (its panel and agenda loaded), or None."""
+    if user.role in (Role.SECRETARY, Role.ADMIN, Role.MEMBER) and not await hearing_in_office(
+        session, user, hearing
+    ):
+        return None
     if user.role == Role.SECRETARY:
         return HearingStanding(HearingRole.SECRETARY)
     if user.role == Role.ADMIN:
@@ -223,9 +244,22 @@ async def require_board(session: AsyncSession, board_id: int) -> Board:
     return board
 
 
-async def access_board_calendar(session: AsyncSession, user: User, board_id: int) -> Board:
-    """A board's calendar: staff, and the members seated on it today."""
+async def access_board(session: AsyncSession, user: User, board_id: int) -> Board:
+    """The board (seats and terms loaded), for a scheduler of its office: ``NotFound`` for
+    a board of another office (as for a missing one), ``Forbidden`` for a non-scheduler."""
+    check_scheduler(user)
     board = await require_board(session, board_id)
+    if not in_office(user, board.office_id):
+        raise NotFound("No such board.")
+    return board
+
+
+async def access_board_calendar(session: AsyncSession, user: User, board_id: int) -> Board:
+    """A board's calendar: staff of its office, and the members seated on it today. A
+    board of another office is not found, as a missing one."""
+    board = await require_board(session, board_id)
+    if not await office_visible(session, user, board.office_id):
+        raise NotFound("No such board.")
     if user.role in SCHEDULERS:
         return board
     if user.role is Role.MEMBER and board_id in await seated_board_ids(session, user.id):

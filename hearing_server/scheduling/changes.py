@@ -23,7 +23,11 @@ from hearing_server.i18n import LazyText
 from hearing_server.law.rules import SeatGroup, quorum_status
 from hearing_server.notifications.services import SMS_LIMIT, do_notify_user
 from hearing_server.scheduling import calendar as jcal
-from hearing_server.scheduling.access import check_scheduler, require_board, require_hearing
+from hearing_server.scheduling.access import (
+    access_hearing,
+    check_scheduler,
+    require_board,
+)
 from hearing_server.scheduling.forecast import rules_of
 from hearing_server.scheduling.models import ACTIVE, Hearing, HearingStatus, PanelSeat, Summons
 from hearing_server.scheduling.notices import case_numbers, hearing_ics, text_in
@@ -58,7 +62,7 @@ async def do_swap_member(
     """Replace one panel member by another member holding a seat of the same group on the
     board on that day. The chair's place passes to the replacement."""
     check_scheduler(actor)
-    hearing = await require_hearing(session, hearing_id, lock=True)
+    hearing, _standing = await access_hearing(session, actor, hearing_id, lock=True)
     check_changeable(hearing)
     old = next((s for s in hearing.panel if s.id == panel_seat_id), None)
     if old is None:
@@ -143,6 +147,7 @@ async def do_swap_member(
             ),
             attachments=[hearing_ics(settings, hearing, board, numbers, loc, cancelled=True)],
             dedupe_key=f"released:{hearing.id}:{old_member.id}:{int(utcnow().timestamp())}",
+            office_id=board.office_id,
         )
     await session.refresh(hearing, ["panel"])
     return seat
@@ -192,6 +197,7 @@ async def _tell_everyone(
             sms=(title + " " + text_in(loc, "Reason: {reason}", reason=reason))[:SMS_LIMIT],
             attachments=[hearing_ics(settings, hearing, board, numbers, loc, cancelled=True)],
             dedupe_key=f"{key}:{hearing.id}:{user_id}",
+            office_id=board.office_id,
         )
 
 
@@ -207,7 +213,7 @@ async def _end_hearing(
 ) -> Hearing:
     check_scheduler(actor)
     reason = _reason(reason)
-    hearing = await require_hearing(session, hearing_id, lock=True)
+    hearing, _standing = await access_hearing(session, actor, hearing_id, lock=True)
     check_changeable(hearing)
     hearing.status = status
     hearing.status_reason = reason
@@ -283,7 +289,7 @@ async def do_reschedule_hearing(
     ``rescheduled_from_id``. Every check of a new hearing applies."""
     check_scheduler(actor)
     reason = _reason(reason)
-    old = await require_hearing(session, hearing_id, lock=True)
+    old, _standing = await access_hearing(session, actor, hearing_id, lock=True)
     check_changeable(old)
     old.status = HearingStatus.POSTPONED
     old.status_reason = reason
@@ -348,7 +354,7 @@ async def do_record_session(
     rescheduled. A party's absence is recorded and does not stop the hearing.
     """
     check_scheduler(actor)
-    hearing = await require_hearing(session, hearing_id, lock=True)
+    hearing, _standing = await access_hearing(session, actor, hearing_id, lock=True)
     if hearing.status not in ACTIVE:
         raise Conflict(
             "Cannot record hearing {hearing}, because it is {status}.",

@@ -27,7 +27,7 @@ from hearing_server.config import Settings
 from hearing_server.errors import Conflict, ValidationErrors
 from hearing_server.i18n import LazyText
 from hearing_server.law.rules import BoardRules, SeatGroup, quorum_status
-from hearing_server.scheduling.access import check_scheduler, require_board
+from hearing_server.scheduling.access import access_board
 from hearing_server.scheduling.forecast import latest_rules
 from hearing_server.scheduling.models import ACTIVE, AgendaItem, Hearing, HearingStatus, PanelSeat
 from hearing_server.scheduling.summons import summon_everyone
@@ -343,8 +343,7 @@ async def do_schedule_hearing(
     seat by seat, quorum, chair), then ``Conflict(code="double_booked")`` for a member or
     party booked at an overlapping hearing. Nothing is written on a refusal.
     """
-    check_scheduler(actor)
-    board = await require_board(session, plan.board_id)
+    board = await access_board(session, actor, plan.board_id)
     version = await latest_rules(session, board)
     rules = version.rules
     problems: Problems = {}

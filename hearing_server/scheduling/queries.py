@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards.models import Board, Seat
+from hearing_server.cases.access import boards_clause
 from hearing_server.cases.models import Case, CaseParty, CaseStatus
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -24,9 +25,9 @@ from hearing_server.law.rules import BoardRules, SeatGroup
 from hearing_server.scheduling.access import (
     SCHEDULERS,
     HearingStanding,
+    access_board,
     access_board_calendar,
     access_hearing,
-    check_scheduler,
     require_board,
     seated_board_ids,
 )
@@ -68,8 +69,11 @@ async def list_board_hearings(
 async def list_my_hearings(
     session: AsyncSession, *, actor: User, include_past: bool = False
 ) -> list[Hearing]:
-    """Members: their own panels. Parties: hearings of their cases. Secretary/admin: all."""
+    """Members: their own panels. Parties: hearings of their cases. Secretary/admin: all
+    of their office's (the national admin: every office's)."""
     query = select(Hearing).options(selectinload(Hearing.agenda), selectinload(Hearing.panel))
+    if actor.role in (Role.MEMBER, *SCHEDULERS):
+        query = query.where(Hearing.board_id.in_(select(Board.id).where(boards_clause(actor))))
     if actor.role is Role.MEMBER:
         query = query.where(
             Hearing.id.in_(select(PanelSeat.hearing_id).where(PanelSeat.member_id == actor.id))
@@ -101,12 +105,18 @@ async def accepted_cases(session: AsyncSession, board_id: int) -> list[Case]:
 
 
 async def boards_for(session: AsyncSession, user: User) -> list[Board]:
+    """The boards whose calendars ``user`` may see: their office's (staff), those they
+    are seated on today (members)."""
     if user.role in SCHEDULERS:
-        return list(await session.scalars(select(Board).order_by(Board.id)))
+        return list(
+            await session.scalars(select(Board).where(boards_clause(user)).order_by(Board.id))
+        )
     if user.role is Role.MEMBER:
         ids = await seated_board_ids(session, user.id)
         return list(
-            await session.scalars(select(Board).where(Board.id.in_(ids)).order_by(Board.id))
+            await session.scalars(
+                select(Board).where(Board.id.in_(ids), boards_clause(user)).order_by(Board.id)
+            )
         )
     return []
 
@@ -210,8 +220,7 @@ async def schedulable(
     session: AsyncSession, *, actor: User, board_id: int, day: date
 ) -> tuple[Board, BoardRules, list[Case], list[SeatOption]]:
     """What the scheduling form offers: accepted cases and each seat's holders on ``day``."""
-    check_scheduler(actor)
-    board = await require_board(session, board_id)
+    board = await access_board(session, actor, board_id)
     rules = (await latest_rules(session, board)).rules
     options: list[SeatOption] = []
     for seat in board.seats:

@@ -99,6 +99,7 @@ async def _send_one(session: AsyncSession, settings: Settings, reminder_id: int)
         body=body,
         sms=f"{subject} {link}"[:SMS_LIMIT],
         dedupe_key=f"reminder:{reminder.id}",
+        office_id=board.office_id if board else None,
     )
     return True
 

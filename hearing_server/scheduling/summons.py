@@ -23,7 +23,7 @@ from hearing_server.config import Settings
 from hearing_server.errors import Conflict, Forbidden
 from hearing_server.i18n import LazyText
 from hearing_server.notifications.services import SMS_LIMIT, do_enqueue, do_notify_user
-from hearing_server.scheduling.access import access_hearing
+from hearing_server.scheduling.access import access_hearing, board_office_id
 from hearing_server.scheduling.forecast import forecast_text, quorum_forecast, rules_of
 from hearing_server.scheduling.ics import room_url
 from hearing_server.scheduling.models import (
@@ -109,6 +109,7 @@ async def summon_everyone(
                 subject=text_in("fa", "Summons to a hearing"),
                 body=_sms("fa", hearing, [number], link),
                 dedupe_key=f"summons:{hearing.id}:party:{party.id}:sms",
+                office_id=board.office_id,
             )
     for _seat, member in chosen.values():
         session.add(Summons(hearing_id=hearing.id, user_id=member.id, role="member", sent_at=now))
@@ -177,6 +178,7 @@ async def send_summons(
         sms=_sms(locale, hearing, numbers, link),
         attachments=[hearing_ics(settings, hearing, board, numbers, locale)],
         dedupe_key=f"summons:{hearing.id}:{user.id}",
+        office_id=board.office_id,
     )
 
 
@@ -274,5 +276,6 @@ async def do_answer_summons(
                 + "\n"
                 + f"{settings.base_url.rstrip('/')}/hearings/{hearing.id}",
                 dedupe_key=f"declined:{hearing.id}:{actor.id}:{int(utcnow().timestamp())}",
+                office_id=await board_office_id(session, hearing.board_id),
             )
     return seat

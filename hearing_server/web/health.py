@@ -30,7 +30,7 @@ async def readyz() -> Any:
 
 
 HOME_BY_ROLE = {
-    Role.ADMIN: "accounts.admin_users",
+    Role.ADMIN: "offices.admin_users",
     Role.SECRETARY: "accounts.account",
     Role.MEMBER: "accounts.account",
     Role.CLERK: "accounts.account",

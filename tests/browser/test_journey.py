@@ -90,7 +90,9 @@ async def test_from_counter_to_appeal_in_chromium(
     async with db.transaction(write=False) as session:
         worker_user = await session.get(User, worker.id)
         employer_user = await session.get(User, employer.id)
-        diagnosis = await session.scalar(select(Board).where(Board.type == BoardType.DIAGNOSIS))
+        diagnosis = await session.scalar(
+            select(Board).where(Board.type == BoardType.DIAGNOSIS).order_by(Board.id)
+        )
     assert worker_user and employer_user and diagnosis
     nid = worker_user.national_id or ""
     await clerk.goto(f"{live.url}/cases/new-for-worker")
@@ -293,7 +295,9 @@ async def test_from_counter_to_appeal_in_chromium(
     await home.wait_for_load_state("networkidle")
     async with db.transaction(write=False) as session:
         appeal = await session.scalar(select(Case).where(Case.appeal_of_id == case_id))
-        settlement = await session.scalar(select(Board).where(Board.type == BoardType.SETTLEMENT))
+        settlement = await session.scalar(
+            select(Board).where(Board.type == BoardType.SETTLEMENT).order_by(Board.id)
+        )
     assert appeal is not None and settlement is not None
     assert appeal.board_id == settlement.id and appeal.status == CaseStatus.FILED
 

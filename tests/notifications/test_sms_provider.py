@@ -33,6 +33,7 @@ from hearing_server.notifications.sms import (
     build_sms_provider,
 )
 from tests.conftest import PROJECT, OtpSource, Person, api_login, free_port, server_env
+from tests.factories import board_of
 from tests.notifications import fake_kavenegar
 from tests.notifications.fake_kavenegar import API_KEY, SENDER, FakeKavenegar
 
@@ -57,18 +58,25 @@ def kavenegar_settings(settings: Settings, fake: FakeKavenegar) -> Settings:
 
 
 async def _queue(db: Any, *numbers: str) -> list[int]:
-    """Queue ``numbers`` a message each, on an outbox where nothing else is due (the demo's
-    own messages are set aside as sent)."""
+    """Queue ``numbers`` a message each (a summons of the demo secretary's office, whose
+    outbox page shows it), on an outbox where nothing else is due (the demo's own messages
+    are set aside as sent)."""
     async with db.transaction() as session:
         await session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.status == "queued")
             .values(status="sent", sent_at=clock.utcnow())
         )
+        office_id = (await board_of(session)).office_id
         ids = []
         for number in numbers:
             message = await do_enqueue(
-                session, channel="sms", address=number, subject="احضاریه", body=TEXT
+                session,
+                channel="sms",
+                address=number,
+                subject="احضاریه",
+                body=TEXT,
+                office_id=office_id,
             )
             assert message is not None
             ids.append(message.id)

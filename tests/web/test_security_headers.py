@@ -80,6 +80,7 @@ async def demo_ids(db: Any, settings: Any) -> dict[str, str]:
             "message_id": str(message.id),
             "board_id": "1",
             "user_id": "1",
+            "counter_office_id": "1",
             "code": ruling.verification_code or "",
             "filename": "css/app.css",
         }
