@@ -518,6 +518,7 @@ def parse_filter(args: MultiDict[str, str]) -> tuple[PublicFilter, dict[str, str
 
     filters.page = number("page") or 1
     filters.per_page = min(number("per_page") or 20, 100)
+    filters.province_id = number("province_id")
     filters.office_id = number("office_id")
     filters.board_id = number("board_id")
     for name in ("date_from", "date_to"):
@@ -619,7 +620,7 @@ def public_json(row: PublicRuling) -> dict[str, Any]:
 @blueprint.get("/public/rulings")
 @validate_response(PublicRulingPageOut)
 async def api_search() -> Any:
-    """Public: anonymised final rulings, newest first. Query: office_id, board_id,
+    """Public: anonymised final rulings, newest first. Query: province_id, office_id, board_id,
     date_from, date_to (Jalali ``1405/01/15`` or ISO), claim_kind, outcome, q (Persian
     text, any digits, ي/ك, with or without zero-width non-joiners), page, per_page."""
     await limit_public_rulings()

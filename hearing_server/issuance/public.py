@@ -4,10 +4,7 @@ ask, signed in or not; only copies whose ruling is still final are found.
 Search filters by office, board, a Jalali date range (on the day of issue), claim kind
 and outcome, and matches every word of the text query inside the redacted text, folded
 the same way on both sides (:func:`~hearing_server.issuance.publication.search_fold`:
-digits, ي/ك, zero-width non-joiners, case). Province: the labour office's province is
-not in this tree yet; when ``LabourOffice.province_id`` exists, a ``province_id`` filter
-is ``PublicRuling.office_id.in_(select(LabourOffice.id).where(...province_id == p))``
-in :func:`public_query` (marked SEAM below).
+digits, ي/ك, zero-width non-joiners, case). A province filters by the offices in it.
 """
 
 from __future__ import annotations
@@ -19,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hearing_server.boards.models import Board, LabourOffice
+from hearing_server.boards.models import Board, LabourOffice, Province
 from hearing_server.cases.models import ClaimKind
 from hearing_server.errors import NotFound
 from hearing_server.issuance.codes import normalize_code
@@ -33,6 +30,7 @@ MAX_WORDS = 8
 
 @dataclass
 class PublicFilter:
+    province_id: int | None = None
     office_id: int | None = None
     board_id: int | None = None
     date_from: date | None = None  # Gregorian days (the forms take Jalali dates)
@@ -66,7 +64,12 @@ def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
     )
     if filters.office_id is not None:
         query = query.where(PublicRuling.office_id == filters.office_id)
-    # SEAM (province): filter PublicRuling.office_id by the offices of the province here.
+    if filters.province_id is not None:
+        query = query.where(
+            PublicRuling.office_id.in_(
+                select(LabourOffice.id).where(LabourOffice.province_id == filters.province_id)
+            )
+        )
     if filters.board_id is not None:
         query = query.where(PublicRuling.board_id == filters.board_id)
     if filters.date_from is not None:
@@ -117,3 +120,14 @@ async def offices_and_boards(
     offices = list(await session.scalars(select(LabourOffice).order_by(LabourOffice.id)))
     boards = list(await session.scalars(select(Board).order_by(Board.id)))
     return offices, boards
+
+
+async def provinces(session: AsyncSession) -> list[Province]:
+    """The provinces that have a labour office, for the search form."""
+    return list(
+        await session.scalars(
+            select(Province)
+            .where(Province.id.in_(select(LabourOffice.province_id)))
+            .order_by(Province.id)
+        )
+    )

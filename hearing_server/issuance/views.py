@@ -31,7 +31,12 @@ from hearing_server.issuance.models import Minutes, Objection
 from hearing_server.issuance.notices import do_record_notification, party_clocks, window_of
 from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.progress import IssueProgress
-from hearing_server.issuance.public import offices_and_boards, require_public, search_public
+from hearing_server.issuance.public import (
+    offices_and_boards,
+    provinces,
+    require_public,
+    search_public,
+)
 from hearing_server.issuance.queries import (
     access_ruling,
     approvals_of,
@@ -412,6 +417,7 @@ async def public_search() -> Any:
     errors = {name: _(msgid) for name, msgid in problems.items()}
     result = await search_public(session, filters)
     offices, boards = await offices_and_boards(session)
+    regions = await provinces(session)
     query = {k: v for k, v in request.args.items() if k != "page" and v}
     locale = get_locale()
     page = await render_template(
@@ -421,6 +427,7 @@ async def public_search() -> Any:
         errors=errors,
         query=query,
         boards={b.id: b for b in boards},
+        province_options=[(p.id, p.name(locale)) for p in regions],
         office_options=[(o.id, o.name(locale)) for o in offices],
         board_options=[(b.id, b.name(locale)) for b in boards],
         claim_options=[(k.value, _(label)) for k, label in CLAIM_LABELS.items()],

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 
 from hearing_server import clock
 from hearing_server.accounts.models import User
-from hearing_server.boards.models import Board, LabourOffice
+from hearing_server.boards.models import Board, LabourOffice, Province
 from hearing_server.cases.models import Case, CaseParty, ClaimKind
 from hearing_server.config import Settings
 from hearing_server.errors import Conflict
@@ -498,6 +498,15 @@ async def _search(client: Any, db: Any, rulings: dict[int, Spec]) -> None:
     assert set(await codes(board_id=any_row.board_id, per_page=50)) == every
     assert await codes(board_id=any_row.board_id + 1000) == []
     assert set(await codes(office_id=any_row.office_id, per_page=50)) == every
+    # By province: the office's own finds them all, a province without it none.
+    async with db.transaction(write=False) as session:
+        office = await session.get(LabourOffice, any_row.office_id)
+        assert office is not None
+        other = await session.scalar(
+            select(Province.id).where(Province.id != office.province_id).limit(1)
+        )
+    assert set(await codes(province_id=office.province_id, per_page=50)) == every
+    assert other is not None and await codes(province_id=other) == []
     days = sorted({r.ruled_on for r in rows.values()})
     assert len(days) == len(rows)
     middle = days[2:5]
