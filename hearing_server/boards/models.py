@@ -84,11 +84,6 @@ class CounterOffice(Base):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name_fa: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
-    # Public statistics may name each board member's attendance rate (off: per board only).
-    stats_name_members: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # Whether the anonymised public copies of this office's rulings name legal entities
-    # (companies) that are parties; natural persons are never named. Default: not.
-    publish_entity_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def name(self, locale: str) -> str:
         return self.name_fa if locale == "fa" else self.name_en

@@ -220,5 +220,29 @@ async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and
         )
     assert case is not None and notified is not None  # the download was the notification
     assert path.read_bytes().startswith(b"%PDF") and len(text_of_ruling) > 0
+
+    # 5. Months later the password is forgotten: a reset by SMS ends every session.
+    other = await browser.new_context(locale="fa-IR", viewport={"width": 390, "height": 844})
+    other.set_default_timeout(30_000)
+    forgot = await other.new_page()
+    forgot.on("pageerror", lambda exc: errors.append(str(exc)))
+    await forgot.goto(f"{live.url}/login")
+    await forgot.click("a[href='/reset']")
+    before = len(sms.to_worker("#"))
+    await forgot.fill("#f-identifier", WORKER_NID.translate(FA_DIGITS))
+    await forgot.click("button[type=submit].primary")
+    await forgot.wait_for_url("**/reset/code**")
+    reset_text = await sms.next_to_worker("#", before)
+    found = CODE.search(reset_text)
+    assert found, reset_text
+    await forgot.fill("#f-code", found.group(1))
+    await forgot.fill("#f-password", "zahra-new-pass-1406")
+    await forgot.fill("#f-password_again", "zahra-new-pass-1406")
+    await forgot.click("button[type=submit].primary")
+    await forgot.wait_for_url("**/reset/done**")
+    assert len(sms.to_worker("#")) == before + 1  # one message for the one request
+    await page.goto(f"{live.url}/cases/{case_id}")  # the old session has ended
+    assert "/login" in page.url
     assert errors == []
+    await other.close()
     await context.close()
