@@ -111,7 +111,8 @@ async def test_the_worker_filed_for_at_the_counter_reads_the_case_after_signing_
     quart_app: Any, people: dict[str, Person], otp: OtpSource, db: Any, settings: Settings
 ) -> None:
     """The party account made by the clerk's filing is keyed by national ID; once the worker
-    can sign in (here: the account given an authenticator), the case is theirs to read."""
+    can sign in (here: the account activated and given an authenticator), the case is theirs
+    to read."""
     from sqlalchemy import select
 
     from hearing_server.accounts.models import TotpCredential, User
@@ -124,6 +125,7 @@ async def test_the_worker_filed_for_at_the_counter_reads_the_case_after_signing_
         user = await session.scalar(select(User).where(User.national_id == "0013001132"))
         assert user is not None and user.username == "p0013001132"
         user.password_hash = await hash_password("a-long-Password-1")
+        user.activated_at = utcnow()  # as /activate leaves it (tests/accounts/test_activation.py)
         session.add(
             TotpCredential(
                 user_id=user.id,

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
-from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice, Seat
+from hearing_server.boards.models import Board, BoardRulesVersion, LabourOffice, Province, Seat
 from hearing_server.cases.models import Case, CaseParty, CaseStatus, PartyRole
 from hearing_server.issuance.models import Objection, Ruling, RulingState
 from hearing_server.law.rules import BoardType, SeatGroup
@@ -52,7 +52,15 @@ class Fixture:
 
 async def build(session: AsyncSession) -> Fixture:
     code = secrets.token_hex(3).upper()
-    office = LabourOffice(code=f"ST{code}", name_fa="اداره کار آزمون", name_en="Test Labour Office")
+    province = Province(code=f"SP{code}", name_fa="استان آزمون", name_en="Test Province")
+    session.add(province)
+    await session.flush()
+    office = LabourOffice(
+        province_id=province.id,
+        code=f"ST{code}",
+        name_fa="اداره کار آزمون",
+        name_en="Test Labour Office",
+    )
     session.add(office)
     await session.flush()
     diagnosis = Board(

@@ -81,6 +81,7 @@ async def demo_ids(db: Any, settings: Any) -> dict[str, str]:
             "board_id": "1",
             "user_id": "1",
             "counter_office_id": "1",
+            "office_id": "1",
             "code": ruling.verification_code or "",
             "filename": "css/app.css",
         }
