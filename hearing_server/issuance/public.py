@@ -84,17 +84,27 @@ def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
     return query
 
 
-async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
-    """One page of public rulings, newest ruling first."""
-    page = max(1, filters.page)
-    per_page = min(max(1, filters.per_page), 100)
-    query = (
+def page_bounds(filters: PublicFilter) -> tuple[int, int]:
+    """The page (from 1) and the rows per page (1–100) the filter asks for."""
+    return max(1, filters.page), min(max(1, filters.per_page), 100)
+
+
+def search_statement(filters: PublicFilter) -> Any:  # a Select of PublicRuling
+    """The page's query: one row more than the page holds tells whether a next page exists
+    (no count of every match is ever made)."""
+    page, per_page = page_bounds(filters)
+    return (
         public_query(filters)
         .order_by(PublicRuling.ruled_on.desc(), PublicRuling.id.desc())
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
     )
-    rows = list(await session.scalars(query))
+
+
+async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
+    """One page of public rulings, newest ruling first."""
+    page, per_page = page_bounds(filters)
+    rows = list(await session.scalars(search_statement(filters)))
     return PublicPage(rows[:per_page], page, per_page, len(rows) > per_page)
 
 
