@@ -372,7 +372,10 @@ def _public_rows(rows: dict[str, list[dict[str, Any]]]) -> None:
                 "case_number": case["number"],
                 "board": {"name": board, "labour_office": office},
                 "claims": public_claims,
-                "parties": [{"role": "claimant", "name": "کارگر"}, {"role": "respondent", "name": "کارفرما"}],
+                "parties": [
+                    {"role": "claimant", "name": "کارگر"},
+                    {"role": "respondent", "name": "کارفرما"},
+                ],
             },
             "original_verification_code": ruling["verification_code"],
             "original_verification_url": f"https://heyat.example/verify/{ruling['verification_code']}",
@@ -552,7 +555,7 @@ async def measure_search(
     for name, (path, params) in queries.items():
         filters, problems = parse_filter(MultiDict(params))
         assert not problems, problems
-        statements[name] = search_statement(filters)
+        statements[name] = search_statement(filters, db.engine.dialect.name)
         response = await client.get(path, params=params)
         assert response.status_code == 200, (name, response.status_code)
         async with db.engine.connect() as conn:

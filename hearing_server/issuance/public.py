@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.boards.models import Board, LabourOffice
@@ -25,6 +25,7 @@ from hearing_server.errors import NotFound
 from hearing_server.issuance.codes import normalize_code
 from hearing_server.issuance.models import PublicRuling, Ruling, RulingState
 from hearing_server.issuance.publication import search_fold
+from hearing_server.issuance.search_index import FTS_TABLE, fts_match
 
 OUTCOMES = ("accepted", "partly_accepted", "rejected")
 CLAIM_KINDS = tuple(k.value for k in ClaimKind)
@@ -58,7 +59,10 @@ def query_words(q: str | None) -> list[str]:
     return sorted((w for w in words if w), key=len, reverse=True)[:MAX_WORDS]
 
 
-def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
+def public_query(filters: PublicFilter, dialect: str = "") -> Any:  # a Select of PublicRuling
+    """Final rulings' copies matching the filter. On SQLite (``dialect``), the words narrow
+    the rows through the trigram index first (:mod:`~hearing_server.issuance.search_index`);
+    the ``LIKE`` of each word keeps the meaning exact on every database."""
     query = (
         select(PublicRuling)
         .join(Ruling, Ruling.id == PublicRuling.ruling_id)
@@ -79,7 +83,18 @@ def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
         )
     if filters.outcome:
         query = query.where(PublicRuling.outcome == filters.outcome)
-    for word in query_words(filters.q):
+    words = query_words(filters.q)
+    match = fts_match(words) if dialect == "sqlite" else None
+    if match is not None:
+        fts = table(FTS_TABLE)
+        query = query.where(
+            PublicRuling.id.in_(
+                select(literal_column("rowid"))
+                .select_from(fts)
+                .where(literal_column(FTS_TABLE).op("MATCH")(match))
+            )
+        )
+    for word in words:
         query = query.where(PublicRuling.search_text.contains(word, autoescape=True))
     return query
 
@@ -89,12 +104,12 @@ def page_bounds(filters: PublicFilter) -> tuple[int, int]:
     return max(1, filters.page), min(max(1, filters.per_page), 100)
 
 
-def search_statement(filters: PublicFilter) -> Any:  # a Select of PublicRuling
+def search_statement(filters: PublicFilter, dialect: str = "") -> Any:  # a Select
     """The page's query: one row more than the page holds tells whether a next page exists
     (no count of every match is ever made)."""
     page, per_page = page_bounds(filters)
     return (
-        public_query(filters)
+        public_query(filters, dialect)
         .order_by(PublicRuling.ruled_on.desc(), PublicRuling.id.desc())
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
@@ -104,7 +119,8 @@ def search_statement(filters: PublicFilter) -> Any:  # a Select of PublicRuling
 async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
     """One page of public rulings, newest ruling first."""
     page, per_page = page_bounds(filters)
-    rows = list(await session.scalars(search_statement(filters)))
+    dialect = session.get_bind().dialect.name
+    rows = list(await session.scalars(search_statement(filters, dialect)))
     return PublicPage(rows[:per_page], page, per_page, len(rows) > per_page)
 
 
