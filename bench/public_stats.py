@@ -420,7 +420,7 @@ async def seed(db: Database, count: int) -> None:
                         f"(SELECT max(id) FROM {name}))"
                     )
                 )
-    async with db.engine.connect() as conn:
+    async with db.engine.begin() as conn:  # committed: PostgreSQL drops a rolled-back ANALYZE
         await conn.execute(text("ANALYZE"))
 
 
