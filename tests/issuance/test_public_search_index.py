@@ -27,7 +27,7 @@ TEXTS = [
     "رأی هیأت دربارهٔ حق سنوات ماده ۲۴",
     "رأی هیأت دربارهٔ مرخصی",
     "رأی هیأت دربارهٔ اضافه‌کاری",
-    "رأی هیأت و برگ تسویه حساب امضا نشده است",
+    "رأی هیأت و برگ تسویه حساب امضا نشده است ماده ۱۴۸",
     "رأی هیأت و برگ تسویه حساب و مقرری بیمه بیکاری",
     "رأی هیأت و برگ تسویه حساب",  # oldest
 ]
@@ -91,7 +91,9 @@ async def test_the_index_follows_the_rows_and_finds_matches_past_the_newest(
     assert await _find(db, "تسويه", per_page=2, page=2) == ([codes[6]], False)
     # A word the newest rows hold: the window answers, the same order.
     assert await _find(db, "هيأت", per_page=2) == ([codes[0], codes[1]], True)
-    # The window holds fewer than a page: the rest come from the whole table.
+    # The window holds part of a page («ماده» in 0, 1 and 4): the whole table answers.
+    assert await _find(db, "ماده", per_page=2) == ([codes[0], codes[1]], True)
+    assert await _find(db, "ماده", per_page=2, page=2) == ([codes[4]], False)
     assert await _find(db, "هيأت", per_page=5) == ([codes[n] for n in range(5)], True)
     assert await _find(db, "بيكاري") == ([codes[5]], False)
     # Shorter than a trigram («24»): the LIKE alone, still found.
