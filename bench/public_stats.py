@@ -15,8 +15,13 @@ Last line per backend:
 
     .venv/bin/python bench/public_stats.py [cases] [requests]
 
-The public rulings search (/rulings, issue #16 item 1) is built on another branch; it is
-to be added to the timed paths once merged.
+The public rulings search: one anonymised public copy per final ruling (a redacted
+Persian text of a few hundred characters, its claim kinds, outcome, office, board, day),
+then over the same live server the page /public/rulings and the API
+/api/v1/public/rulings: no filter, a word in ~1% of the rulings, two words in ~30%, a word
+in none (each typed with Arabic ي/ك), office + Jalali date range + claim type; each
+beside the same page's SQL run bare. One line per search:
+``public_search: backend=… query=… p50_ms=… p95_ms=… baseline_p95_ms=…``
 """
 
 from __future__ import annotations
@@ -231,6 +236,10 @@ def _rows(count: int) -> dict[str, list[dict[str, Any]]]:
             )
     for row in rows["hearings"]:
         row.pop("_agenda", None)
+    objected = {o["ruling_id"] for o in rows["objections"]}
+    for ruling in rows["rulings"]:
+        ruling["state"] = "appealed" if ruling["id"] in objected else "final"
+    _public_rows(rows)
     return rows
 
 
@@ -273,7 +282,125 @@ TABLE_ORDER = [
     "attendances",
     "rulings",
     "objections",
+    "stored_files",
+    "public_rulings",
 ]
+
+# --------------------------------------------------------------------------- public rulings
+
+RARE_WORD = "بیکاری"  # in about 1% of the public copies
+COMMON_WORDS = "تسویه حساب"  # in about 30%
+NOWHERE_WORD = "کارآموزی"  # in none
+CLAIM_TITLES = {
+    "unpaid_wages": "مطالبه دستمزد معوق",
+    "overtime": "مطالبه حق اضافه‌کاری",
+    "severance": "مطالبه حق سنوات",
+    "annual_leave": "مطالبه مزد مرخصی استحقاقی",
+}
+SENTENCES = [
+    "با عنایت به محتویات پرونده و اظهارات طرفین در جلسه رسیدگی",
+    "و با توجه به فیش‌های حقوقی و سوابق پرداخت ارائه شده",
+    "هیأت به استناد ماده ۳۷ قانون کار",
+    "نظر به اینکه کارفرما دلیلی بر پرداخت ارائه ننموده است",
+    "رأی به محکومیت کارفرما به پرداخت مبلغ {amount} ریال صادر می‌نماید",
+    "مدت اشتغال کارگر از تاریخ {day} محرز است",
+    "ادعای کارگر در این خصوص مستند به دلیل نیست و رد می‌شود",
+    "حسب گزارش بازرس کار و اظهارات شهود",
+    "طبق ماده ۲۴ قانون کار به ازای هر سال سابقه یک ماه آخرین مزد",
+    "قرارداد کار موقت بوده و مدت آن در ماه‌های آخر تمدید نشده است",
+    "کارفرما مدعی پرداخت مطالبات در نقد بوده و رسید معتبری ارائه نکرده است",
+    "این رأی ظرف پانزده روز از تاریخ ابلاغ قابل اعتراض در هیأت حل اختلاف است",
+]
+BENCH_FILE = "0" * 64
+
+
+def _public_rows(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """One anonymised public copy per final ruling, with a redacted text of a few hundred
+    characters: a rare word in ~1% of them, two common ones in ~30%."""
+    from hearing_server.issuance.publication import jalali_key, search_fold
+    from rulings.persian import to_tehran
+
+    rnd = random.Random(1404)
+    case_of = {c["id"]: c for c in rows["cases"]}
+    first = rows["rulings"][0]["created_at"] if rows["rulings"] else datetime.now(UTC)
+    rows["stored_files"].append(
+        {"sha256": BENCH_FILE, "size": 1, "mime_type": "application/pdf", "created_at": first}
+    )
+    for ruling in rows["rulings"]:
+        if ruling["state"] != "final":
+            continue
+        case = case_of[ruling["case_id"]]
+        claims = ruling["content"]["claims"]
+        decisions = {c["decision"] for c in claims}
+        outcome = (
+            "accepted"
+            if decisions == {"accepted"}
+            else "rejected"
+            if decisions == {"rejected"}
+            else "partly_accepted"
+        )
+        day = to_tehran(ruling["issued_at"]).date()
+        jalali = jalali_key(day)
+        picked = rnd.sample(SENTENCES, 5)
+        if rnd.random() < 0.30:
+            picked.insert(rnd.randrange(len(picked)), f"و برگ {COMMON_WORDS} امضا نشده است")
+        if rnd.random() < 0.01:
+            picked.insert(rnd.randrange(len(picked)), f"و مقرری بیمه {RARE_WORD} دریافت شده است")
+        reasons = "، ".join(picked).format(
+            amount=rnd.randrange(10, 900) * 1_000_000, day=jalali_key(day - timedelta(days=900))
+        )
+        titles = [CLAIM_TITLES[c["kind"]] for c in claims]
+        public_claims = [
+            {
+                "kind": c["kind"],
+                "title": t,
+                "decision": c["decision"],
+                "claimed_rials": None,
+                "awarded_rials": None,
+                "reasons": reasons,
+                "legal_basis": "ماده ۳۷ قانون کار",
+            }
+            for c, t in zip(claims, titles, strict=True)
+        ]
+        board = f"هیأت {case['board_id']}"
+        office = f"اداره {case['office_id']}"
+        content = {
+            "kind": "public_ruling",
+            "schema": 1,
+            "ruling": {
+                "ruling_number": ruling["number"],
+                "case_number": case["number"],
+                "board": {"name": board, "labour_office": office},
+                "claims": public_claims,
+                "parties": [
+                    {"role": "claimant", "name": "کارگر"},
+                    {"role": "respondent", "name": "کارفرما"},
+                ],
+            },
+            "original_verification_code": ruling["verification_code"],
+            "original_verification_url": f"https://heyat.example/verify/{ruling['verification_code']}",
+        }
+        text = "\n".join(
+            [office, board, case["number"], ruling["number"], "کارگر", "کارفرما", *titles, reasons]
+        )
+        rows["public_rulings"].append(
+            {
+                "id": len(rows["public_rulings"]) + 1,
+                "ruling_id": ruling["id"],
+                "code": uuid.uuid4().hex,
+                "pdf_sha256": BENCH_FILE,
+                "published_at": ruling["issued_at"],
+                "office_id": case["office_id"],
+                "board_id": case["board_id"],
+                "claim_kinds": "|" + "|".join(sorted({c["kind"] for c in claims})) + "|",
+                "outcome": outcome,
+                "ruled_on": day,
+                "jalali_date": jalali,
+                "title": "، ".join(titles)[:300],
+                "content": content,
+                "search_text": search_fold(text + " " + jalali),
+            }
+        )
 
 
 async def seed(db: Database, count: int) -> None:
@@ -285,13 +412,15 @@ async def seed(db: Database, count: int) -> None:
                 await conn.execute(insert(tables[name]), rows[name][i : i + CHUNK])
         if db.engine.dialect.name == "postgresql":
             for name in TABLE_ORDER:
+                if name == "stored_files":
+                    continue
                 await conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608  # table names from the list above
                         f"(SELECT max(id) FROM {name}))"
                     )
                 )
-    async with db.engine.connect() as conn:
+    async with db.engine.begin() as conn:  # committed: PostgreSQL drops a rolled-back ANALYZE
         await conn.execute(text("ANALYZE"))
 
 
@@ -334,6 +463,7 @@ async def measure(url: str, var_dir: Path, count: int, requests: int, backend: s
         ),
         base_url=f"http://127.0.0.1:{port}",
         public_stats_rate="1000000/minute",
+        public_rulings_rate="1000000/minute",
         stats_refresh_seconds=3600.0,
     )
     app = create_app(settings)
@@ -364,6 +494,7 @@ async def measure(url: str, var_dir: Path, count: int, requests: int, backend: s
                         (await conn.execute(text(RAW_AGGREGATE))).all()
                         raw.append((time.perf_counter() - t3) * 1000)
                 bare.append((t3 - t2) * 1000)
+            searched = await measure_search(client, db, requests)
     finally:
         server.should_exit = True
         await task
@@ -376,6 +507,93 @@ async def measure(url: str, var_dir: Path, count: int, requests: int, backend: s
         f"public_stats: backend={backend} p50_ms={p50:.2f} p95_ms={p95:.2f} "
         f"baseline_p95_ms={b95:.2f} raw_aggregate_p95_ms={r95:.2f} requests={len(ours)}"
     )
+    for name, (page_ms, bare_ms, hits) in searched.items():
+        p50, p95 = summary(page_ms)
+        _b50, b95 = summary(bare_ms)
+        print(
+            f"public_search: backend={backend} query={name} p50_ms={p50:.2f} p95_ms={p95:.2f} "
+            f"baseline_p95_ms={b95:.2f} first_page_rows={hits} requests={len(page_ms)}"
+        )
+
+
+def search_queries() -> dict[str, tuple[str, dict[str, str]]]:
+    """What the public search is timed on: name → (path, query arguments). The text is typed
+    with Arabic ي/ك (the data holds the Persian letters)."""
+    arabic = str.maketrans("یک", "يك")
+    return {
+        "all": ("/public/rulings", {}),
+        "text_rare": ("/public/rulings", {"q": RARE_WORD.translate(arabic)}),
+        "text_common": ("/public/rulings", {"q": COMMON_WORDS.translate(arabic)}),
+        "text_none": ("/public/rulings", {"q": NOWHERE_WORD.translate(arabic)}),
+        "filters": (
+            "/public/rulings",
+            {
+                "office_id": "2",
+                "date_from": "1404/01/01",
+                "date_to": "1404/03/31",
+                "claim_kind": "severance",
+            },
+        ),
+        "api": ("/api/v1/public/rulings", {}),
+        "api_text_rare": ("/api/v1/public/rulings", {"q": RARE_WORD.translate(arabic)}),
+    }
+
+
+async def measure_search(
+    client: httpx.AsyncClient, db: Database, requests: int
+) -> dict[str, tuple[list[float], list[float], int]]:
+    """Each search over HTTP, and beside it the same page's SQL (the statement the service
+    builds, run bare on a connection); first checks that both give the same rulings."""
+    from werkzeug.datastructures import MultiDict
+
+    from hearing_server.issuance.api import parse_filter
+    from hearing_server.issuance.public import recent_statement, search_statement
+
+    async def bare_page(conn: Any, name: str) -> list[Any]:
+        """The service's SQL for the page: the recent window, else the full search."""
+        recent, full = statements[name]
+        rows: list[Any] = []
+        if recent is not None:
+            rows = list((await conn.execute(recent)).all())
+        if len(rows) <= 20:
+            rows = list((await conn.execute(full)).all())
+        return rows
+
+    queries = search_queries()
+    statements: dict[str, tuple[Any, Any]] = {}
+    hits: dict[str, int] = {}
+    for name, (path, params) in queries.items():
+        filters, problems = parse_filter(MultiDict(params))
+        assert not problems, problems
+        statements[name] = (
+            recent_statement(filters),
+            search_statement(filters, db.engine.dialect.name),
+        )
+        response = await client.get(path, params=params)
+        assert response.status_code == 200, (name, response.status_code)
+        async with db.engine.connect() as conn:
+            codes = [r.code for r in await bare_page(conn, name)][:20]
+        if path.startswith("/api/"):
+            assert [r["code"] for r in response.json()["rulings"]] == codes, name
+        else:
+            assert all(f'data-code="{c}"' in response.text for c in codes), name
+            assert response.text.count("data-code=") == len(codes), name
+        hits[name] = len(codes)
+        assert name == "text_none" or codes, f"{name}: no rows, the bench data is wrong"
+    ours: dict[str, list[float]] = {n: [] for n in queries}
+    bare: dict[str, list[float]] = {n: [] for n in queries}
+    for i in range(requests):
+        name = list(queries)[i % len(queries)]
+        path, params = queries[name]
+        t0 = time.perf_counter()
+        response = await client.get(path, params=params)
+        ours[name].append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, (name, response.status_code)
+        async with db.engine.connect() as conn:
+            t2 = time.perf_counter()
+            await bare_page(conn, name)
+            bare[name].append((time.perf_counter() - t2) * 1000)
+    return {n: (ours[n], bare[n], hits[n]) for n in queries}
 
 
 def _pg_reachable() -> bool:

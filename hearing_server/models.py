@@ -13,6 +13,7 @@ from hearing_server.boards import models as boards_models
 from hearing_server.cases import models as cases_models
 from hearing_server.db import Base
 from hearing_server.issuance import models as issuance_models
+from hearing_server.issuance import search_index as issuance_search_index
 from hearing_server.notifications import models as notifications_models
 from hearing_server.rooms import models as rooms_models
 from hearing_server.scheduling import models as scheduling_models
@@ -27,6 +28,7 @@ __all__ = [
     "cases_models",
     "instances_models",
     "issuance_models",
+    "issuance_search_index",
     "notifications_models",
     "rooms_models",
     "scheduling_models",

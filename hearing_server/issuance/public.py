@@ -9,12 +9,13 @@ digits, ي/ك, zero-width non-joiners, case). A province filters by the offices 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import literal_column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from hearing_server.boards.models import Board, LabourOffice, Province
 from hearing_server.cases.models import ClaimKind
@@ -22,10 +23,15 @@ from hearing_server.errors import NotFound
 from hearing_server.issuance.codes import normalize_code
 from hearing_server.issuance.models import PublicRuling, Ruling, RulingState
 from hearing_server.issuance.publication import search_fold
+from hearing_server.issuance.search_index import FTS_TABLE, fts_match
 
 OUTCOMES = ("accepted", "partly_accepted", "rejected")
 CLAIM_KINDS = tuple(k.value for k in ClaimKind)
 MAX_WORDS = 8
+# A text query first reads the newest rows the other filters allow, this many at most, and
+# matches the words there: enough when a word is common (a trigram index then returns a
+# large part of the table, in no useful order); otherwise the index answers.
+RECENT_WINDOW = 1000
 
 
 @dataclass
@@ -56,7 +62,10 @@ def query_words(q: str | None) -> list[str]:
     return sorted((w for w in words if w), key=len, reverse=True)[:MAX_WORDS]
 
 
-def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
+def public_query(filters: PublicFilter, dialect: str = "") -> Any:  # a Select of PublicRuling
+    """Final rulings' copies matching the filter. On SQLite (``dialect``), the words narrow
+    the rows through the trigram index first (:mod:`~hearing_server.issuance.search_index`);
+    the ``LIKE`` of each word keeps the meaning exact on every database."""
     query = (
         select(PublicRuling)
         .join(Ruling, Ruling.id == PublicRuling.ruling_id)
@@ -82,22 +91,75 @@ def public_query(filters: PublicFilter) -> Any:  # a Select of PublicRuling
         )
     if filters.outcome:
         query = query.where(PublicRuling.outcome == filters.outcome)
-    for word in query_words(filters.q):
+    words = query_words(filters.q)
+    match = fts_match(words) if dialect == "sqlite" else None
+    if match is not None:
+        fts = table(FTS_TABLE)
+        query = query.where(
+            PublicRuling.id.in_(
+                select(literal_column("rowid"))
+                .select_from(fts)
+                .where(literal_column(FTS_TABLE).op("MATCH")(match))
+            )
+        )
+    for word in words:
         query = query.where(PublicRuling.search_text.contains(word, autoescape=True))
     return query
 
 
-async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
-    """One page of public rulings, newest ruling first."""
-    page = max(1, filters.page)
-    per_page = min(max(1, filters.per_page), 100)
-    query = (
-        public_query(filters)
+def page_bounds(filters: PublicFilter) -> tuple[int, int]:
+    """The page (from 1) and the rows per page (1–100) the filter asks for."""
+    return max(1, filters.page), min(max(1, filters.per_page), 100)
+
+
+def search_statement(filters: PublicFilter, dialect: str = "") -> Any:  # a Select
+    """The page's query: one row more than the page holds tells whether a next page exists
+    (no count of every match is ever made)."""
+    page, per_page = page_bounds(filters)
+    return (
+        public_query(filters, dialect)
         .order_by(PublicRuling.ruled_on.desc(), PublicRuling.id.desc())
         .limit(per_page + 1)
         .offset((page - 1) * per_page)
     )
-    rows = list(await session.scalars(query))
+
+
+def recent_statement(filters: PublicFilter) -> Any | None:  # a Select, or None
+    """For a text query, the page among the newest :data:`RECENT_WINDOW` rows that the other
+    filters allow. When it finds a whole page and one row more, those are the page's rows
+    (the window is the start of the same order); otherwise :func:`search_statement` is run.
+    None without words or past the window."""
+    page, per_page = page_bounds(filters)
+    words = query_words(filters.q)
+    if not words or page * per_page + 1 > RECENT_WINDOW:
+        return None
+    window = (
+        public_query(replace(filters, q=None))
+        .order_by(PublicRuling.ruled_on.desc(), PublicRuling.id.desc())
+        .limit(RECENT_WINDOW)
+        .subquery()
+    )
+    recent = aliased(PublicRuling, window)
+    query = select(recent)
+    for word in words:
+        query = query.where(recent.search_text.contains(word, autoescape=True))
+    return (
+        query.order_by(recent.ruled_on.desc(), recent.id.desc())
+        .limit(per_page + 1)
+        .offset((page - 1) * per_page)
+    )
+
+
+async def search_public(session: AsyncSession, filters: PublicFilter) -> PublicPage:
+    """One page of public rulings, newest ruling first."""
+    page, per_page = page_bounds(filters)
+    rows: list[PublicRuling] = []
+    recent = recent_statement(filters)
+    if recent is not None:
+        rows = list(await session.scalars(recent))
+    if len(rows) <= per_page:
+        dialect = session.get_bind().dialect.name
+        rows = list(await session.scalars(search_statement(filters, dialect)))
     return PublicPage(rows[:per_page], page, per_page, len(rows) > per_page)
 
 

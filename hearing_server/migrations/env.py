@@ -23,6 +23,12 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[Fa
     return False
 
 
+def _include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """The public search's trigram index (0023_search) is not a model: autogenerate
+    leaves its FTS5 tables and its GIN index alone."""
+    return not (name or "").startswith(("public_rulings_fts", "ix_public_rulings_search_trgm"))
+
+
 def _configure(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -30,6 +36,7 @@ def _configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         render_item=_render_item,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
