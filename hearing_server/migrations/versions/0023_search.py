@@ -2,7 +2,7 @@
 triggers on SQLite; a pg_trgm GIN index on PostgreSQL where the extension can be made)
 
 Revision ID: 0023_search
-Revises: 0020_public_rulings
+Revises: 0014_tenants
 Create Date: 2026-12-02 20:10:00.000000
 
 The same statements as hearing_server/issuance/search_index.py (migrations never import
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.exc import DBAPIError
 
 revision: str = "0023_search"
-down_revision: str | None = "0020_public_rulings"
+down_revision: str | None = "0014_tenants"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
