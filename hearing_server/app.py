@@ -75,6 +75,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     _register_template_helpers(app)
     _register_nav(rt)
     _register_blueprints(app, rt)
+    media = _register_media(rt)
     _register_realtime(rt)
 
     @app.before_serving
@@ -86,6 +87,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     async def shutdown() -> None:
         for task in rt.background:
             task.cancel()
+        if media is not None:
+            await media.close()
         await db.dispose()
 
     return app, rt
@@ -190,6 +193,27 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     delivery.install(app)
     reminders.install(app)
     finality.install(app)
+
+
+def _register_media(rt: Runtime) -> Any:
+    """Audio/video (hearing_server.media) when a media server is configured: its room
+    events, and the hook the rooms call on phase changes. Without one the events answer
+    that audio/video is unavailable and the room works as before."""
+    from urllib.parse import urlsplit
+
+    from hearing_server.media.room_actions import MEDIA_ROOM_ACTIONS
+    from hearing_server.media.service import MediaConfig, MediaService
+
+    rt.rooms.actions.add(*MEDIA_ROOM_ACTIONS)
+    config = MediaConfig.from_settings(rt.settings)
+    if config is None:
+        return None
+    service = MediaService(config, rt.db)
+    rt.rooms.media = service
+    parts = urlsplit(config.public_janus_url)
+    if parts.scheme and parts.netloc:
+        rt.media_origin = f"{parts.scheme}://{parts.netloc}"
+    return service
 
 
 def _register_realtime(rt: Runtime) -> None:
