@@ -187,6 +187,7 @@ class Settings:
         totp_keys = self.totp_keys or (
             read_or_create_key(self.var_dir / "totp_key", lambda: Fernet.generate_key().decode()),
         )
+
         def media_key(name: str, value: str) -> str:
             return value or read_or_create_key(
                 self.var_dir / name, lambda: secrets.token_urlsafe(32)
