@@ -162,6 +162,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.issuance import api as issuance_api
     from hearing_server.issuance import finality
     from hearing_server.issuance import views as issuance_views
+    from hearing_server.media import views as media_views
     from hearing_server.notifications import delivery
     from hearing_server.notifications import views as notifications_views
     from hearing_server.rooms import views as rooms_views
@@ -180,6 +181,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         cases_api.blueprint,
         notifications_views.blueprint,
         rooms_views.blueprint,
+        media_views.blueprint,
         scheduling_views.blueprint,
         scheduling_api.blueprint,
         calendar_views.blueprint,

@@ -8,7 +8,7 @@ stamp=static/vendor/.stamp
 if [ -f "$stamp" ] && [ "$stamp" -nt package.json ]; then exit 0; fi
 npm install --no-audit --no-fund --loglevel=error >/dev/null
 v=static/vendor
-rm -rf "$v"; mkdir -p "$v/socket.io" "$v/pdfjs" "$v/vazirmatn/fonts"
+rm -rf "$v"; mkdir -p "$v/socket.io" "$v/pdfjs" "$v/vazirmatn/fonts" "$v/janus"
 cp node_modules/socket.io-client/dist/socket.io.min.js "$v/socket.io/"
 cp node_modules/socket.io-client/LICENSE "$v/socket.io/LICENSE"
 cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs "$v/pdfjs/"
@@ -16,4 +16,9 @@ cp node_modules/pdfjs-dist/LICENSE "$v/pdfjs/LICENSE"
 cp node_modules/vazirmatn/fonts/ttf/Vazirmatn-Regular.ttf node_modules/vazirmatn/fonts/ttf/Vazirmatn-Bold.ttf "$v/vazirmatn/fonts/"
 cp node_modules/vazirmatn/fonts/webfonts/Vazirmatn-Regular.woff2 node_modules/vazirmatn/fonts/webfonts/Vazirmatn-Bold.woff2 "$v/vazirmatn/fonts/"
 cp node_modules/vazirmatn/OFL.txt "$v/vazirmatn/OFL.txt"
+# Audio/video: Janus's JavaScript API (global Janus) and webrtc-adapter (global adapter,
+# loaded first).
+cp node_modules/janus-gateway/npm/src/janus.js node_modules/webrtc-adapter/out/adapter.js "$v/janus/"
+cp node_modules/janus-gateway/COPYING "$v/janus/COPYING.janus"
+cp node_modules/webrtc-adapter/LICENSE.md "$v/janus/LICENSE.adapter"
 touch "$stamp"

@@ -231,7 +231,7 @@ PERMISSIONS_POLICY = ", ".join(f"{f}=()" for f in ("camera", "microphone", *_DEN
 ROOM_PERMISSIONS_POLICY = ", ".join(
     ["camera=(self)", "microphone=(self)", *(f"{f}=()" for f in _DENIED_FEATURES)]
 )
-ROOM_ENDPOINTS = frozenset({"rooms.room"})
+ROOM_ENDPOINTS = frozenset({"rooms.room", "media.check"})
 """The pages that may ask for the camera and microphone: the hearing room only."""
 
 
