@@ -8,10 +8,11 @@ browser tests, tests/media/netns.py). Janus and coturn are needed in CI
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import urllib.parse
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=5)
 
 
+@contextlib.contextmanager
+def running_media(
+    settings: Settings, wrap: Callable[[list[str]], list[str]] = lambda argv: argv
+) -> Iterator[None]:
+    """Janus and coturn from the configs rendered for ``settings``, until the block ends
+    (``wrap``: run them elsewhere, in a network namespace)."""
+    paths = render.render(settings)
+    janus = _start(wrap(render.janus_command(settings, paths)), paths.logs / "janus.out")
+    turn = _start(wrap(render.turn_command(paths)), paths.logs / "turn.out")
+    try:
+        asyncio.run(_wait_janus(settings.media_janus_url))
+        yield
+    finally:
+        _stop(janus)
+        _stop(turn)
+
+
 @pytest.fixture(scope="module")
 def media_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServers]:
     """Janus and coturn on free ports, with Heyat's rendered configs."""
@@ -93,15 +111,8 @@ def media_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaSer
         base_url="http://127.0.0.1:5000",
         **MEDIA_SECRETS,
     )
-    paths = render.render(settings)
-    janus = _start(render.janus_command(settings, paths), paths.logs / "janus.out")
-    turn = _start(render.turn_command(paths), paths.logs / "turn.out")
-    try:
-        asyncio.run(_wait_janus(janus_url))
+    with running_media(settings):
         yield MediaServers(var_dir, janus_url, turn_port, settings)
-    finally:
-        _stop(janus)
-        _stop(turn)
 
 
 async def _wait_janus(url: str) -> None:
