@@ -149,8 +149,6 @@ async def open_room(
 ) -> Any:
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await context.new_page()
-    page.on("console", lambda m: print("CONSOLE", person.username, m.type, m.text))  # DEBUG
-    page.on("pageerror", lambda e: print("PAGEERROR", person.username, e))  # DEBUG
     await browser_login(page, live.url, person, otp)
     await page.goto(f"{live.url}/hearings/{hearing_id}/room{query}")
     return page
@@ -169,12 +167,7 @@ async def grows(page: Any, *kinds: str, by: int = 2000) -> dict[str, Any]:
         now = await stats(page)
         return now if all(now[k] >= first[k] + by for k in kinds) else None
 
-    try:  # DEBUG
-        async with asyncio.timeout(40):
-            return await eventually(grown)
-    except TimeoutError:
-        print("STATS", await stats(page), await page.evaluate("document.getElementById('media-status').textContent"))
-        raise
+    return await eventually(grown)
 
 
 async def stalls(page: Any, kind: str, *, while_growing: str | None = None) -> None:
