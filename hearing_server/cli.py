@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -56,6 +57,15 @@ def serve(host: str, port: int, media: bool) -> None:
     from hearing_server.media.supervisor import start_media
 
     supervisor = start_media(_settings()) if media else None
+    if supervisor is not None:
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down (a finally block would
+        # never run): the handlers in place before it stop the media servers, then exit.
+        def stop_and_exit(signum: int, _frame: Any) -> None:
+            supervisor.stop()
+            raise SystemExit(128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop_and_exit)
     try:
         uvicorn.run(
             "hearing_server.app:create_app",

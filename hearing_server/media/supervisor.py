@@ -11,6 +11,7 @@ the environment the app reads set to reach them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shutil
@@ -56,7 +57,11 @@ class Supervisor:
     def _spawn(self, child: Child) -> None:
         with open(child.log_path, "ab") as out:
             child.process = subprocess.Popen(  # noqa: S603  # our own command line
-                child.command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                child.command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         child.pid_path.write_text(str(child.process.pid))
 
@@ -100,6 +105,12 @@ class Supervisor:
                 child.pid_path.unlink()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the server dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def _kill_stale(child: Child) -> None:
