@@ -99,8 +99,8 @@ class Settings:
     # Janus VideoRoom server controlled over its HTTP API with media_api_secret, and coturn
     # for TURN. Empty media_janus_url: `heyat serve` starts its own Janus and coturn
     # (when installed) with configs rendered into var/media/ and sets it; still empty (or
-    # media_enabled off): the room works without audio/video and says so.
-    media_enabled: bool = True
+    # media_disabled set): the room works without audio/video and says so.
+    media_disabled: bool = False
     media_janus_url: str = ""
     # The Janus URL browsers use (a proxy's, in production); empty: media_janus_url.
     media_public_janus_url: str = ""

@@ -388,7 +388,7 @@ def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
         HEYAT_PKI_DIR=str(settings.pki_dir),
         HEYAT_BASE_URL=f"http://127.0.0.1:{port}",
         # No Janus and coturn beside every test server (tests/media starts its own).
-        HEYAT_MEDIA_ENABLED="0",
+        HEYAT_MEDIA_DISABLED="1",
     )
     env.update(extra)
     return env

@@ -77,10 +77,11 @@ async def _target(session: AsyncSession, ctx: RoomContext, user_id: int) -> User
 
 @room_action(MUTE, schema=MuteIn, permission=MODERATORS)
 async def mute(session: AsyncSession, ctx: RoomContext, p: MuteIn) -> dict[str, Any]:
-    """Guard: the room is open and the person in this hearing. Records ``media/mute``
-    (all) and ``room.media_mute`` (audit); Janus mutes after the commit."""
+    """Guard: the room is open and the person in this hearing. Janus mutes (``moderate``),
+    then ``media/mute`` (all) and ``room.media_mute`` (audit) are recorded."""
     service = _require_service(ctx)
-    await _target(session, ctx, p.user_id)
+    # Janus first, before the first statement takes the database's write lock: only that
+    # person's publisher in this hearing's room can be touched (none: not_publishing).
     try:
         done = await service.mute(ctx.hearing_id, p.user_id, p.mute)
     except (JanusError, JanusUnavailable) as error:
@@ -90,6 +91,7 @@ async def mute(session: AsyncSession, ctx: RoomContext, p: MuteIn) -> dict[str, 
         ) from None
     if not done:
         raise Conflict("This person is not sending audio now.", code="not_publishing")
+    await _target(session, ctx, p.user_id)
     hearing = await require_active(session, ctx)
     await do_record(
         session,

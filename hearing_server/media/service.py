@@ -71,7 +71,7 @@ class MediaConfig:
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaConfig | None:
         """None when no media server is configured (the room works without audio/video)."""
-        if not settings.media_enabled or not settings.media_janus_url:
+        if settings.media_disabled or not settings.media_janus_url:
             return None
         return cls(
             janus_url=settings.media_janus_url,

@@ -178,7 +178,7 @@ def wait_ready(url: str, seconds: float = 20.0) -> bool:
 
 def start_media(settings: Settings) -> Supervisor | None:
     """Start Janus and coturn for ``heyat serve`` when Heyat runs them (see the module)."""
-    if not settings.media_enabled or settings.media_janus_url:
+    if settings.media_disabled or settings.media_janus_url:
         return None
     if shutil.which("janus") is None:
         log.warning("Janus is not installed: the hearing rooms run without audio and video")

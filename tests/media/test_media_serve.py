@@ -78,7 +78,7 @@ async def test_serve_starts_janus_and_coturn_and_stops_them_with_itself(
     server = ServeProcess(
         settings,
         tmp_path / "serve.log",
-        HEYAT_MEDIA_ENABLED="1",
+        HEYAT_MEDIA_DISABLED="0",
         HEYAT_MEDIA_JANUS_URL="",
         HEYAT_MEDIA_JANUS_PORT=str(janus_port),
         HEYAT_MEDIA_TURN_PORT=str(turn_port),
