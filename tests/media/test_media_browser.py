@@ -26,6 +26,7 @@ from tests.conftest import (
     eventually,
     free_port,
     require_or_skip,
+    wait_until,
 )
 from tests.media.conftest import MEDIA_SECRETS, MediaServers, need, running_media
 from tests.media.netns import ICE_IP, NetNs, is_root, netns
@@ -259,3 +260,20 @@ async def test_relay_only_flows_through_coturn(
     for page in (member, worker):
         now = await grows(page, "audioIn", "videoIn")
         assert now["relay"] is True  # the selected candidate pair is a TURN relay
+
+
+async def test_self_check_page_finds_camera_microphone_and_a_turn_relay(
+    media_browser: Any,
+    live_server: LiveServer,
+    room: Room,
+    people: dict[str, Person],
+    otp: OtpSource,
+) -> None:
+    context = await media_browser.new_context()
+    page = await context.new_page()
+    await browser_login(page, live_server.url, people["worker"], otp)
+    response = await page.goto(f"{live_server.url}/hearings/{room.hearing_id}/media-check")
+    assert response is not None and response.status == 200
+    assert "camera=(self)" in response.headers["permissions-policy"]
+    for check in ("check-camera", "check-mic", "check-turn"):
+        await wait_until(page, f"document.getElementById('{check}').dataset.ok === '1'")
