@@ -105,7 +105,7 @@ async def run(rounds: int) -> None:
                     await asyncio.sleep(0.05)
             config = MediaConfig.from_settings(settings)
             assert config is not None
-            service = MediaService(config, None)  # type: ignore[arg-type]
+            service = MediaService(config)
             await service.ensure_room(1)
             ours, base = [], []
             for n in range(rounds):

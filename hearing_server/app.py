@@ -210,7 +210,7 @@ def _register_media(rt: Runtime) -> Any:
     config = MediaConfig.from_settings(rt.settings)
     if config is None:
         return None
-    service = MediaService(config, rt.db)
+    service = MediaService(config)
     rt.rooms.media = service
     parts = urlsplit(config.public_janus_url)
     if parts.scheme and parts.netloc:

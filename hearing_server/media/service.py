@@ -30,7 +30,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.config import Settings
-from hearing_server.db import Database
 from hearing_server.errors import Conflict, Forbidden, NotFound
 from hearing_server.media import tokens
 from hearing_server.media.janus import JanusClient, JanusError, JanusUnavailable
@@ -90,9 +89,8 @@ class MediaConfig:
 class MediaService:
     """The media part of one app (``rt.rooms.media``)."""
 
-    def __init__(self, config: MediaConfig, db: Database) -> None:
+    def __init__(self, config: MediaConfig) -> None:
         self.config = config
-        self.db = db
         # The rooms' own secret (kick, moderate, destroy): derived, so every process of
         # one installation computes the same.
         room_secret = self._mac("room-secret")

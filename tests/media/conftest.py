@@ -23,6 +23,7 @@ import pytest
 from hearing_server.config import Settings
 from hearing_server.media import render
 from hearing_server.media.janus import JanusClient
+from hearing_server.media.service import MediaConfig, MediaService
 from hearing_server.media.tokens import VIDEOROOM
 from tests.conftest import (
     EVENTUALLY_SECONDS,
@@ -141,15 +142,20 @@ def settings(db_url: str, tmp_path: Path, tmp_root: Path, media_servers: MediaSe
 
 
 @pytest.fixture
-async def control(media_servers: MediaServers) -> AsyncIterator[JanusClient]:
-    """A Janus client with the API secret, to look at rooms as the test sees them."""
-    from hearing_server.media.service import MediaConfig, MediaService
-
+async def media_service(media_servers: MediaServers) -> AsyncIterator[MediaService]:
+    """A media part of the test's own, with the app's secrets: it signs what the app
+    would, and looks at rooms with the API secret as the test needs."""
     config = MediaConfig.from_settings(media_servers.settings)
     assert config is not None
-    service = MediaService(config, None)  # type: ignore[arg-type]  # no database needed
-    yield service.janus
+    service = MediaService(config)
+    yield service
     await service.close()
+
+
+@pytest.fixture
+def control(media_service: MediaService) -> JanusClient:
+    """A Janus client with the API secret, to look at rooms as the test sees them."""
+    return media_service.janus
 
 
 @pytest.fixture(autouse=True)

@@ -70,7 +70,7 @@ async def test_only_admitted_people_get_credentials_and_janus_takes_only_theirs(
     people: dict[str, Person],
     peers: Callable[[str], JanusPeer],
     control: JanusClient,
-    media_servers: MediaServers,
+    media_service: MediaService,
 ) -> None:
     secretary = await join("secretary")
     worker = await join("worker")
@@ -79,9 +79,7 @@ async def test_only_admitted_people_get_credentials_and_janus_takes_only_theirs(
     assert waiting["error"]["code"] == "not_admitted"
     # A token the server could sign for the worker is no use while not admitted: it is not
     # in the room's allowed list.
-    service = MediaService.__new__(MediaService)
-    service.config = _config(media_servers)
-    unlisted = service.credentials(room.hearing_id, people["worker"].id, time.time())
+    unlisted = media_service.credentials(room.hearing_id, people["worker"].id, time.time())
     refused = await publish(peers, unlisted)
     assert refused["error_code"] == NOT_ALLOWED
 
@@ -104,6 +102,7 @@ async def test_tokens_are_refused_for_another_hearing_and_after_expiry(
     peers: Callable[[str], JanusPeer],
     control: JanusClient,
     media_servers: MediaServers,
+    media_service: MediaService,
 ) -> None:
     _secretary, worker = await admitted_worker(join, people)
     grant = await worker.call("media.join", {})
@@ -118,10 +117,8 @@ async def test_tokens_are_refused_for_another_hearing_and_after_expiry(
     finally:
         await control.destroy_room(other)
     # An expired room token, though in the allowed list.
-    service = MediaService.__new__(MediaService)
-    service.config = _config(media_servers)
     past = int(time.time()) - 5
-    stale = service.room_token(room.hearing_id, people["worker"].id, past)
+    stale = media_service.room_token(room.hearing_id, people["worker"].id, past)
     await control.allowed(grant["room"], "add", [stale])
     late = await publish(peers, {**grant, "room_token": stale})
     assert late["error_code"] == NOT_ALLOWED
@@ -204,7 +201,7 @@ async def test_without_a_media_server_the_room_works_and_says_audio_video_is_una
     config = dataclasses.replace(
         _config(media_servers), janus_url=f"http://127.0.0.1:{free_port()}/janus"
     )
-    runtime.rooms.media = MediaService(config, runtime.db)
+    runtime.rooms.media = MediaService(config)
     member = await join("member.wrk1")
     down = await member.call("media.join", {})
     assert down["error"]["code"] == "media_unavailable"
