@@ -179,6 +179,11 @@ async def test_the_chair_removes_a_person_from_the_media_until_restored(
     assert (await publish(peers, grant))["videoroom"] == "joined"
     refused = await worker.call("media.remove", {"user_id": people["worker"].id})
     assert refused["error"]["code"] == "not_moderator"
+    no_mute = await worker.call("media.mute", {"user_id": people["secretary"].id, "mute": True})
+    assert no_mute["error"]["code"] == "not_moderator"
+    # Nobody publishes media over this bare join: there is no audio to mute.
+    silent = await secretary.call("media.mute", {"user_id": people["worker"].id, "mute": True})
+    assert silent["error"]["code"] == "not_publishing"
     assert (await secretary.call("media.remove", {"user_id": people["worker"].id}))["ok"]
     assert grant["feed_id"] not in {p["id"] for p in await control.participants(grant["room"])}
     assert (await worker.call("media.join", {}))["error"]["code"] == "media_removed"
