@@ -12,7 +12,7 @@ POT := $(LOCALES_DIR)/messages.pot
 PO := $(LOCALES_DIR)/fa/LC_MESSAGES/messages.po
 MO := $(PO:.po=.mo)
 
-.PHONY: run test lint fmt bench setup vendor migrate demo clean \
+.PHONY: run test lint fmt bench setup vendor media-packages migrate demo clean \
 	messages messages-extract messages-update messages-compile
 
 $(STAMP): pyproject.toml
@@ -25,7 +25,11 @@ $(STAMP): pyproject.toml
 vendor: package.json
 	bash scripts/vendor.sh
 
-setup: $(STAMP) vendor $(MO)
+## Janus, janus-tools, coturn, ffmpeg from Debian (audio/video; README: Audio and video)
+media-packages:
+	bash scripts/media-packages.sh
+
+setup: $(STAMP) vendor media-packages $(MO)
 
 ## make messages — extract the msgids and add the new ones to messages.po; translate those
 ## (empty or fuzzy), then make messages-compile. tests/test_i18n.py checks both steps.
@@ -49,7 +53,8 @@ demo: migrate
 	$(BIN)/heyat pki init --ca-passphrase ""  # demo: the CA key is not kept
 	$(BIN)/heyat demo
 
-## make run — set up, migrate, seed the demo and serve on http://127.0.0.1:5000
+## make run — set up, migrate, seed the demo and serve on http://127.0.0.1:5000, with Janus and
+## coturn started beside it (configs in var/media/) and stopped with it
 run: demo
 	@echo "Heyat on http://$(HOST):$(PORT) — demo people: $(BIN)/heyat demo --json"
 	$(BIN)/heyat serve --host $(HOST) --port $(PORT)

@@ -85,6 +85,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     _register_template_helpers(app)
     _register_nav(rt)
     _register_blueprints(app, rt)
+    media = _register_media(rt)
     _register_realtime(rt)
 
     @app.before_serving
@@ -120,6 +121,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         except Exception:  # the sweep of another process closes them later
             log.exception("could not close this instance's attendance")
         await rt.shared.close()
+        if media is not None:
+            await media.close()
         await db.dispose()
 
     return app, rt
@@ -196,6 +199,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     from hearing_server.issuance import api as issuance_api
     from hearing_server.issuance import finality
     from hearing_server.issuance import views as issuance_views
+    from hearing_server.media import views as media_views
     from hearing_server.notifications import delivery
     from hearing_server.notifications import views as notifications_views
     from hearing_server.rooms import views as rooms_views
@@ -220,6 +224,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
         cases_api.blueprint,
         notifications_views.blueprint,
         rooms_views.blueprint,
+        media_views.blueprint,
         scheduling_views.blueprint,
         scheduling_api.blueprint,
         calendar_views.blueprint,
@@ -235,6 +240,27 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     reminders.install(app)
     finality.install(app)
     stats_services.install(app)
+
+
+def _register_media(rt: Runtime) -> Any:
+    """Audio/video (hearing_server.media) when a media server is configured: its room
+    events, and the hook the rooms call on phase changes. Without one the events answer
+    that audio/video is unavailable and the room works as before."""
+    from urllib.parse import urlsplit
+
+    from hearing_server.media.room_actions import MEDIA_ROOM_ACTIONS
+    from hearing_server.media.service import MediaConfig, MediaService
+
+    rt.rooms.actions.add(*MEDIA_ROOM_ACTIONS)
+    config = MediaConfig.from_settings(rt.settings)
+    if config is None:
+        return None
+    service = MediaService(config)
+    rt.rooms.media = service
+    parts = urlsplit(config.public_janus_url)
+    if parts.scheme and parts.netloc:
+        rt.media_origin = f"{parts.scheme}://{parts.netloc}"
+    return service
 
 
 def _register_realtime(rt: Runtime) -> None:

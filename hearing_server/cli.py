@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -43,20 +44,60 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
-    """Serve the app (HTTP and Socket.IO) with uvicorn."""
+@click.option(
+    "--media/--no-media",
+    default=True,
+    show_default=True,
+    help="Start Janus and coturn (when installed and HEYAT_MEDIA_JANUS_URL is not set).",
+)
+def serve(host: str, port: int, media: bool) -> None:
+    """Serve the app (HTTP and Socket.IO) with uvicorn, and its media servers."""
     import uvicorn
 
-    uvicorn.run(
-        "hearing_server.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        log_level="info",
-        # The client's address is decided by the app alone (HEYAT_TRUSTED_PROXIES):
-        # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
-        proxy_headers=False,
-    )
+    from hearing_server.media.supervisor import start_media
+
+    supervisor = start_media(_settings()) if media else None
+    if supervisor is not None:
+        # uvicorn re-raises SIGTERM/SIGINT once it has shut down (a finally block would
+        # never run): the handlers in place before it stop the media servers, then exit.
+        def stop_and_exit(signum: int, _frame: Any) -> None:
+            supervisor.stop()
+            raise SystemExit(128 + signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, stop_and_exit)
+    try:
+        uvicorn.run(
+            "hearing_server.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level="info",
+            # The client's address is decided by the app alone (HEYAT_TRUSTED_PROXIES):
+            # uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1.
+            proxy_headers=False,
+        )
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
+
+
+@main.group(name="media")
+def media_group() -> None:
+    """Audio and video: the Janus and coturn configs Heyat runs them with."""
+
+
+@media_group.command("render-config")
+def media_render_config() -> None:
+    """Write Janus's and coturn's configs into var/media/ (heyat serve does it itself)."""
+    from hearing_server.media import render
+    from hearing_server.media.supervisor import supervised_settings
+
+    settings = _settings()
+    if not settings.media_janus_url:
+        settings = supervised_settings(settings)
+    paths = render.render(settings)
+    click.echo(str(paths.root))
 
 
 @main.group()

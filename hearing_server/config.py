@@ -107,6 +107,35 @@ class Settings:
     # after the end of its slot (its cases return to the board's queue).
     hearing_lobby_opens_minutes: int = 30
     hearing_missed_grace_minutes: int = 120
+    # Audio/video in the hearing room (hearing_server.media, README: Audio and video): a
+    # Janus VideoRoom server controlled over its HTTP API with media_api_secret, and coturn
+    # for TURN. Empty media_janus_url: `heyat serve` starts its own Janus and coturn
+    # (when installed) with configs rendered into var/media/ and sets it; still empty (or
+    # media_disabled set): the room works without audio/video and says so.
+    media_disabled: bool = False
+    media_janus_url: str = ""
+    # The Janus URL browsers use (a proxy's, in production); empty: media_janus_url.
+    media_public_janus_url: str = ""
+    media_janus_port: int = 8088
+    # The address Janus gathers ICE candidates on (its --interface); empty: every one.
+    media_janus_interface: str = ""
+    media_rtp_ports: str = "20000-20999"
+    # Generated into var/ on first run when empty (with_generated_secrets).
+    media_api_secret: str = ""
+    media_admin_key: str = ""
+    media_token_secret: str = ""
+    media_turn_secret: str = ""
+    # TURN servers given to browsers ("turn:host:3478?transport=udp"); empty with a
+    # supervised coturn: turn:<base_url's host>:<media_turn_port>.
+    media_turn_urls: tuple[str, ...] = ()
+    media_turn_port: int = 3478
+    media_turn_relay_ip: str = ""
+    media_turn_realm: str = "heyat"
+    # How long a Janus room token and a TURN credential are good for.
+    media_token_seconds: int = 120
+    media_turn_seconds: int = 3600
+    # Tests only: coturn relays to loopback peers.
+    media_allow_loopback: bool = False
     testing: bool = False
 
     def __post_init__(self) -> None:
@@ -170,7 +199,21 @@ class Settings:
         totp_keys = self.totp_keys or (
             read_or_create_key(self.var_dir / "totp_key", lambda: Fernet.generate_key().decode()),
         )
-        return replace(self, secret_key=secret_key, totp_keys=totp_keys)
+
+        def media_key(name: str, value: str) -> str:
+            return value or read_or_create_key(
+                self.var_dir / name, lambda: secrets.token_urlsafe(32)
+            )
+
+        return replace(
+            self,
+            secret_key=secret_key,
+            totp_keys=totp_keys,
+            media_api_secret=media_key("media_api_secret", self.media_api_secret),
+            media_admin_key=media_key("media_admin_key", self.media_admin_key),
+            media_token_secret=media_key("media_token_secret", self.media_token_secret),
+            media_turn_secret=media_key("media_turn_secret", self.media_turn_secret),
+        )
 
 
 def env_var(field_name: str) -> str:

@@ -35,3 +35,6 @@ class Runtime:
     rooms: RoomWiring = field(default_factory=RoomWiring)
     # Rate limits of the public endpoints (set from the settings in create_app).
     limits: PublicLimits = field(default_factory=lambda: PublicLimits.for_settings(None))
+    # The origin of the media server browsers use ("http://host:port"), when audio/video
+    # is configured: the room's pages may connect to it (CSP connect-src).
+    media_origin: str = ""

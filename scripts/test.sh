@@ -8,6 +8,10 @@ if [ "${CI:-}" = "true" ]; then
   command -v oathtool >/dev/null || need+=(oathtool)
   command -v chromium >/dev/null || need+=(chromium)
   command -v pdftotext >/dev/null || need+=(poppler-utils)
+  command -v janus >/dev/null || need+=(janus)
+  command -v janus-pp-rec >/dev/null || need+=(janus-tools)
+  command -v turnserver >/dev/null || need+=(coturn)
+  command -v ffmpeg >/dev/null || need+=(ffmpeg)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   fi
@@ -19,7 +23,8 @@ if [ "${CI:-}" = "true" ]; then
     redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
     for _ in $(seq 30); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && break; sleep 1; done
   fi
-  export HEYAT_REQUIRE_POSTGRES=1 HEYAT_REQUIRE_REDIS=1 HEYAT_REQUIRE_BROWSER=1 HEYAT_REQUIRE_TOOLS=1
+  export HEYAT_REQUIRE_POSTGRES=1 HEYAT_REQUIRE_REDIS=1 HEYAT_REQUIRE_BROWSER=1 HEYAT_REQUIRE_TOOLS=1 \
+    HEYAT_REQUIRE_MEDIA=1  # Janus, coturn and (as root) a network namespace: tests/media
 fi
 mkdir -p test-artifacts
 set +e

@@ -8,7 +8,7 @@ stamp=static/vendor/.stamp
 if [ -f "$stamp" ] && [ "$stamp" -nt package.json ]; then exit 0; fi
 npm install --no-audit --no-fund --loglevel=error >/dev/null
 v=static/vendor
-rm -rf "$v"; mkdir -p "$v/socket.io" "$v/pdfjs" "$v/vazirmatn/fonts" "$v/chartjs"
+rm -rf "$v"; mkdir -p "$v/socket.io" "$v/pdfjs" "$v/vazirmatn/fonts" "$v/chartjs" "$v/janus"
 cp node_modules/socket.io-client/dist/socket.io.min.js "$v/socket.io/"
 cp node_modules/socket.io-client/LICENSE "$v/socket.io/LICENSE"
 cp node_modules/pdfjs-dist/build/pdf.min.mjs node_modules/pdfjs-dist/build/pdf.worker.min.mjs "$v/pdfjs/"
@@ -20,4 +20,9 @@ cp node_modules/chart.js/dist/chart.umd.min.js "$v/chartjs/"
 cp node_modules/chart.js/LICENSE.md "$v/chartjs/LICENSE.md"
 # axe-core (devDependency) stays in node_modules: the accessibility test injects it into
 # the page itself; no production page loads it.
+# Audio/video: Janus's JavaScript API (global Janus) and webrtc-adapter (global adapter,
+# loaded first).
+cp node_modules/janus-gateway/npm/src/janus.js node_modules/webrtc-adapter/out/adapter.js "$v/janus/"
+cp node_modules/janus-gateway/COPYING "$v/janus/COPYING.janus"
+cp node_modules/webrtc-adapter/LICENSE.md "$v/janus/LICENSE.adapter"
 touch "$stamp"

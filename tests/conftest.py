@@ -387,6 +387,8 @@ def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
         HEYAT_FILES_DIR=str(settings.files_dir),
         HEYAT_PKI_DIR=str(settings.pki_dir),
         HEYAT_BASE_URL=f"http://127.0.0.1:{port}",
+        # No Janus and coturn beside every test server (tests/media starts its own).
+        HEYAT_MEDIA_DISABLED="1",
     )
     env.update(extra)
     return env

@@ -153,7 +153,15 @@ def test_processes_starting_together_end_with_the_same_complete_keys(tmp_path: P
     Fernet(totp_key.encode())  # a whole key, not a prefix
     assert (tmp_path / "secret_key").read_text() == secret_key
     assert (tmp_path / "totp_key").read_text() == totp_key
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key", "totp_key"]
+    # Beside them, audio/video's keys (hearing_server.media), made the same way.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "media_admin_key",
+        "media_api_secret",
+        "media_token_secret",
+        "media_turn_secret",
+        "secret_key",
+        "totp_key",
+    ]
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
 
 

@@ -14,7 +14,7 @@ import json
 import weakref
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.engine import make_url
@@ -260,6 +260,32 @@ async def no_open_votes(session: AsyncSession, hearing_id: int) -> frozenset[int
     return frozenset()
 
 
+class RoomMedia(Protocol):
+    """The audio/video part's hook (``rt.rooms.media``, set in ``create_app`` when a media
+    server is configured): told after the commit of a phase change, before the parties'
+    sockets are closed, so their media is cut in the same step."""
+
+    async def phase_changed(
+        self, hearing_id: int, phase: str, party_ids: Collection[int]
+    ) -> None: ...
+
+
+def media_after_commit(
+    session: AsyncSession,
+    media: RoomMedia | None,
+    hearing_id: int,
+    phase: str,
+    party_ids: Collection[int],
+) -> None:
+    if media is None:
+        return
+
+    async def run() -> None:
+        await media.phase_changed(hearing_id, phase, party_ids)
+
+    after_commit(session, run)
+
+
 @dataclass
 class RoomContext:
     """Who sends an event on which socket, as the namespace authenticated them."""
@@ -274,6 +300,8 @@ class RoomContext:
     extra: dict[str, Any] = field(default_factory=dict)
     # The runtime's hook (``rt.rooms.open_vote_cases``), handed on by the boundary.
     open_vote_cases: OpenVoteCases = no_open_votes
+    # The media part's hook (``rt.rooms.media``), handed on by the boundary.
+    media: RoomMedia | None = None
 
     @property
     def is_board(self) -> bool:

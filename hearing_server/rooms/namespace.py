@@ -171,6 +171,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             settings=settings,
             login_session_id=login.id,
             open_vote_cases=self.rt.rooms.open_vote_cases,
+            media=self.rt.rooms.media,
         )
         # Rooms first, so that this socket also gets its own join event.
         await self._enter_rooms(sid, ctx, admitted=participant.is_board)

@@ -78,6 +78,7 @@ async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> H
     removed: list[str] = []
     if target not in PUBLIC_PHASES:
         removed = await _remove_parties(session, hearing)
+    party_ids = await summoned_party_ids(session, hearing.id)
     await session.flush()
     await do_record(
         session,
@@ -97,8 +98,24 @@ async def do_set_phase(session: AsyncSession, ctx: RoomContext, phase: str) -> H
         ev.AUDIENCE_ALL,
         actor_id=ctx.user.id,
     )
+    # The media server cuts the parties' audio/video in the same step, just before their
+    # sockets are closed (and opens or destroys the hearing's video room).
+    ev.media_after_commit(session, ctx.media, hearing.id, target.value, party_ids)
     ev.disconnect_after_commit(session, removed)
     return hearing
+
+
+async def summoned_party_ids(session: AsyncSession, hearing_id: int) -> set[int]:
+    """The parties summoned to the hearing (people with an account, not on its panel)."""
+    summoned = set(
+        await session.scalars(
+            select(Summons.user_id).where(
+                Summons.hearing_id == hearing_id, Summons.user_id.is_not(None)
+            )
+        )
+    )
+    panel = {seat.member_id for seat in await panel_seats(session, hearing_id)}
+    return {uid for uid in summoned - panel if uid is not None}
 
 
 async def _mark_cases_in_hearing(session: AsyncSession, hearing: Hearing, actor: User) -> None:

@@ -30,6 +30,7 @@ from hearing_server.rooms.events import (
     OpenVoteCases,
     Realtime,
     RoomContext,
+    RoomMedia,
     no_open_votes,
 )
 
@@ -143,3 +144,5 @@ class RoomWiring:
     actions: RoomActions = field(default_factory=RoomActions)
     realtime: Realtime | None = None
     open_vote_cases: OpenVoteCases = no_open_votes
+    # The audio/video part (hearing_server.media), when a media server is configured.
+    media: RoomMedia | None = None

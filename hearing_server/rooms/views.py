@@ -44,6 +44,8 @@ async def room(hearing_id: int) -> Any:
         + "/",
         "worker_url": url_for("static", filename="vendor/pdfjs/pdf.worker.min.mjs"),
         "pdfjs_url": url_for("static", filename="vendor/pdfjs/pdf.min.mjs"),
+        # Audio/video (hearing_server.media) is configured; media.js asks for credentials.
+        "media": runtime().rooms.media is not None,
     }
     html = await render_template("rooms/room.html", config=config, **context)
     return no_store(Response(html, mimetype="text/html"))

@@ -231,15 +231,26 @@ PERMISSIONS_POLICY = ", ".join(f"{f}=()" for f in ("camera", "microphone", *_DEN
 ROOM_PERMISSIONS_POLICY = ", ".join(
     ["camera=(self)", "microphone=(self)", *(f"{f}=()" for f in _DENIED_FEATURES)]
 )
-ROOM_ENDPOINTS = frozenset({"rooms.room"})
+ROOM_ENDPOINTS = frozenset({"rooms.room", "media.check"})
 """The pages that may ask for the camera and microphone: the hearing room only."""
+
+
+def room_content_security_policy() -> str:
+    """The room's pages also talk to the media server browsers use (its origin only)."""
+    origin = runtime().media_origin
+    if not origin:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", f"connect-src 'self' {origin}", 1)
 
 
 def security_headers(response: Response) -> None:
     """Every response: CSP, Permissions-Policy, nosniff, Referrer-Policy, X-Frame-Options."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     room = request.endpoint in ROOM_ENDPOINTS
+    headers.setdefault(
+        "Content-Security-Policy",
+        room_content_security_policy() if room else CONTENT_SECURITY_POLICY,
+    )
     headers.setdefault(
         "Permissions-Policy", ROOM_PERMISSIONS_POLICY if room else PERMISSIONS_POLICY
     )

@@ -182,6 +182,7 @@ let removed = false;
 let switchedOff = [];
 function leave(text) {
   removed = true;
+  document.dispatchEvent(new CustomEvent("heyat:room-left"));
   pending = [];
   socket.io.reconnection(false);
   socket.disconnect();
@@ -341,6 +342,8 @@ function renderHead() {
   $("floor").textContent = speaker ? fmt(T.has_floor, { name: speaker.name }) : "";
   $("hand").textContent = state.hands.includes(state.me.user_id) ? T.lower_hand : T.raise_hand;
   $("hand").disabled = state.phase === "closed";
+  // Audio/video (media.js) follows who we are and the phase.
+  document.dispatchEvent(new CustomEvent("heyat:room-state", { detail: { state, call } }));
 }
 
 function renderPeople() {
@@ -361,6 +364,12 @@ function renderPeople() {
       if (state.floor_user_id === p.user_id) item.append(button(T.take_floor, () => call("floor.take").then(problem)));
       if (p.present && ["chair", "member", "secretary"].includes(p.role) && state.presenter_id !== p.user_id)
         item.append(button(T.make_presenter, () => call("presenter.set", { user_id: p.user_id }).then(problem)));
+      if (p.present && p.user_id !== state.me.user_id && cfg.media) {
+        // Server-side: Janus stops forwarding their audio (moderate); or cuts them off.
+        item.append(button(T.media_mute, () => call("media.mute", { user_id: p.user_id, mute: true }).then(problem)));
+        item.append(button(T.media_unmute, () => call("media.mute", { user_id: p.user_id, mute: false }).then(problem)));
+        item.append(button(T.media_remove, () => call("media.remove", { user_id: p.user_id }).then(problem)));
+      }
     }
     list.append(item);
   }
