@@ -276,10 +276,10 @@ def _kind(content: Content) -> DocumentKind:
 
 def render_html(content: Content) -> str:
     """The document as HTML, from ``templates/rulings/{ruling,minutes}_{fa,en}.html`` (the
-    anonymised public copy of a ruling from ``ruling_public_{locale}.html``)."""
+    anonymised public copy of a ruling from the ruling's template, with ``p`` set)."""
     kind = _kind(content)
     locale = content.locale
-    name = "ruling_public" if kind == "public_ruling" else kind
+    name = "ruling" if kind == "public_ruling" else kind
     template = _environment(locale).get_template(f"{name}_{locale}.html")
     board = content.ruling.board if isinstance(content, PublicRulingContent) else content.board
     context: dict[str, Any] = {
@@ -292,6 +292,7 @@ def render_html(content: Content) -> str:
         context["p"] = content
     else:
         context["c" if kind == "ruling" else "m"] = content
+        context["p"] = None
     return template.render(context)
 
 
