@@ -346,14 +346,14 @@ async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: Any, port: int) -> AsyncIterator[None]:
+async def serving(app: Any, port: int, host: str = "127.0.0.1") -> AsyncIterator[None]:
     """Serve ``app`` with uvicorn on ``port`` in this event loop, from the moment it is
     started (its lifespan done) until the block ends. Waits for that condition however
     busy the machine is; fails at once if the server stops while starting."""
     import uvicorn
 
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
+        app, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
     )
     up = asyncio.Event()
 

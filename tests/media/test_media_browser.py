@@ -7,8 +7,6 @@ run (iceTransportPolicy "relay") flows through coturn."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import stat
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,6 +24,7 @@ from tests.conftest import (
     eventually,
     free_port,
     require_or_skip,
+    serving,
     wait_until,
 )
 from tests.media.conftest import MEDIA_SECRETS, MediaServers, need, running_media
@@ -75,33 +74,6 @@ def media_servers(
         yield MediaServers(var_dir, janus_url, turn_port, settings)
 
 
-@contextlib.asynccontextmanager
-async def serving_on(app: Any, host: str, port: int) -> AsyncIterator[None]:
-    import uvicorn
-
-    config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", lifespan="on", ws="websockets-sansio"
-    )
-    up = asyncio.Event()
-
-    class Server(uvicorn.Server):
-        async def startup(self, sockets: Any = None) -> None:
-            await super().startup(sockets=sockets)
-            up.set()
-
-    server = Server(config)
-    task = asyncio.create_task(server.serve())
-    started = asyncio.create_task(up.wait())
-    await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
-    started.cancel()
-    assert server.started, "live server stopped while starting"
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=60)
-
-
 @pytest.fixture
 async def live_server(settings: Settings, ns: NetNs, app_url: str) -> AsyncIterator[LiveServer]:
     """The app on the host's end of the veth, where the namespace's Chromium reaches it."""
@@ -111,7 +83,7 @@ async def live_server(settings: Settings, ns: NetNs, app_url: str) -> AsyncItera
     port = int(url.rsplit(":", 1)[1])
     live_settings = dataclasses.replace(settings, base_url=url)
     app = create_app(live_settings)
-    async with serving_on(app, ns.host_ip, port):
+    async with serving(app, port, host=ns.host_ip):
         yield LiveServer(url, app, live_settings)
     await app.runtime.db.dispose()
 
