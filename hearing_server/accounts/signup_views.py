@@ -37,6 +37,7 @@ from hearing_server.web.context import (
     current_user,
     db_session,
     device_cookie,
+    form_refusal,
     mark_persist,
     no_store,
     retry_after_header,
@@ -122,10 +123,7 @@ async def start() -> Any:
         try:
             pending = await _start(values)
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             response = redirect(url_for("signup.verify", next=request.args.get("next")))
             set_cookie(
@@ -164,10 +162,7 @@ async def verify() -> Any:
                 device_hash=device_hash,
             )
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             response = redirect(_landing(pending))
             set_cookie(response, SESSION_COOKIE, done.login.token)

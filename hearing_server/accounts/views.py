@@ -29,6 +29,7 @@ from hearing_server.web.context import (
     current_user,
     db_session,
     device_cookie,
+    form_refusal,
     login_required,
     mark_persist,
     no_store,
@@ -121,10 +122,7 @@ async def otp() -> Any:
                 )
             token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             response = redirect(same_site_path(request.args.get("next")) or url_for("health.index"))
             set_cookie(response, SESSION_COOKIE, token)
@@ -199,10 +197,7 @@ async def enrol() -> Any:
             row.stage = SessionStage.FULL
             token = await sessions.do_rotate_token(session, row)
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             page = await render_template("accounts/recovery_codes.html", codes=codes)
             response = no_store(Response(page))
@@ -319,10 +314,7 @@ async def reset_start() -> Any:
                 client=code_client(),
             )
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             response = redirect(url_for("accounts.reset_code"))
             ticket = reset.make_ticket(
@@ -363,10 +355,7 @@ async def reset_code() -> Any:
                 client=code_client(),
             )
         except DomainError as exc:
-            mark_persist(exc)
-            errors = form_errors(exc)
-            status = exc.status
-            headers = retry_after_header(exc)
+            errors, status, headers = form_refusal(exc)
         else:
             response = redirect(url_for("accounts.reset_done"))
             response.delete_cookie(RESET_COOKIE, path="/")

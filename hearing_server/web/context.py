@@ -28,7 +28,7 @@ from hearing_server.db import commit, rollback
 from hearing_server.errors import DomainError, Forbidden, Unauthenticated
 from hearing_server.runtime import Runtime
 from hearing_server.web.inputs import check_request_text
-from hearing_server.web.responses import redirect
+from hearing_server.web.responses import form_errors, redirect
 
 SESSION_COOKIE = "heyat_session"
 ANON_COOKIE = "heyat_anon"
@@ -345,6 +345,13 @@ def retry_after_header(exc: DomainError) -> dict[str, str]:
         return {}
     seconds = getattr(exc, "retry_after", None) or 60
     return {"Retry-After": str(int(seconds))}
+
+
+def form_refusal(exc: DomainError) -> tuple[dict[str, str], int, dict[str, str]]:
+    """A refusal a form page shows again: its bookkeeping kept when the refusal says so,
+    the messages by field, the status and any Retry-After."""
+    mark_persist(exc)
+    return form_errors(exc), exc.status, retry_after_header(exc)
 
 
 async def limit_public(bucket: str, rate: str) -> None:
