@@ -36,6 +36,27 @@ TEST_TOTP_KEY = Fernet.generate_key().decode()
 TEST_SECRET_KEY = "test-secret-key-" + uuid.uuid4().hex
 
 
+# The files that take longest (a browser, a media server, a second server process, the
+# whole route matrix) are handed out first: with one file per worker at a time, a long file
+# started last would run alone at the end while the other cores idle.
+LONG_FIRST = (
+    "tests/browser/",
+    "tests/media/",
+    "tests/test_access_matrix.py",
+    "tests/test_fuzz_schemathesis.py",
+    "tests/rooms/test_rooms_instances.py",
+    "tests/issuance/test_issuance_progress_processes.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def long_first(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return 0 if path.startswith(LONG_FIRST) else 1
+
+    items.sort(key=long_first)  # stable: the order within each part is kept
+
+
 def require_or_skip(ok: bool, reason: str, *, env: str) -> None:
     """Skip outside CI when a service or tool is missing; fail in CI (or when ``env`` is set)."""
     if ok:
