@@ -353,17 +353,41 @@ class LiveServer:
 @pytest.fixture
 async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
     """The real ASGI app served by uvicorn on a random port, in this event loop."""
+    async with live_serving(settings) as live:
+        yield live
+
+
+@contextlib.asynccontextmanager
+async def live_serving(settings: Settings, **overrides: Any) -> AsyncIterator[LiveServer]:
+    """The app of ``settings`` (with ``overrides``) served on a random port in this loop."""
     import dataclasses
 
     from hearing_server.app import create_app
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    live_settings = dataclasses.replace(settings, base_url=url)
+    live_settings = dataclasses.replace(settings, base_url=url, **overrides)
     app = create_app(live_settings)
     async with serving(app, port):
         yield LiveServer(url, app, live_settings)
     await app.runtime.db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def kavenegar_live_server(settings: Settings) -> AsyncIterator[tuple[LiveServer, Any]]:
+    """A live server whose SMS leave through the Kavenegar API, to the local fake
+    (tests/notifications/fake_kavenegar.py) on a real port; yields both."""
+    from tests.notifications import fake_kavenegar
+
+    with fake_kavenegar.running() as fake:
+        async with live_serving(
+            settings,
+            sms_provider="kavenegar",
+            sms_api_key=fake_kavenegar.API_KEY,
+            sms_sender_line=fake_kavenegar.SENDER,
+            sms_api_url=fake.url,
+        ) as live:
+            yield live, fake
 
 
 @contextlib.asynccontextmanager

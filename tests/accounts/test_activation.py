@@ -5,7 +5,6 @@ the clerk's re-send replaces the code; a never-activated account can still be tr
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import subprocess
 from pathlib import Path
@@ -29,12 +28,9 @@ from tests.conftest import (
     Person,
     api_login,
     eventually,
-    free_port,
-    serving,
+    kavenegar_live_server,
     tool,
 )
-from tests.notifications import fake_kavenegar
-from tests.notifications.fake_kavenegar import API_KEY, SENDER
 
 WORKER_NID = make_national_id("001300777")
 WORKER_MOBILE = "09127770001"
@@ -403,20 +399,8 @@ async def test_the_activation_sms_reaches_kavenegar_once_and_its_code_works(
     settings: Settings, people: dict[str, Person], otp: OtpSource, db: Any
 ) -> None:
     """A live server sending through the Kavenegar API (the local fake)."""
-    from hearing_server.app import create_app
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with fake_kavenegar.running() as fake:
-        live = dataclasses.replace(
-            settings,
-            base_url=url,
-            sms_provider="kavenegar",
-            sms_api_key=API_KEY,
-            sms_sender_line=SENDER,
-            sms_api_url=fake.url,
-        )
-        app = create_app(live)
+    async with kavenegar_live_server(settings) as (live, fake):
+        url = live.url
 
         def to_worker(word: str) -> list[str]:
             return [
@@ -425,10 +409,7 @@ async def test_the_activation_sms_reaches_kavenegar_once_and_its_code_works(
                 if s.form.get("receptor") == WORKER_MOBILE and word in s.form["message"]
             ]
 
-        async with (
-            serving(app, port),
-            httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=url) as clerk,
-        ):
+        async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=url) as clerk:
             clerk_person = people["clerk"]
             login = await clerk.post(
                 "/api/v1/auth/login",
@@ -480,7 +461,6 @@ async def test_the_activation_sms_reaches_kavenegar_once_and_its_code_works(
             # The code SMS went out after the activation SMS: had that one been sent twice,
             # the second copy would be at the fake by now.
             assert len(to_worker("/activate?code=")) == 1
-        await app.runtime.db.dispose()
 
 
 async def _async(value: list[str]) -> list[str]:

@@ -4,7 +4,6 @@ once through a live server whose SMS goes to a Kavenegar-speaking fake on a real
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from datetime import timedelta
 from typing import Any
@@ -19,9 +18,9 @@ from hearing_server.accounts.services import do_create_user
 from hearing_server.audit.models import AuditEvent
 from hearing_server.config import Settings
 from hearing_server.notifications.models import OutboxMessage
-from tests.conftest import OtpSource, Person, eventually, free_port, serving
+from tests.conftest import EVENTUALLY_SECONDS, OtpSource, Person, eventually, kavenegar_live_server
 from tests.notifications import fake_kavenegar
-from tests.notifications.fake_kavenegar import API_KEY, SENDER
+from tests.notifications.fake_kavenegar import SENDER
 
 PASSWORD = "a-long-Password-1"
 MOBILE = "09121239876"
@@ -331,7 +330,6 @@ async def test_api_sms_code_needs_the_password_and_is_only_for_sms_sign_in(
 async def test_live_sign_in_code_reaches_kavenegar_once_and_completes_the_sign_in(
     settings: Settings, db: Any
 ) -> None:
-    from hearing_server.app import create_app
 
     await _party(db)
     async with db.transaction() as session:  # the demo's own messages: set aside as sent
@@ -340,19 +338,9 @@ async def test_live_sign_in_code_reaches_kavenegar_once_and_completes_the_sign_i
             .where(OutboxMessage.status == "queued")
             .values(status="sent", sent_at=clock.utcnow())
         )
-    with fake_kavenegar.running() as fake:
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        live_settings = dataclasses.replace(
-            settings,
-            base_url=url,
-            sms_provider="kavenegar",
-            sms_api_key=API_KEY,
-            sms_sender_line=SENDER,
-            sms_api_url=fake.url,
-        )
-        app = create_app(live_settings)
-        async with serving(app, port), httpx.AsyncClient(base_url=url) as browser:
+    async with kavenegar_live_server(settings) as (live, fake):
+        url = live.url
+        async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS, base_url=url) as browser:
             page = await browser.get("/login")
             csrf = _csrf_from(page.text)
             step1 = await browser.post(
@@ -380,7 +368,6 @@ async def test_live_sign_in_code_reaches_kavenegar_once_and_completes_the_sign_i
 
             await eventually(marked)
             assert len(fake.received) == 1
-        await app.runtime.db.dispose()
 
 
 async def _accepted(fake: fake_kavenegar.FakeKavenegar) -> bool:

@@ -28,13 +28,11 @@ from tests.conftest import (
     OtpSource,
     Person,
     eventually,
-    free_port,
-    serving,
+    kavenegar_live_server,
 )
 from tests.issuance.conftest import MotionPlan, make_decided_case
 from tests.issuance.test_issuance_documents import issue_directly
-from tests.notifications import fake_kavenegar
-from tests.notifications.fake_kavenegar import API_KEY, SENDER, FakeKavenegar
+from tests.notifications.fake_kavenegar import FakeKavenegar
 
 WORKER_NID = make_national_id("004455667")
 WORKER_MOBILE = "09351112233"
@@ -68,23 +66,8 @@ class Sms:
 @pytest.fixture
 async def sms(settings: Settings) -> AsyncIterator[Sms]:
     """A live server whose SMS leave through the Kavenegar API to the local fake."""
-    from hearing_server.app import create_app
-
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with fake_kavenegar.running() as fake:
-        live_settings = dataclasses.replace(
-            settings,
-            base_url=url,
-            sms_provider="kavenegar",
-            sms_api_key=API_KEY,
-            sms_sender_line=SENDER,
-            sms_api_url=fake.url,
-        )
-        app = create_app(live_settings)
-        async with serving(app, port):
-            yield Sms(LiveServer(url, app, live_settings), fake)
-        await app.runtime.db.dispose()
+    async with kavenegar_live_server(settings) as (live, fake):
+        yield Sms(live, fake)
 
 
 async def _clerk_files(live: LiveServer, clerk: Person, otp: OtpSource) -> int:
