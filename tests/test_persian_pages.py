@@ -16,6 +16,7 @@ from hearing_server.cases.models import CaseTransition
 from hearing_server.cases.reasons import system_reason
 from hearing_server.issuance.models import Ruling
 from tests import test_access_matrix as matrix
+from tests.conftest import EVENTUALLY_SECONDS
 from tests.issuance.conftest import flip_byte
 from tests.test_access_matrix import ROLES, World
 
@@ -144,7 +145,7 @@ async def _client(world: World, username: str | None) -> httpx.AsyncClient:
     headers = {"Accept-Language": "fa"}
     if username:
         headers["Cookie"] = await world.signed.cookie(username)
-    return httpx.AsyncClient(base_url=world.live.url, headers=headers, timeout=30)
+    return httpx.AsyncClient(base_url=world.live.url, headers=headers, timeout=EVENTUALLY_SECONDS)
 
 
 async def test_every_main_page_in_persian_has_no_english_sentence(world: World) -> None:

@@ -175,11 +175,11 @@ class RoomClient:
             transports=["websocket"],
             headers=headers,
             auth=auth,
-            wait_timeout=10,
+            wait_timeout=EVENTUALLY_SECONDS,
         )
 
     async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sio.call(event, data, namespace=NS, timeout=10)
+        return await self.sio.call(event, data, namespace=NS, timeout=EVENTUALLY_SECONDS)
 
     async def wait_for(
         self, predicate: Callable[[dict[str, Any]], bool], *, within: float = EVENTUALLY_SECONDS

@@ -7,7 +7,15 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, browser_login, wait_until
+from tests.conftest import (
+    ARTIFACTS,
+    EVENTUALLY_SECONDS,
+    LiveServer,
+    OtpSource,
+    Person,
+    browser_login,
+    wait_until,
+)
 from tests.rooms.conftest import Room
 
 
@@ -55,7 +63,9 @@ async def test_follower_sees_the_presenters_page_in_persian_and_english(
     assert await member.inner_text("#page-label") == "Page 3 of 4"
     # Both opened the file: the chair's list says so at once (not after a reading period).
     # expect, not wait_for_function: a string predicate needs eval, which the CSP forbids.
-    await expect(chair.locator("#unread li")).to_have_count(before - 2, timeout=10_000)
+    await expect(chair.locator("#unread li")).to_have_count(
+        before - 2, timeout=EVENTUALLY_SECONDS * 1000
+    )
     assert await chair.inner_text("#page-label") == "صفحهٔ ۳ از ۴"
     ARTIFACTS.mkdir(exist_ok=True)
     await member.locator("#page-frame").screenshot(path=str(ARTIFACTS / "room-follower-page3.png"))

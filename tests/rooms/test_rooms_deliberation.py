@@ -372,7 +372,7 @@ async def test_a_party_page_waits_out_deliberation_and_rejoins_when_called_back(
     assert "فرا بخواند" in await worker.inner_text("#notice")
     assert (await member_says(secretary, DELIBERATION_CHAT))["ok"]
     assert (await secretary.call("phase.set", {"phase": "hearing"}))["ok"]
-    await worker.wait_for_selector("#room[data-state=connected]", timeout=20_000)
+    await worker.wait_for_selector("#room[data-state=connected]", timeout=EVENTUALLY_SECONDS * 1000)
     await worker.wait_for_selector("#notice", state="hidden")
     await expect(worker.locator("#phase")).to_have_text("رسیدگی و استماع طرفین")
     assert DELIBERATION_CHAT not in await worker.inner_text("body")

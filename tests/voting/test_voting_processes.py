@@ -26,7 +26,7 @@ from hearing_server.config import Settings
 from hearing_server.law.rules import BoardType
 from hearing_server.voting import motions
 from hearing_server.voting.models import Ballot, Motion, MotionKind
-from tests.conftest import PROJECT, Person, otp_at, server_env
+from tests.conftest import EVENTUALLY_SECONDS, PROJECT, Person, otp_at, server_env
 from tests.serve import HEYAT, ServeProcess
 from tests.voting.conftest import DIAGNOSIS, SETTLEMENT, Arranged, arrange_voting
 
@@ -95,7 +95,7 @@ async def test_nine_members_twice_each_over_two_processes_count_nine_ballots(
     codes = {u: otp_at(people[u].totp_secret, now) for u in SETTLEMENT}
     choices = {u: ("for" if i < 5 else "against") for i, u in enumerate(SETTLEMENT)}
 
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS) as client:
 
         async def submit(server: Any, username: str) -> tuple[str, int, Any]:
             response = await client.post(
@@ -148,7 +148,7 @@ async def test_acknowledged_ballots_survive_kill_9_and_the_chain_verifies(
     headers = {u: await _sign_in(quart_app, people[u]) for u in DIAGNOSIS[:2]}
     server = await start()
     now = datetime.now(UTC)
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS) as client:
         answers = await asyncio.gather(
             *(
                 client.post(
@@ -174,7 +174,7 @@ async def test_acknowledged_ballots_survive_kill_9_and_the_chain_verifies(
     assert verify.returncode == 0, verify.stderr
 
     restarted = await start()
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS) as client:
         for receipt in sorted(acknowledged):
             async with db.transaction(write=False) as session:
                 ballot = await session.scalar(select(Ballot).where(Ballot.receipt == receipt))
