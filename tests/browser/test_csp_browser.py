@@ -17,7 +17,7 @@ from sqlalchemy import select
 from hearing_server.demo import demo_summary
 from hearing_server.issuance.models import Ruling
 from hearing_server.scheduling.models import Hearing
-from tests.conftest import LiveServer, OtpSource, Person, browser_login
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, OtpSource, Person, browser_login
 
 RECORD_VIOLATIONS = """
 window.__csp = [];
@@ -34,7 +34,7 @@ async def test_hostile_next_after_sign_in_stays_on_the_site_in_chromium(
     # Same server under another name: on the old code Chromium followed /\localhost:port/x.
     elsewhere = f"/\\localhost:{site.port}/elsewhere"
     context = await browser.new_context()
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     page = await context.new_page()
     worker = people["worker"]
     await page.goto(f"{live_server.url}/login?next={quote(elsewhere)}")
@@ -90,7 +90,7 @@ async def test_main_pages_raise_no_csp_violation_in_chromium(
     visited = 0
     for username, paths in pages.items():
         context = await browser.new_context(viewport={"width": 1100, "height": 900})
-        context.set_default_timeout(20_000)
+        context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
         await context.add_init_script(RECORD_VIOLATIONS)
         page = await context.new_page()
         console: list[str] = []

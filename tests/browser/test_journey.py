@@ -27,7 +27,14 @@ from hearing_server.law.rules import BoardType
 from hearing_server.scheduling.models import Hearing, Holiday
 from hearing_server.voting.models import Ballot
 from rulings.persian import to_tehran
-from tests.conftest import ARTIFACTS, LiveServer, OtpSource, Person, browser_login
+from tests.conftest import (
+    ARTIFACTS,
+    EVENTUALLY_SECONDS,
+    LiveServer,
+    OtpSource,
+    Person,
+    browser_login,
+)
 
 FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
@@ -36,7 +43,7 @@ async def _signed_in(browser: Any, live: LiveServer, who: Person, otp: OtpSource
     context = await browser.new_context(
         viewport={"width": 1100, "height": 900}, accept_downloads=True
     )
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -260,7 +267,9 @@ async def test_from_counter_to_appeal_in_chromium(
         await approval.close()
     await desk.goto(f"{live.url}/rulings/{ruling_id}")
     await desk.click("#issue-ruling")
-    await desk.wait_for_selector("#ruling[data-state='issued']", state="attached", timeout=60_000)
+    await desk.wait_for_selector(
+        "#ruling[data-state='issued']", state="attached", timeout=EVENTUALLY_SECONDS * 1000
+    )
 
     # 8. The worker downloads the signed ruling: that is the notification, and the clock starts.
     home = await _signed_in(browser, live, worker, otp)

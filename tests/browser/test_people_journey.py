@@ -124,7 +124,7 @@ async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and
     context = await browser.new_context(
         locale="fa-IR", viewport={"width": 390, "height": 844}, accept_downloads=True
     )
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -146,7 +146,7 @@ async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and
     context = await browser.new_context(
         locale="fa-IR", viewport={"width": 390, "height": 844}, accept_downloads=True
     )
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     page = await context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     before = len(sms.to_worker("#"))
@@ -206,7 +206,7 @@ async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and
 
     # 5. Months later the password is forgotten: a reset by SMS ends every session.
     other = await browser.new_context(locale="fa-IR", viewport={"width": 390, "height": 844})
-    other.set_default_timeout(30_000)
+    other.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     forgot = await other.new_page()
     forgot.on("pageerror", lambda exc: errors.append(str(exc)))
     await forgot.goto(f"{live.url}/login")

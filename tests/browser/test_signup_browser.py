@@ -13,7 +13,7 @@ from hearing_server.accounts.models import User
 from hearing_server.cases.models import Case, CaseStatus, FiledVia
 from hearing_server.notifications.models import OutboxMessage
 from hearing_server.text import make_national_id
-from tests.conftest import ARTIFACTS, LiveServer, eventually, wait_until
+from tests.conftest import ARTIFACTS, EVENTUALLY_SECONDS, LiveServer, eventually, wait_until
 
 FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 NATIONAL_ID = make_national_id("007766554")
@@ -25,7 +25,7 @@ async def test_a_worker_signs_up_from_the_login_page_and_files_a_complaint(
 ) -> None:
     db = live_server.app.runtime.db
     context = await browser.new_context(viewport={"width": 1000, "height": 900})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

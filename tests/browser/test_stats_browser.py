@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from hearing_server.stats.services import refresh
-from tests.conftest import PROJECT, LiveServer, require_or_skip, wait_until
+from tests.conftest import EVENTUALLY_SECONDS, PROJECT, LiveServer, require_or_skip, wait_until
 from tests.stats.fixture import build
 
 AXE = PROJECT / "node_modules" / "axe-core" / "axe.min.js"
@@ -70,7 +70,7 @@ async def test_stats_page_charts_tables_accessibility_and_csv_in_chromium(
         fx = await build(session)
     done = await refresh(db)
     context = await browser.new_context(accept_downloads=True)
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(EVENTUALLY_SECONDS * 1000)
     await context.add_init_script(RECORD_VIOLATIONS)
     await context.add_init_script(path=str(AXE))  # the test's own: no page of Heyat loads it
     page = await context.new_page()
