@@ -351,6 +351,9 @@ function renderHead() {
 
 function renderPeople() {
   const list = $("people");
+  // The list is drawn again on every change: a keyboard user's focus stays on the same
+  // button (or on the next one of that person) instead of falling back to the page's start.
+  const had = list.contains(document.activeElement) ? document.activeElement.dataset : null;
   list.replaceChildren();
   for (const p of state.people) {
     const item = el("li", null, p.present ? "present" : "absent");
@@ -374,13 +377,20 @@ function renderPeople() {
         item.append(button(T.media_remove, () => call("media.remove", { user_id: p.user_id }).then(problem)));
       }
     }
+    for (const b of item.querySelectorAll("button")) b.dataset.who = String(p.user_id);
     list.append(item);
+  }
+  if (had) {
+    const row = [...list.querySelectorAll("button")].filter((b) => b.dataset.who === had.who);
+    const again = row.find((b) => b.dataset.label === had.label) || row[0];
+    if (again) again.focus();
   }
   renderHead();
 }
 
 function button(label, onClick) {
   const b = el("button", label, "small");
+  b.dataset.label = label;
   b.type = "button";
   b.addEventListener("click", onClick);
   return b;

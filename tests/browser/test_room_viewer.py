@@ -180,3 +180,99 @@ async def test_a_persian_sentence_is_selected_read_and_found_in_the_room_viewer(
     await enter_room(party, live_server, room)
     await no_serious_violations(party, "party in the lobby")
     await member.close()
+
+
+FOCUSED = """() => {
+  const n = document.activeElement;
+  const style = getComputedStyle(n);
+  if (n === document.body) return { body: true };  // Tab went past the page's last control
+  return { id: n.id, text: n.textContent.trim(), href: n.getAttribute("href") || "",
+           outline: style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2 };
+}"""
+
+
+async def tab_to(page: Any, wanted: Any, *, limit: int = 80) -> None:
+    """Press Tab until the focused element is the one ``wanted(focused)`` picks; each stop on
+    the way has a visible focus ring (an outline of at least 2 px)."""
+    for _ in range(limit):
+        await page.keyboard.press("Tab")
+        focused = await page.evaluate(FOCUSED)
+        if focused.get("body"):
+            continue
+        assert focused["outline"], f"no visible focus on {focused}"
+        if wanted(focused):
+            return
+    raise AssertionError(f"Tab never reached the control on {page.url}")
+
+
+async def test_the_room_works_by_keyboard_alone(
+    browser: Any,
+    live_server: LiveServer,
+    people: dict[str, Person],
+    otp: OtpSource,
+    db: Any,
+    settings: Settings,
+) -> None:
+    require_or_skip(
+        AXE.is_file(),
+        "axe-core is not installed (bash scripts/vendor.sh)",
+        env="HEYAT_REQUIRE_BROWSER",
+    )
+    room = await make_room(db, settings)
+    secretary = await open_page(browser, live_server, people["secretary"], otp)
+    await enter_room(secretary, live_server, room)
+    party = await open_page(browser, live_server, people["worker"], otp)
+
+    # Joining: from the hearing's page, Tab to the room's link and Enter.
+    await party.goto(f"{live_server.url}/hearings/{room.hearing_id}")
+    await tab_to(party, lambda f: f["href"].endswith(f"/hearings/{room.hearing_id}/room"))
+    await party.keyboard.press("Enter")
+    await party.wait_for_selector("#room[data-state=connected]")
+    await party.wait_for_selector("#lobby-wait", state="visible")
+
+    # The secretary admits them by keyboard.
+    await tab_to(secretary, lambda f: f["text"] == "پذیرش")
+    await secretary.keyboard.press("Enter")
+    await party.wait_for_selector("#lobby-wait", state="hidden")
+    # The list of people is drawn again: the focus stays in the party's row, not lost.
+    await expect(secretary.locator("#people button", has_text="پذیرش")).to_have_count(0)
+    await expect(secretary.locator("#people button:focus")).to_have_count(1)
+    await no_serious_violations(party, "admitted party")
+
+    # The presenter (the secretary) shows a document; the party follows it.
+    await secretary.focus("#doc-select")
+    await secretary.select_option("#doc-select", str(room.public_doc))
+    await party.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:1"]')
+
+    # The secretary opens the hearing of the parties by keyboard (a party raises a hand only
+    # then): the phase list's first choice, and the button after it.
+    await tab_to(secretary, lambda f: f["id"] == "phase-go")
+    await secretary.keyboard.press("Enter")
+    await expect(party.locator("#phase")).to_have_text("رسیدگی و استماع طرفین")
+
+    # Raise the hand: Tab to it, Enter; the secretary sees it. Lower it with the shortcut.
+    await tab_to(party, lambda f: f["id"] == "hand")
+    await party.keyboard.press("Enter")
+    await expect(party.locator("#hand")).to_have_text("پایین آوردن دست")
+    await expect(secretary.locator("#people")).to_contain_text("✋")
+    await party.keyboard.press("Alt+Shift+KeyH")
+    await expect(party.locator("#hand")).to_have_text("بالا بردن دست")
+    await expect(secretary.locator("#people")).not_to_contain_text("✋")
+
+    # Leave the presenter (Space on the checkbox): their page turn is not followed but told.
+    await tab_to(party, lambda f: f["id"] == "follow")
+    await party.keyboard.press("Space")
+    assert not await party.is_checked("#follow")
+    await secretary.click("#page-next")
+    await secretary.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:2"]')
+    await expect(party.locator("#presenter-info")).not_to_be_empty()
+    assert await party.get_attribute("#page-frame", "data-rendered") == f"{room.public_doc}:1"
+    # Follow again with the shortcut: the presenter's page.
+    await party.keyboard.press("Alt+Shift+KeyF")
+    await party.wait_for_selector(f'#page-frame[data-rendered="{room.public_doc}:2"]')
+    assert await party.is_checked("#follow")
+    # The search box by shortcut.
+    await party.keyboard.press("Alt+Shift+KeyS")
+    assert (await party.evaluate(FOCUSED))["id"] == "find-text"
+    await no_serious_violations(party, "party reading")
+    await no_serious_violations(secretary, "secretary")
