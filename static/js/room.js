@@ -520,6 +520,10 @@ async function showView(view) {
     canvas.height = Math.floor(viewport.height * ratio);
     canvas.style.width = `${Math.floor(viewport.width)}px`;
     canvas.style.height = `${Math.floor(viewport.height)}px`;
+    // The highlights' layer is the page's size (not the frame's, which is narrower when
+    // zoomed in), like the text layer: a mark lies on the words it was drawn over.
+    $("marks").style.width = canvas.style.width;
+    $("marks").style.height = canvas.style.height;
     if (renderTask) renderTask.cancel();
     renderTask = page.render({
       canvasContext: canvas.getContext("2d"),
@@ -653,6 +657,10 @@ async function search(query) {
 
 function step(by) {
   if (!find || !find.matches.length) return;
+  if (find.documentId !== localView.document_id) { // another document is shown now
+    clearFind();
+    return;
+  }
   goToMatch((find.index + by + find.matches.length) % find.matches.length);
 }
 
@@ -766,10 +774,13 @@ $("find-form").addEventListener("submit", (e) => {
   e.preventDefault();
   search($("find-text").value).catch((err) => problem({ error: { code: "viewer", message: String(err) } }));
 });
-$("find-text").addEventListener("input", () => {
-  find = null; // a new query: the next Enter searches again
+function clearFind() {
+  find = null; // the next Enter searches again
   $("find-prev").disabled = $("find-next").disabled = true;
-});
+  $("find-status").textContent = "";
+  showMatches();
+}
+$("find-text").addEventListener("input", clearFind);
 $("find-next").addEventListener("click", () => step(1));
 $("find-prev").addEventListener("click", () => step(-1));
 $("follow").addEventListener("change", (e) => {

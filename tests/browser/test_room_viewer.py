@@ -167,6 +167,32 @@ async def test_a_persian_sentence_is_selected_read_and_found_in_the_room_viewer(
     ARTIFACTS.mkdir(exist_ok=True)
     await member.locator("#page-frame").screenshot(path=str(ARTIFACTS / "room-viewer-find.png"))
 
+    # Highlights still work over the text layer: in marking mode a drag draws a box (and
+    # selects no text), which the room keeps and draws where it was drawn.
+    async def note(dialog: Any) -> None:
+        await dialog.accept("بند سنوات")
+
+    member.once("dialog", note)
+    await member.click("#mark")
+    box = await member.locator("#page-canvas").bounding_box()
+    assert box
+    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.05
+    x1, y1 = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.15
+    await member.mouse.move(x0, y0)
+    await member.mouse.down()
+    await member.mouse.move(x1, y1, steps=5)
+    await member.mouse.up()
+    mark = member.locator("#marks .mark:not(.ghost)")
+    await expect(mark).to_have_count(1)
+    assert await member.evaluate(SELECTION) == ""
+    drawn = await mark.bounding_box()
+    assert drawn
+    assert abs(drawn["x"] - x0) < 3 and abs(drawn["y"] - y0) < 3
+    assert abs(drawn["x"] + drawn["width"] - x1) < 3
+    await member.click("#mark")  # marking off: the text is selectable again
+    await line.click(click_count=3)
+    assert normal(await member.evaluate(SELECTION)) == normal(SENTENCE)
+
     # A word that is nowhere: said so, no mark left over.
     await member.fill("#find-text", "دادنامه")
     await member.press("#find-text", "Enter")
