@@ -155,6 +155,7 @@ function attachPublisher() {
       if (kind === "joined") {
         privateId = msg.private_id;
         status(T.media_on, "ok");
+        selfMute(false);
         publish(false);
         for (const p of msg.publishers || []) subscribe(p);
       } else if (kind === "event") {
@@ -284,6 +285,7 @@ function teardown() {
   janus = null;
   if (j) j.destroy({ cleanupHandles: true, notifyDestroyed: false });
   $("media-self").hidden = true;
+  $("media-self-mute").hidden = true;
 }
 
 function stop(text, kind) {
@@ -291,6 +293,18 @@ function stop(text, kind) {
   teardown();
   status(text, kind);
 }
+
+// Our own microphone, muted in the browser (the chair's mute is the server's, above).
+function selfMute(on) {
+  if (on) publisher.muteAudio();
+  else if (publisher.isAudioMuted()) publisher.unmuteAudio();
+  const button = $("media-self-mute");
+  button.hidden = false;
+  button.setAttribute("aria-pressed", String(on)); // pressed: muted
+}
+$("media-self-mute").addEventListener("click", () => {
+  if (publisher) selfMute(!publisher.isAudioMuted());
+});
 
 $("media-audio-only").checked = prefs.audioOnly;
 $("media-audio-only").addEventListener("change", (ev) => {

@@ -26,6 +26,9 @@ let localView = { document_id: null, page: 1, zoom: 100 };
 let pdfjs = null;
 const pdfCache = new Map();
 let renderTask = null;
+let textLayer = null; // pdf.js's TextLayer of the page shown: its spans hold the page's text
+const textCache = new Map(); // "document:page" -> promise of the page's text content
+let find = null; // the viewer's search: { documentId, query, matches, index }
 let marking = false;
 let reading = { key: null, since: Date.now() };
 const opened = new Set(); // documents whose opening this page has reported
@@ -348,6 +351,9 @@ function renderHead() {
 
 function renderPeople() {
   const list = $("people");
+  // The list is drawn again on every change: a keyboard user's focus stays on the same
+  // button (or on the next one of that person) instead of falling back to the page's start.
+  const had = list.contains(document.activeElement) ? document.activeElement.dataset : null;
   list.replaceChildren();
   for (const p of state.people) {
     const item = el("li", null, p.present ? "present" : "absent");
@@ -371,13 +377,20 @@ function renderPeople() {
         item.append(button(T.media_remove, () => call("media.remove", { user_id: p.user_id }).then(problem)));
       }
     }
+    for (const b of item.querySelectorAll("button")) b.dataset.who = String(p.user_id);
     list.append(item);
+  }
+  if (had) {
+    const row = [...list.querySelectorAll("button")].filter((b) => b.dataset.who === had.who);
+    const again = row.find((b) => b.dataset.label === had.label) || row[0];
+    if (again) again.focus();
   }
   renderHead();
 }
 
 function button(label, onClick) {
   const b = el("button", label, "small");
+  b.dataset.label = label;
   b.type = "button";
   b.addEventListener("click", onClick);
   return b;
@@ -507,20 +520,187 @@ async function showView(view) {
     canvas.height = Math.floor(viewport.height * ratio);
     canvas.style.width = `${Math.floor(viewport.width)}px`;
     canvas.style.height = `${Math.floor(viewport.height)}px`;
+    // The highlights' layer is the page's size (not the frame's, which is narrower when
+    // zoomed in), like the text layer: a mark lies on the words it was drawn over.
+    $("marks").style.width = canvas.style.width;
+    $("marks").style.height = canvas.style.height;
     if (renderTask) renderTask.cancel();
     renderTask = page.render({
       canvasContext: canvas.getContext("2d"),
       viewport,
       transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null,
     });
+    const text = renderText(view, page, viewport);
     await renderTask.promise;
     renderTask = null;
+    if (!(await text)) return; // another page took its place meanwhile
     frame.dataset.rendered = `${view.document_id}:${view.page}`;
     renderMarks();
+    showMatches();
   } catch (err) {
     if (err && err.name === "RenderingCancelledException") return;
     problem({ error: { code: "viewer", message: String(err && err.message ? err.message : err) } });
   }
+}
+
+// The text layer: pdf.js lays the page's text over the canvas as transparent spans placed
+// where the glyphs are drawn, so it can be selected, copied, searched and read by a screen
+// reader. pdf.js sizes it with CSS variables and inline styles set through the CSSOM, which
+// the CSP's style-src 'self' allows (it forbids only style attributes in markup).
+function pageText(documentId, pageNumber, page) {
+  const key = `${documentId}:${pageNumber}`;
+  if (!textCache.has(key)) textCache.set(key, page.getTextContent());
+  return textCache.get(key);
+}
+
+async function renderText(view, page, viewport) {
+  if (textLayer) textLayer.cancel();
+  const layer = $("text-layer");
+  layer.replaceChildren();
+  const frame = $("page-frame");
+  frame.style.setProperty("--total-scale-factor", String(viewport.scale));
+  frame.style.setProperty("--scale-round-x", "1px");
+  frame.style.setProperty("--scale-round-y", "1px");
+  const content = await pageText(view.document_id, view.page, page);
+  if (localView.page !== view.page || localView.document_id !== view.document_id) return false;
+  const task = new pdfjs.TextLayer({ textContentSource: content, container: layer, viewport });
+  textLayer = task;
+  try {
+    await task.render();
+  } catch (err) {
+    if (err && err.name === "AbortException") return false;
+    throw err;
+  }
+  if (textLayer !== task) return false;
+  if (content.lang) layer.lang = content.lang;
+  const end = el("div", null, "endOfContent");
+  layer.append(end);
+  return true;
+}
+
+// ------------------------------------------------------------------ search in the document
+
+// The same letters however they were typed or stored: Arabic yeh and kaf as Persian ones,
+// Persian and Arabic digits as ASCII (hearing_server/text.py), and the zero-width non-joiner,
+// tatweel, vowel marks and bidi marks ignored (so «می‌خواهد» finds «میخواهد»); every run
+// of spaces is one space. `map` gives, for each character of `text`, its index in `s`.
+const IGNORED = /[\u200c\u200d\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069\u0640\u064b-\u065f\u0670]/;
+const LETTERS = { "\u064a": "\u06cc", "\u0649": "\u06cc", "\u0643": "\u06a9" };
+function normalise(s) {
+  let text = "";
+  const map = [];
+  let space = true; // no leading space
+  for (let i = 0; i < s.length; i++) {
+    let c = s[i];
+    if (IGNORED.test(c)) continue;
+    if (/\s/.test(c)) {
+      if (!space) { text += " "; map.push(i); space = true; }
+      continue;
+    }
+    space = false;
+    const d = "۰۱۲۳۴۵۶۷۸۹".indexOf(c) >= 0 ? "۰۱۲۳۴۵۶۷۸۹".indexOf(c) : "٠١٢٣٤٥٦٧٨٩".indexOf(c);
+    if (d >= 0) c = String(d);
+    for (const part of (LETTERS[c] || c).normalize("NFKC").toLowerCase()) {
+      const p = LETTERS[part] || part;
+      if (IGNORED.test(p)) continue;
+      text += p;
+      map.push(i);
+    }
+  }
+  return { text: text.trimEnd(), map };
+}
+
+// A page's text as one string, with where each item (each span of the text layer) starts.
+function pageString(content) {
+  let s = "";
+  const starts = [];
+  for (const item of content.items) {
+    if (item.str === undefined) continue; // marked-content boundaries make no span
+    starts.push(s.length);
+    s += item.str + (item.hasEOL ? " " : "");
+  }
+  return { s, starts };
+}
+
+async function search(query) {
+  const documentId = localView.document_id;
+  const status = $("find-status");
+  if (!documentId) { status.textContent = T.find_no_doc; return; }
+  const q = normalise(query).text;
+  if (!q) return;
+  if (find && find.documentId === documentId && find.query === q && find.matches.length) {
+    step(1); // Enter again: the next match
+    return;
+  }
+  status.textContent = T.find_busy;
+  const pdf = await loadPdf(documentId);
+  const matches = [];
+  for (let n = 1; n <= pdf.numPages; n++) {
+    const content = await pageText(documentId, n, await pdf.getPage(n));
+    const { s, starts } = pageString(content);
+    const { text, map } = normalise(s);
+    for (let at = text.indexOf(q); at >= 0; at = text.indexOf(q, at + q.length)) {
+      matches.push({ page: n, from: map[at], to: map[at + q.length - 1] + 1, starts, s });
+    }
+  }
+  if (localView.document_id !== documentId) return;
+  find = { documentId, query: q, matches, index: 0 };
+  $("find-prev").disabled = $("find-next").disabled = matches.length < 2;
+  if (!matches.length) {
+    status.textContent = T.find_none;
+    showMatches();
+    return;
+  }
+  const ahead = matches.findIndex((m) => m.page >= localView.page);
+  goToMatch(ahead >= 0 ? ahead : 0);
+}
+
+function step(by) {
+  if (!find || !find.matches.length) return;
+  if (find.documentId !== localView.document_id) { // another document is shown now
+    clearFind();
+    return;
+  }
+  goToMatch((find.index + by + find.matches.length) % find.matches.length);
+}
+
+function goToMatch(i) {
+  find.index = i;
+  const m = find.matches[i];
+  $("find-status").textContent = fmt(T.find_match, { n: i + 1, total: find.matches.length, page: m.page });
+  if (m.page !== localView.page || $("page-frame").dataset.rendered !== `${find.documentId}:${m.page}`) {
+    turn((v) => ({ ...v, page: m.page })); // its text layer shows the matches once drawn
+  } else {
+    showMatches();
+  }
+}
+
+// Marks the matches on the page shown the way pdf.js's own viewer does: the matched part of
+// each span wrapped in <span class="highlight">, the current match also "selected".
+function showMatches() {
+  if (!textLayer) return;
+  const divs = textLayer.textDivs;
+  const strings = textLayer.textContentItemsStr;
+  for (const [k, div] of divs.entries()) {
+    if (div.childElementCount) div.textContent = strings[k];
+  }
+  if (!find || find.documentId !== localView.document_id) return;
+  let current = null;
+  for (const [i, m] of find.matches.entries()) {
+    if (m.page !== localView.page) continue;
+    for (const [k, start] of m.starts.entries()) {
+      const end = start + strings[k].length;
+      if (end <= m.from || start >= m.to || !divs[k]) continue;
+      const a = Math.max(m.from, start) - start;
+      const b = Math.min(m.to, end) - start;
+      const div = divs[k];
+      const text = div.textContent;
+      const mark = el("span", text.slice(a, b), "highlight appended" + (i === find.index ? " selected" : ""));
+      div.replaceChildren(text.slice(0, a), mark, text.slice(b));
+      if (i === find.index && !current) current = mark;
+    }
+  }
+  if (current) current.scrollIntoView({ block: "nearest", inline: "nearest" });
 }
 
 function renderMarks() {
@@ -590,6 +770,19 @@ $("page-prev").addEventListener("click", () => turn((v) => ({ ...v, page: v.page
 $("page-next").addEventListener("click", () => turn((v) => ({ ...v, page: v.page + 1 })));
 $("zoom-in").addEventListener("click", () => turn((v) => ({ ...v, zoom: v.zoom + 25 })));
 $("zoom-out").addEventListener("click", () => turn((v) => ({ ...v, zoom: v.zoom - 25 })));
+$("find-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  search($("find-text").value).catch((err) => problem({ error: { code: "viewer", message: String(err) } }));
+});
+function clearFind() {
+  find = null; // the next Enter searches again
+  $("find-prev").disabled = $("find-next").disabled = true;
+  $("find-status").textContent = "";
+  showMatches();
+}
+$("find-text").addEventListener("input", clearFind);
+$("find-next").addEventListener("click", () => step(1));
+$("find-prev").addEventListener("click", () => step(-1));
 $("follow").addEventListener("change", (e) => {
   following = e.target.checked;
   if (following) showView(state.view);
@@ -662,3 +855,19 @@ $("mark").addEventListener("click", () => {
   });
 })();
 window.addEventListener("beforeunload", logReading);
+
+// Keyboard shortcuts (listed on the page, and in each control's aria-keyshortcuts): Alt+Shift
+// and a letter, matched by the key's place (event.code) so they work on a Persian layout.
+const SHORTCUTS = {
+  KeyH: () => $("hand").click(),
+  KeyM: () => $("media-self-mute").click(),
+  KeyF: () => $("follow").click(),
+  KeyS: () => $("find-text").focus(),
+  KeyN: () => $("page-next").click(),
+  KeyP: () => $("page-prev").click(),
+};
+document.addEventListener("keydown", (e) => {
+  if (!e.altKey || !e.shiftKey || e.ctrlKey || e.metaKey || !SHORTCUTS[e.code]) return;
+  e.preventDefault();
+  SHORTCUTS[e.code](); // a disabled or hidden control ignores the click
+});
