@@ -33,7 +33,10 @@ function render() {
   let text = "";
   if (state === "recording") text = T.recording;
   else if (state === "paused") text = T.paused + " " + fmt(T.waiting, { names: names(rec.waiting) });
-  else if (state === "asking") text = T.asking + " " + fmt(T.waiting, { names: names(rec.waiting) });
+  else if (state === "asking") {
+    text = T.asking + " " + fmt(T.waiting, { names: names(rec.waiting) });
+    if (rec.me_agreed) text += " " + T.you_agreed;
+  }
   else text = last;
   $("recording-notice").textContent = text;
   $("recording-notice").hidden = !text;
@@ -75,7 +78,8 @@ document.addEventListener("heyat:room-state", (ev) => {
   call = ev.detail.call;
   room = ev.detail.state;
   const now = room.phase + "/" + room.me.admitted;
-  if (now !== seen) {
+  // Someone coming or going changes who is awaited: ask again while a request is open.
+  if (now !== seen || rec.state !== "idle") {
     seen = now;
     refresh();
   } else render();
