@@ -42,11 +42,12 @@ pytestmark = pytest.mark.browser
 
 
 def _probe(path: str) -> dict[str, Any]:
+    argv = [
+        need("ffprobe"), "-v", "error", "-show_entries",
+        "format=duration:stream=codec_type,codec_name", "-of", "json", path,
+    ]  # fmt: skip
     out = subprocess.run(
-        [
-            need("ffprobe"), "-v", "error", "-show_entries",
-            "format=duration:stream=codec_type,codec_name", "-of", "json", path,
-        ],  # fmt: skip
+        argv,
         check=True,
         capture_output=True,
     ).stdout
@@ -111,7 +112,7 @@ async def test_a_consented_recording_becomes_one_file_whose_hash_is_audited(
     probed = await asyncio.to_thread(_probe, str(path))
     duration = float(probed["format"]["duration"])
     # The file lasts as long as it recorded (a few seconds), give or take the first frame.
-    assert 1.5 <= duration, probed
+    assert duration >= 1.5, probed
     assert abs(duration - elapsed) <= 2.5, (duration, elapsed)
     kinds = {stream["codec_type"] for stream in probed["streams"]}
     assert kinds == {"audio", "video"}, probed

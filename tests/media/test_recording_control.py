@@ -148,15 +148,13 @@ async def test_recording_stops_by_itself_at_deliberation(
 def _test_video(tmp: Path, seconds: int) -> bytes:
     """A real WebM (VP8 + Opus) of ``seconds``, made by ffmpeg from its test sources."""
     out = tmp / "sample.webm"
-    subprocess.run(
-        [
-            need("ffmpeg"), "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
-            "-c:v", "libvpx", "-c:a", "libopus", "-shortest", str(out),
-        ],  # fmt: skip
-        check=True,
-    )
+    argv = [
+        need("ffmpeg"), "-nostdin", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc=size=160x120:rate=10:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}",
+        "-c:v", "libvpx", "-c:a", "libopus", "-shortest", str(out),
+    ]  # fmt: skip
+    subprocess.run(argv, check=True)
     return out.read_bytes()
 
 
