@@ -248,10 +248,11 @@ class Recorder:
     async def check_joining(self, hearing_id: int, user_id: int) -> None:
         """Before a person gets media credentials: while recording, someone who has not
         agreed pauses it (their media never reaches a recording they did not agree to)."""
-        async with self.db.transaction() as session:
+        async with self.db.transaction(write=False) as session:
             now = await get_round(session, hearing_id)
-            if now.state != RecState.RECORDING or user_id in now.agreed:
-                return
+        if now.state != RecState.RECORDING or user_id in now.agreed:
+            return  # the usual case: a read, no write lock
+        async with self.db.transaction() as session:
             hearing = await require_hearing(session, hearing_id, lock=True)
             now = await get_round(session, hearing_id)
             if now.state != RecState.RECORDING or user_id in now.agreed:

@@ -1,7 +1,10 @@
 """Recordings go under Heyat's var/ even when that is under /var (a packaged install's
-/var/lib/heyat): Janus refuses a room's ``rec_dir`` in one of its protected folders, and
-its default list holds /var, so the rendered janus.jcfg leaves out the folders that hold
-Heyat's recordings — and only those."""
+/var/lib/heyat): Janus's recorder refuses to write in one of its protected folders ("Target
+recording path … is in protected folder", janus_recorder_create) and its default list
+holds /var, so the rendered janus.jcfg leaves out the folders that hold Heyat's recordings
+— and only those. Janus starts with that list and takes a room whose rec_dir is under
+/var/tmp (the refusal itself shows only once media flows: the browser test records under
+the test's own tmp folder)."""
 
 from __future__ import annotations
 
