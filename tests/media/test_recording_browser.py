@@ -111,6 +111,7 @@ async def test_a_consented_recording_becomes_one_file_whose_hash_is_audited(
     assert hashlib.sha256(data).hexdigest() == digest
     probed = await asyncio.to_thread(_probe, str(path))
     duration = float(probed["format"]["duration"])
+    print(f"recording: {duration:.2f} s in the file, {elapsed:.2f} s from start to stop")
     # The file lasts as long as it recorded (a few seconds), give or take the first frame.
     assert duration >= 1.5, probed
     assert abs(duration - elapsed) <= 2.5, (duration, elapsed)
