@@ -248,14 +248,16 @@ def _register_media(rt: Runtime) -> Any:
     that audio/video is unavailable and the room works as before."""
     from urllib.parse import urlsplit
 
+    from hearing_server.media.recording import RECORDING_ROOM_ACTIONS, Recorder
     from hearing_server.media.room_actions import MEDIA_ROOM_ACTIONS
     from hearing_server.media.service import MediaConfig, MediaService
 
-    rt.rooms.actions.add(*MEDIA_ROOM_ACTIONS)
+    rt.rooms.actions.add(*MEDIA_ROOM_ACTIONS, *RECORDING_ROOM_ACTIONS)
     config = MediaConfig.from_settings(rt.settings)
     if config is None:
         return None
     service = MediaService(config)
+    service.recorder = Recorder(rt.db, rt.settings, service)
     rt.rooms.media = service
     parts = urlsplit(config.public_janus_url)
     if parts.scheme and parts.netloc:

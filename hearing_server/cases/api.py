@@ -465,12 +465,13 @@ async def download(case_id: int, document_id: int) -> Any:
         session, actor=user, case_id=case_id, document_id=document_id
     )
     data = await files.read_document_bytes(runtime().settings, document)
+    mime = await files.document_mime_type(session, document)
     await files.do_record_download(session, actor=user, document=document)
     return file_download(
         data,
-        mimetype="application/pdf",
-        filename=files.download_name(document),
-        fallback=f"document-{document.id}.pdf",
+        mimetype=mime,
+        filename=files.download_name(document, mime),
+        fallback=f"document-{document.id}.{files.EXTENSIONS[mime]}",
     )
 
 

@@ -387,9 +387,21 @@ async def do_record_download(session: AsyncSession, *, actor: User, document: Do
     )
 
 
-def download_name(document: Document) -> str:
+# The extension a stored file is saved under, by its type (uploads are PDF; a hearing's
+# recording is WebM or Matroska).
+EXTENSIONS = {"application/pdf": "pdf", "video/webm": "webm", "video/x-matroska": "mkv"}
+
+
+async def document_mime_type(session: AsyncSession, document: Document) -> str:
+    mime = await session.scalar(
+        select(StoredFile.mime_type).where(StoredFile.sha256 == document.sha256)
+    )
+    return mime if mime in EXTENSIONS else "application/pdf"
+
+
+def download_name(document: Document, mime_type: str = "application/pdf") -> str:
     """The name a downloaded document is saved under: its title (as the case file shows it)."""
-    return f"{document.title[:100]}.pdf"
+    return f"{document.title[:100]}.{EXTENSIONS.get(mime_type, 'pdf')}"
 
 
 async def read_document_bytes(settings: Settings, document: Document) -> bytes:

@@ -71,6 +71,17 @@ DOCUMENT_KINDS: dict[str, str] = {
 }
 
 
+# Kinds the system files itself (never chosen on the upload form).
+SYSTEM_DOCUMENT_KINDS: dict[str, str] = {
+    "recording": lazy("Recording of the hearing"),
+}
+
+
+def document_kind_label(kind: str) -> str:
+    """The msgid naming a document's kind (translate it where shown)."""
+    return DOCUMENT_KINDS.get(kind) or SYSTEM_DOCUMENT_KINDS.get(kind) or "Other document"
+
+
 def case_label(case: Case) -> str:
     return case.number or f"#{case.id}"
 

@@ -75,7 +75,7 @@ def labels() -> dict[str, Any]:
     return {
         "status_label": lambda s: _(presentation.STATUS_LABELS[CaseStatus(s)]),
         "claim_label": lambda k: _(presentation.CLAIM_LABELS[ClaimKind(k)]),
-        "doc_kind_label": lambda k: _(presentation.DOCUMENT_KINDS.get(k, "Other document")),
+        "doc_kind_label": lambda k: _(presentation.document_kind_label(k)),
         "tracking": numbers.format_tracking_code,
         "rials": _rials,
         "claim_kinds": list(ClaimKind),
@@ -416,12 +416,13 @@ async def download(case_id: int, document_id: int) -> Any:
         session, actor=user, case_id=case_id, document_id=document_id
     )
     data = await files.read_document_bytes(runtime().settings, document)
+    mime = await files.document_mime_type(session, document)
     await files.do_record_download(session, actor=user, document=document)
     return file_download(
         data,
-        mimetype="application/pdf",
-        filename=files.download_name(document),
-        fallback=f"document-{document.id}.pdf",
+        mimetype=mime,
+        filename=files.download_name(document, mime),
+        fallback=f"document-{document.id}.{files.EXTENSIONS[mime]}",
     )
 
 

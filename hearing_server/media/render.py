@@ -62,6 +62,24 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
+# Janus's own list of folders a recording may never go to (janus.jcfg's default).
+PROTECTED = (
+    "/bin", "/boot", "/dev", "/etc", "/initrd", "/lib", "/lib32", "/lib64",
+    "/proc", "/sbin", "/sys", "/usr", "/var",
+)  # fmt: skip
+
+
+def protected_folders(paths: MediaPaths) -> list[str]:
+    """Janus's list less any folder holding Heyat's recordings (``/var`` when Heyat's
+    var_dir is ``/var/lib/heyat``): Janus refuses a room's ``rec_dir`` under one."""
+    recordings = paths.recordings.absolute()
+    return [p for p in PROTECTED if not recordings.is_relative_to(p)]
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join(_q(value) for value in values) + "]"
+
+
 def janus_jcfg(settings: Settings, paths: MediaPaths) -> str:
     lo, _, hi = settings.media_rtp_ports.partition("-")
     nat = ""
@@ -75,8 +93,7 @@ def janus_jcfg(settings: Settings, paths: MediaPaths) -> str:
         f"\tlog_to_file = {_q(str(paths.logs / 'janus.log'))}\n"
         "\tdebug_level = 4\n"
         "\tadmin_secret = " + _q(settings.media_admin_key) + "\n"
-        '\tprotected_folders = ["/bin", "/boot", "/dev", "/etc", "/initrd", '
-        '"/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys", "/usr", "/var"]\n'
+        f"\tprotected_folders = {_list(protected_folders(paths))}\n"
         '\tserver_name = "Heyat"\n'
         "\tsession_timeout = 60\n"
         f"\tapi_secret = {_q(settings.media_api_secret)}\n"

@@ -57,14 +57,20 @@ def _require_service(ctx: RoomContext) -> MediaService:
 
 @room_action(JOIN, schema=ev.Empty, write=False)
 async def join(session: AsyncSession, ctx: RoomContext, p: ev.Empty) -> dict[str, Any]:
-    """Guard: the room admits this person now (``MediaService.do_join``)."""
+    """Guard: the room admits this person now (``MediaService.do_join``); a recording
+    they have not agreed to pauses."""
     service = _service(ctx)
     if service is None:
         return {
             "available": False,
             "message": gettext("Audio and video are unavailable in this hearing.", ctx.locale),
         }
-    return await service.do_join(session, ctx)
+    answer = await service.do_join(session, ctx)
+    if service.recorder is not None:
+        # While the room records, someone who has not agreed pauses it before their
+        # media can reach it (hearing_server.media.recording).
+        await service.recorder.check_joining(ctx.hearing_id, ctx.user.id)
+    return answer
 
 
 async def _target(session: AsyncSession, ctx: RoomContext, user_id: int) -> User:

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +39,9 @@ from hearing_server.rooms.access import check_participant, is_admitted
 from hearing_server.rooms.log import PUBLIC_PHASES
 from hearing_server.rooms.models import RoomEvent
 from hearing_server.scheduling.models import Hearing, RoomPhase
+
+if TYPE_CHECKING:
+    from hearing_server.media.recording import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class MediaConfig:
             turn_urls=settings.media_turn_urls,
             token_seconds=max(10, settings.media_token_seconds),
             turn_seconds=max(10, settings.media_turn_seconds),
-            rec_dir=str(media_paths(settings).recordings),
+            rec_dir=str(media_paths(settings).recordings.absolute()),
         )
 
 
@@ -100,8 +103,12 @@ class MediaService:
             admin_key=config.admin_key,
             room_secret=room_secret,
         )
+        # Consented recording (hearing_server.media.recording), set in create_app.
+        self.recorder: Recorder | None = None
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.close()
         await self.janus.close()
 
     # --- derived credentials -----------------------------------------------------------
@@ -221,9 +228,15 @@ class MediaService:
     async def phase_changed(self, hearing_id: int, phase: str, party_ids: Iterable[int]) -> None:
         """After the commit of a phase change (rooms.phases): the hearing opening creates the
         room; leaving the public phases cuts every party's media; closing destroys it.
-        Never raises: the room's phase stands whatever the media server does."""
+        Never raises: the room's phase stands whatever the media server does.
+        A recording stops first (it records the public part only), in this same step."""
+        target = RoomPhase(phase)
+        if target not in PUBLIC_PHASES and self.recorder is not None:
+            try:
+                await self.recorder.phase_changed(hearing_id, target)
+            except Exception:  # the phase stands; the log says why nothing was stored
+                log.exception("stopping the recording of hearing %s", hearing_id)
         try:
-            target = RoomPhase(phase)
             if target == RoomPhase.CLOSED:
                 await self.janus.destroy_room(room_id(hearing_id))
             elif target in PUBLIC_PHASES:
