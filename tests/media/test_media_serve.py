@@ -14,7 +14,7 @@ import httpx
 
 from hearing_server.config import Settings
 from hearing_server.media import render, supervisor
-from tests.conftest import eventually, free_port
+from tests.conftest import EVENTUALLY_SECONDS, eventually, free_port
 from tests.media.conftest import need
 from tests.serve import ServeProcess
 
@@ -87,7 +87,7 @@ async def test_serve_starts_janus_and_coturn_and_stops_them_with_itself(
     server.spawn()
     try:
         await server.healthy()
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with httpx.AsyncClient(timeout=EVENTUALLY_SECONDS) as http:
             info = (await http.get(f"http://127.0.0.1:{janus_port}/janus/info")).json()
         assert info["plugins"].keys() == {"janus.plugin.videoroom"}
         assert info["transports"].keys() == {"janus.transport.http"}
