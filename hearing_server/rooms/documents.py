@@ -42,6 +42,10 @@ async def check_document(
         allowed = await party_case_ids(session, hearing_id, user.id)
     if document.case_id not in allowed or (not is_board and not party_may_see(document)):
         raise NotFound("No such document.")
+    stored = await session.get(StoredFile, document.sha256)
+    if stored is None or stored.mime_type != "application/pdf":
+        # The room shows PDFs only (a hearing's recording is on the case page).
+        raise NotFound("No such document.")
     return document
 
 
@@ -75,6 +79,8 @@ async def visible_documents(
         .join(StoredFile, StoredFile.sha256 == Document.sha256)
         .join(Case, Case.id == Document.case_id)
         .where(Document.case_id.in_(case_ids))
+        # The viewer shows PDFs; a hearing's recording is evidence on the case page.
+        .where(StoredFile.mime_type == "application/pdf")
         .order_by(Document.case_id, Document.id)
     )
     out = []

@@ -13,14 +13,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
 from hearing_server.config import Settings
+from hearing_server.errors import NotFound
 from hearing_server.media.janus import JanusClient
 from hearing_server.media.recording import do_store_recording
 from hearing_server.media.service import room_id
+from hearing_server.rooms.documents import check_document, visible_documents
 from tests.conftest import OtpSource, Person, api_login
 from tests.factories import make_case, make_hearing, user_named
 from tests.media.conftest import need
@@ -183,6 +186,18 @@ async def test_stored_recording_is_readable_by_the_board_and_the_cases_parties_o
             owner=secretary.id,
         )
         case_id = case.id
+        # The room's viewer shows PDFs only: the recording is not in its file list, and
+        # the room refuses it as a page to show.
+        listed = await visible_documents(session, hearing, user_id=secretary.id, is_board=True)
+        assert document_id not in {d["id"] for d in listed}
+        with pytest.raises(NotFound):
+            await check_document(
+                session,
+                user=secretary,
+                hearing_id=hearing.id,
+                document_id=document_id,
+                is_board=True,
+            )
     url = f"/api/v1/cases/{case_id}/documents/{document_id}/file"
     for username, status in (("member.wrk1", 200), ("worker", 200), ("employer", 404)):
         client = quart_app.test_client()
