@@ -13,6 +13,7 @@ from hearing_server.accounts import (
     login_codes,
     phone_codes,
     reset,
+    security,
     services,
     sessions,
     tenancy,
@@ -102,15 +103,24 @@ async def api_login(data: LoginRequest) -> Any:
     The code is the authenticator's (or a recovery code). A party without an authenticator
     signs in with a code sent by SMS, in two steps: POST /api/v1/auth/login/sms-code with
     the username and password sends it; this call with that code as ``otp`` completes."""
-    session = await db_session()
-    settings = runtime().settings
+    rt = runtime()
+    settings = rt.settings
     device, device_hash = device_cookie()
     try:
-        new = await services.do_password_login(
-            session,
+        # argon2 first, with no transaction open; then the request's write transaction.
+        attempt = await services.read_password_attempt(
+            rt.db,
             settings,
             username=data.username,
             password=data.password,
+            ip=client_ip(),
+            device=device_hash,
+        )
+        session = await db_session()
+        new = await services.do_password_login(
+            session,
+            settings,
+            attempt,
             ip=client_ip(),
             user_agent=request.headers.get("User-Agent"),
             device=device_hash,
@@ -148,17 +158,20 @@ async def api_login_sms_code(data: SmsCodeRequest) -> Any:
     went; 409 ``totp_sign_in`` for an account that signs in with an authenticator; 429 with
     Retry-After while an earlier code is too recent. Then POST /api/v1/auth/login with the
     code as ``otp``."""
-    session = await db_session()
-    settings = runtime().settings
+    rt = runtime()
+    settings = rt.settings
     _device, device_hash = device_cookie()
-    user = await services.check_password(
-        session,
+    # argon2 first, with no transaction open; then the request's write transaction.
+    attempt = await services.read_password_attempt(
+        rt.db,
         settings,
         username=data.username,
         password=data.password,
         ip=client_ip(),
         device=device_hash,
     )
+    session = await db_session()
+    user = await services.check_password(session, settings, attempt)
     if login_codes.second_factor_for(user, user.totp) != SecondFactor.SMS:
         raise Conflict(
             "This account signs in with an authenticator code, not by SMS.", code="totp_sign_in"
@@ -217,13 +230,17 @@ class CreateUserRequest(BaseModel):
 @validate_request(CreateUserRequest)
 async def api_create_user(data: CreateUserRequest) -> Any:
     """Create a user; 422 with every bad field named (in the admin's language) otherwise."""
+    # argon2 before the request's write transaction opens (its first statement below).
+    password_hash = await security.hash_password(data.password)
     session = await db_session()
     actor = require_user()
     fields = data.model_dump()
     fields["office_id"], fields["counter_office_id"] = await tenancy.placement_for_new_user(
         session, actor, data.role, data.office_id, data.counter_office_id
     )
-    user = await users.do_create_user(session, actor_id=actor.id, **fields)
+    user = await users.do_create_user(
+        session, actor_id=actor.id, password_hash=password_hash, **fields
+    )
     return user_json(user), 201
 
 

@@ -34,6 +34,13 @@ async def verify_password(password_hash: str | None, password: str) -> bool:
     return await asyncio.get_running_loop().run_in_executor(_pool, check)
 
 
+def unusable_password_hash() -> str:
+    """A stored password no password matches, made without argon2 (nothing slow inside a
+    transaction): not an argon2 hash, so :func:`verify_password` answers False. For an
+    account made for someone who sets their own password at activation."""
+    return "!" + secrets.token_hex(24)
+
+
 def password_problem(password: str, *, username: str = "") -> str | None:
     """A msgid saying why ``password`` is too weak, or None."""
     if len(password) < 10:

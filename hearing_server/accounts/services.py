@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pyotp
@@ -50,6 +51,7 @@ from hearing_server.accounts.users import require_user as require_user
 from hearing_server.audit.services import do_record
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, Invalid, Locked, Unauthenticated
 from hearing_server.text import normalize_legal_id, normalize_national_id, normalize_otp
 
@@ -88,25 +90,23 @@ _KNOWN_DEVICE = (
 async def do_password_login(
     session: AsyncSession,
     settings: Settings,
+    attempt: PasswordAttempt,
     *,
-    username: str,
-    password: str,
     ip: str | None,
     user_agent: str | None = None,
     device: str | None = None,
 ) -> NewSession:
-    """First factor: a session in stage PASSWORD (code next: the authenticator's, or for a
-    party without one a code by SMS, see accounts.login_codes) or ENROL (no second factor
-    yet: an authenticator must be set up).
+    """First factor, the write after :func:`read_password_attempt`: a session in stage
+    PASSWORD (code next: the authenticator's, or for a party without one a code by SMS,
+    see accounts.login_codes) or ENROL (no second factor yet: an authenticator must be
+    set up).
 
     ``device``: the keyed hash of the browser's device cookie. A device that completed a
     sign-in to this account before is the client its failures are counted under, and it
     passes an account-wide lock (the owner's way in during a distributed attack);
     otherwise the client is the address ``ip``.
     """
-    user = await check_password(
-        session, settings, username=username, password=password, ip=ip, device=device
-    )
+    user = await check_password(session, settings, attempt)
     factor = login_codes.second_factor_for(user, user.totp)
     stage = SessionStage.PASSWORD if factor else SessionStage.ENROL
     return await sessions.do_open_session(
@@ -131,35 +131,79 @@ async def _by_identity_number(session: AsyncSession, typed: str) -> User | None:
     return None
 
 
-async def check_password(
-    session: AsyncSession,
+@dataclass(frozen=True)
+class PasswordAttempt:
+    """A password checked by :func:`read_password_attempt` (argon2 done, nothing written):
+    whom it names, the client its failure counts under, and the verdict."""
+
+    username: str  # the account's own name when one was found
+    user_id: int | None
+    ip: str | None
+    client: str
+    trusted: bool
+    password_hash: str | None  # the hash the password was checked against
+    matches: bool
+
+
+async def read_password_attempt(
+    db: Database,
     settings: Settings,
     *,
     username: str,
     password: str,
     ip: str | None,
     device: str | None = None,
-) -> User:
-    """The user whose password this is (their authenticator row loaded), or a refusal:
-    401 counted against the guard, 429/423 while it holds (see :func:`do_password_login`)."""
+) -> PasswordAttempt:
+    """Read the account and the guard in a short read transaction (a client the guard
+    refuses, 429/423, is refused before argon2 runs), then verify the password with no
+    transaction open: argon2 never runs inside the write that counts the attempt
+    (:func:`check_password`)."""
     username = username.strip().lower()
-    user = await session.scalar(
-        select(User).options(selectinload(User.totp)).where(User.username == username)
+    async with db.transaction(write=False) as session:
+        user = await session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = await _by_identity_number(session, username)
+        if user is not None:
+            # Failures count against the account whichever name it was reached by.
+            username = user.username
+        trusted = (
+            user is not None
+            and device is not None
+            and await session.scalar(_KNOWN_DEVICE, {"user": user.id, "device": device}) is not None
+        )
+        client = f"device:{device}" if trusted else f"ip:{ip}"
+        await throttle.check_guard(
+            session, login_guard(settings), subject=username, client=client, trusted=trusted
+        )
+    password_hash = user.password_hash if user else None
+    matches = await verify_password(password_hash, password)
+    return PasswordAttempt(
+        username, user.id if user else None, ip, client, trusted, password_hash, matches
     )
-    if user is None:
-        user = await _by_identity_number(session, username)
-    if user is not None:
-        # Failures count against the account whichever name it was reached by.
-        username = user.username
-    trusted = (
-        user is not None
-        and device is not None
-        and await session.scalar(_KNOWN_DEVICE, {"user": user.id, "device": device}) is not None
-    )
-    client = f"device:{device}" if trusted else f"ip:{ip}"
+
+
+async def check_password(
+    session: AsyncSession, settings: Settings, attempt: PasswordAttempt
+) -> User:
+    """In the write transaction, after :func:`read_password_attempt`: the user whose
+    password this is (their authenticator row loaded), or a refusal: 401 counted against
+    the guard, 429/423 while it holds. The guard is asked again here, so a failure
+    recorded while argon2 ran counts as if the attempts had come one after the other."""
     guard = login_guard(settings)
-    await throttle.check_guard(session, guard, subject=username, client=client, trusted=trusted)
-    ok = await verify_password(user.password_hash if user else None, password)
+    username, client = attempt.username, attempt.client
+    await throttle.check_guard(
+        session, guard, subject=username, client=client, trusted=attempt.trusted
+    )
+    user = None
+    if attempt.user_id is not None:
+        user = await session.scalar(
+            select(User)
+            .options(selectinload(User.totp))
+            .where(User.id == attempt.user_id)
+            .execution_options(populate_existing=True)
+        )
+    # The password changed while it was checked: the old one no longer opens the account.
+    ok = attempt.matches and user is not None and user.password_hash == attempt.password_hash
     # An account waiting for activation has no password its owner knows (cases.activation).
     if user is None or not ok or not user.is_active or user.activated_at is None:
         await throttle.do_count_guard_failure(session, guard, subject=username, client=client)
@@ -167,7 +211,7 @@ async def check_password(
             session,
             actor_id=user.id if user else None,
             action="login.failed",
-            payload={"username": username[:64], "ip": ip, "known_device": trusted},
+            payload={"username": username[:64], "ip": attempt.ip, "known_device": attempt.trusted},
         )
         raise Unauthenticated("Wrong username or password.", code="bad_credentials", persist=True)
     return user

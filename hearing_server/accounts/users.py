@@ -40,8 +40,12 @@ async def do_create_user(
     actor_id: int | None = None,
     office_id: int | None = None,
     counter_office_id: int | None = None,
+    password_hash: str | None = None,
 ) -> User:
     """Validate everything first and report every bad field at once; write nothing if any is bad.
+    ``password_hash``: ``password`` hashed by the caller before the write transaction
+    opened (argon2 is slow; a served request never hashes inside one); hashed here when
+    not given (the CLI).
     ``office_id``: the labour office a member of staff works for; ``counter_office_id``:
     a clerk's counter office (the caller checks the actor may place them there)."""
     errors: dict[str, tuple[str, dict[str, object]]] = {}
@@ -86,7 +90,7 @@ async def do_create_user(
         email=email or None,
         locale=locale if locale in ("fa", "en") else "fa",
         role=role,
-        password_hash=await hash_password(password),
+        password_hash=password_hash or await hash_password(password),
         office_id=office_id,
         counter_office_id=counter_office_id,
     )

@@ -56,11 +56,19 @@ async def login() -> Any:
         username = form.get("username", "")
         device, device_hash = device_cookie()
         try:
-            new = await services.do_password_login(
-                await db_session(),
+            # argon2 first, with no transaction open; then the request's write transaction.
+            attempt = await services.read_password_attempt(
+                runtime().db,
                 runtime().settings,
                 username=username,
                 password=form.get("password", ""),
+                ip=client_ip(),
+                device=device_hash,
+            )
+            new = await services.do_password_login(
+                await db_session(),
+                runtime().settings,
+                attempt,
                 ip=client_ip(),
                 user_agent=request.headers.get("User-Agent"),
                 device=device_hash,

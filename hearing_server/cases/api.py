@@ -440,8 +440,8 @@ async def upload(case_id: int) -> Any:
         visibility = DocumentVisibility(visibility_raw)
     except ValueError as exc:
         raise Invalid("Choose who may see the document.", field="visibility") from exc
-    document, created = await files.do_add_document(
-        await db_session(),
+    document, created = await files.add_document(
+        rt.db,
         rt.settings,
         actor=user,
         case_id=case_id,

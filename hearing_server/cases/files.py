@@ -4,8 +4,10 @@ content-addressed, documents withdrawn (never deleted), downloads audited.
 :func:`prepare_upload` is CPU work (pypdf, Pillow) and synchronous: call it through
 :func:`prepare_upload_async`, which runs it in a thread. Everything is checked
 before anything is written, so a refused upload leaves no row and no file.
-Bytes go to ``files_dir/ab/cd/<sha256>``: written to a temporary file, then linked
-into place with ``os.link``, which never replaces an existing file.
+Bytes go to ``files_dir/ab/cd/<sha256>``: written to a temporary file, fsynced, then
+linked into place with ``os.link``, which never replaces an existing file — all before
+the write transaction that records them opens (:func:`store_file_bytes`, then
+:func:`do_record_file`), so no fsync runs while the database's write lock is held.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import logging
 import os
 import tempfile
 import time
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import Role, User
@@ -42,6 +45,7 @@ from hearing_server.cases.pdf_safety import strip_active_content
 from hearing_server.cases.presentation import DOCUMENT_KINDS, case_label, status_text
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, UnsupportedType
 from hearing_server.text import normalize_persian
 
@@ -49,7 +53,8 @@ PDF_MAGIC = b"%PDF-"
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MAX_IMAGE_PIXELS = 60_000_000  # a 60-megapixel photo; more is a decompression bomb
-_FIXED_DATE = time.gmtime(946684800)  # 2000-01-01: one image always gives the same PDF bytes
+_FIXED_DATE = time.gmtime(946684800)
+log = logging.getLogger(__name__)  # 2000-01-01: one image always gives the same PDF bytes
 
 
 @dataclass(frozen=True)
@@ -236,28 +241,81 @@ def _insert_for(session: AsyncSession, model: Any) -> Any:
     return sqlite_insert(model)
 
 
-async def do_store_file(
+@dataclass(frozen=True)
+class StoredBytes:
+    """Bytes written (and fsynced) under their digest, before any transaction records them."""
+
+    sha256: str
+    size: int
+    created: bool  # written now (not there before): removed again if its record fails
+
+
+async def store_file_bytes(
+    files_dir: Path, data: bytes, *, digest: str | None = None
+) -> StoredBytes:
+    """Write ``data`` under its SHA-256 and fsync it, in a thread, **before** the
+    transaction that records it opens: no fsync waits inside a write transaction (on
+    SQLite the whole database's write lock)."""
+    digest = digest or hashlib.sha256(data).hexdigest()
+    created = await asyncio.to_thread(store_bytes, files_dir, digest, data)
+    return StoredBytes(digest, len(data), created)
+
+
+async def do_record_file(
     session: AsyncSession,
     files_dir: Path,
-    data: bytes,
+    stored: StoredBytes,
     *,
-    digest: str | None = None,
     mime_type: str = "application/pdf",
     pages: int | None = None,
 ) -> str:
-    """Write ``data`` under its SHA-256 (off the event loop) and record it as a
-    ``StoredFile`` once — the same bytes stored twice are one row and one file, also when
-    two transactions store them at the same moment. Returns the digest."""
-    digest = digest or hashlib.sha256(data).hexdigest()
+    """Record bytes written by :func:`store_file_bytes` as a ``StoredFile`` once — the
+    same bytes stored twice are one row and one file, also when two transactions store
+    them at the same moment. Returns the digest.
+
+    The file is looked for after the row is in: a concurrent failed upload of the same
+    bytes removes its file only while no row names it (:func:`discard_unrecorded`), so a
+    file gone here means that removal came first, and this transaction is refused."""
     await session.execute(
         _insert_for(session, StoredFile)
         .values(
-            sha256=digest, size=len(data), mime_type=mime_type, pages=pages, created_at=utcnow()
+            sha256=stored.sha256,
+            size=stored.size,
+            mime_type=mime_type,
+            pages=pages,
+            created_at=utcnow(),
         )
         .on_conflict_do_nothing()
     )
-    await asyncio.to_thread(store_bytes, files_dir, digest, data)
-    return digest
+    if not file_path(files_dir, stored.sha256).exists():
+        raise Conflict("The same file is being added at this moment. Try again.")
+    return stored.sha256
+
+
+async def discard_unrecorded(db: Database, files_dir: Path, stored: StoredBytes) -> None:
+    """After the transaction meant to record ``stored`` failed: remove the file it wrote,
+    unless a row names it (another transaction recorded the same bytes).
+
+    Decided in a short write transaction that claims the row itself: an insert that goes
+    in means no one has the file (a concurrent insert of the same digest waits for this
+    transaction, then finds the file gone and is refused); one that conflicts means the
+    file is someone's, and it stays."""
+    if not stored.created:
+        return
+    try:
+        async with db.transaction() as session:
+            claimed = await session.scalar(
+                _insert_for(session, StoredFile)
+                .values(sha256=stored.sha256, size=stored.size, mime_type="", created_at=utcnow())
+                .on_conflict_do_nothing()
+                .returning(StoredFile.sha256)
+            )
+            if claimed is None:
+                return
+            file_path(files_dir, stored.sha256).unlink(missing_ok=True)
+            await session.execute(delete(StoredFile).where(StoredFile.sha256 == stored.sha256))
+    except Exception:  # the refusal the caller raises matters more; an orphan file is harmless
+        log.exception("an unrecorded file %s could not be removed", stored.sha256)
 
 
 CLOSED = (CaseStatus.FINAL, CaseStatus.WITHDRAWN)
@@ -284,12 +342,14 @@ async def do_add_document(
     actor: User,
     case_id: int,
     prepared: PreparedFile,
+    stored: StoredBytes,
     title: str,
     kind: str,
     visibility: DocumentVisibility = DocumentVisibility.PARTIES,
     filename: str | None = None,
 ) -> tuple[Document, bool]:
-    """Record a prepared upload: store its bytes once, add the document, audit it.
+    """Record a prepared upload whose bytes are stored already (:func:`add_document`):
+    its file row once, the document, the audit.
 
     Returns the document and whether it is new: content already in the case file (not
     withdrawn) is answered with that document, also when two uploads race (the unique
@@ -302,9 +362,7 @@ async def do_add_document(
         raise Invalid("Choose the kind of document from the list.", field="kind")
     if visibility == DocumentVisibility.BOARD and not is_staff(actor):
         raise Forbidden("Only the board secretary may file documents for the board only.")
-    await do_store_file(
-        session, settings.files_dir, prepared.pdf, digest=prepared.sha256, pages=prepared.pages
-    )
+    await do_record_file(session, settings.files_dir, stored, pages=prepared.pages)
     now = utcnow()
     added = await session.scalar(
         _insert_for(session, Document)
@@ -356,6 +414,41 @@ async def do_add_document(
         payload=payload,
     )
     return document, True
+
+
+async def add_document(
+    db: Database,
+    settings: Settings,
+    *,
+    actor: User,
+    case_id: int,
+    prepared: PreparedFile,
+    title: str,
+    kind: str,
+    visibility: DocumentVisibility = DocumentVisibility.PARTIES,
+    filename: str | None = None,
+) -> tuple[Document, bool]:
+    """An upload from the boundary: the bytes written and fsynced first, outside any
+    transaction, then one short write transaction records them (:func:`do_add_document`);
+    if that transaction fails, a file written for it is removed again."""
+    stored = await store_file_bytes(settings.files_dir, prepared.pdf, digest=prepared.sha256)
+    try:
+        async with db.transaction() as session:
+            return await do_add_document(
+                session,
+                settings,
+                actor=actor,
+                case_id=case_id,
+                prepared=prepared,
+                stored=stored,
+                title=title,
+                kind=kind,
+                visibility=visibility,
+                filename=filename,
+            )
+    except BaseException:
+        await discard_unrecorded(db, settings.files_dir, stored)
+        raise
 
 
 async def list_documents(session: AsyncSession, *, actor: User, case_id: int) -> list[Document]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.accounts import services as accounts
 from hearing_server.accounts.models import Role, User
+from hearing_server.accounts.security import unusable_password_hash
 from hearing_server.boards.models import Board
 from hearing_server.cases.access import (
     access_case,
@@ -253,6 +254,8 @@ async def _link_party_users(session: AsyncSession, case: Case) -> None:
                 username=f"p{party.national_id}",
                 full_name=party.full_name,
                 password=secrets.token_urlsafe(24),
+                # No one knows it, and argon2 never runs inside the filing's transaction.
+                password_hash=unusable_password_hash(),
                 role=Role.PARTY,
                 national_id=party.national_id,
                 mobile=party.mobile,

@@ -387,8 +387,8 @@ async def upload(case_id: int) -> Any:
             if form.get("visibility") == "board"
             else DocumentVisibility.PARTIES
         )
-        await files.do_add_document(  # the same content again: the document already there
-            await db_session(),
+        await files.add_document(  # the same content again: the document already there
+            rt.db,
             rt.settings,
             actor=user,
             case_id=case_id,

@@ -18,13 +18,13 @@ from hearing_server.errors import Invalid, NotFound, TooLarge, UnsupportedType
 from hearing_server.i18n import gettext as _
 from hearing_server.i18n import lazy
 from hearing_server.issuance.compose import member_ids
-from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
+from hearing_server.issuance.minutes import issue_minutes, read_minutes_pdf
 from hearing_server.issuance.models import Minutes, PublicRuling, Ruling, RulingState
 from hearing_server.issuance.notices import (
     clock_json,
-    do_record_notification,
     jalali_text,
     party_clocks,
+    record_notification,
     window_of,
 )
 from hearing_server.issuance.objections import do_object, objections_of_case
@@ -42,8 +42,8 @@ from hearing_server.issuance.queries import (
 from hearing_server.issuance.rulings import (
     do_answer_approval,
     do_draft_ruling,
-    do_issue_ruling,
     do_record_missing_signature,
+    issue_ruling,
     read_ruling_pdf,
     signatures_needed,
 )
@@ -259,11 +259,13 @@ async def api_missing_signature(ruling_id: int, data: MissingSignatureRequest) -
 @login_required()
 async def api_issue(ruling_id: int) -> Any:
     user = require_user()
-    session = await db_session()
     rt = runtime()
-    ruling = await do_issue_ruling(
-        session, rt.settings, actor=user, ruling_id=ruling_id, progress=IssueProgress(rt.shared)
+    # No request transaction around the issue: it opens its own, short ones, and renders
+    # and signs with none open.
+    ruling = await issue_ruling(
+        rt.db, rt.settings, actor=user, ruling_id=ruling_id, progress=IssueProgress(rt.shared)
     )
+    session = await db_session()
     case = await session.get(Case, ruling.case_id)
     if case is None:
         raise NotFound("The record is missing.")
@@ -342,8 +344,8 @@ async def api_record_notification(ruling_id: int) -> Any:
     upload = files.get("file")
     limit = runtime().settings.max_upload_bytes
     evidence = upload.read(limit + 1) if upload is not None and upload.filename else None
-    note, window = await do_record_notification(
-        await db_session(),
+    note, window = await record_notification(
+        runtime().db,
         runtime().settings,
         actor=user,
         ruling_id=ruling_id,
@@ -388,9 +390,8 @@ async def api_case_objections(case_id: int) -> Any:
 @login_required()
 async def api_issue_minutes(hearing_id: int) -> Any:
     user = require_user()
-    minutes = await do_issue_minutes(
-        await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
-    )
+    rt = runtime()  # its own short transactions; none open while it renders and signs
+    minutes = await issue_minutes(rt.db, rt.settings, actor=user, hearing_id=hearing_id)
     return minutes_json(minutes), 201
 
 

@@ -7,15 +7,24 @@ the parties (deliberation, voting) and ordinary chat are never in them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
-from hearing_server.cases.files import do_store_file
+from hearing_server.cases.files import (
+    StoredBytes,
+    discard_unrecorded,
+    do_record_file,
+    store_file_bytes,
+)
 from hearing_server.cases.models import Case
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, NotFound
 from hearing_server.i18n import LazyText
 from hearing_server.issuance.codes import new_verification_code, verification_url
@@ -175,14 +184,24 @@ async def compose_minutes(
     )
 
 
-async def do_issue_minutes(
-    session: AsyncSession, settings: Settings, *, actor: User, hearing_id: int
-) -> Minutes:
-    """Compose, render, sign and store the minutes of a held session (once per hearing)."""
+@dataclass(frozen=True)
+class MinutesPlan:
+    """What the first transaction of :func:`issue_minutes` composed."""
+
+    hearing_id: int
+    status: HearingStatus
+    code: str
+    content: rc.MinutesContent
+
+
+async def _signable(session: AsyncSession, actor: User, hearing_id: int) -> Hearing:
     require_staff(actor)
     await access_hearing(session, actor, hearing_id)
     hearing = await session.scalar(
-        select(Hearing).where(Hearing.id == hearing_id).with_for_update()
+        select(Hearing)
+        .where(Hearing.id == hearing_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if hearing is None:
         raise NotFound("No such hearing.")
@@ -197,23 +216,48 @@ async def do_issue_minutes(
             "Cannot sign the minutes of a session that has not been held ({status}).",
             status=LazyText(hearing.status.value),
         )
+    return hearing
+
+
+async def compose_minutes_issue(
+    session: AsyncSession, settings: Settings, *, actor: User, hearing_id: int
+) -> MinutesPlan:
+    """The first transaction of :func:`issue_minutes`: check and compose (writes nothing)."""
+    hearing = await _signable(session, actor, hearing_id)
     code = new_verification_code()
     content = await compose_minutes(session, settings, hearing, code=code)
+    return MinutesPlan(hearing.id, hearing.status, code, content)
 
-    async def no_progress(_step: str) -> None:
-        return None
 
-    signed = await render_and_sign(settings, content, no_progress)
-    digest = await do_store_file(session, settings.files_dir, signed)
+async def do_record_minutes(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    plan: MinutesPlan,
+    stored: StoredBytes,
+) -> Minutes:
+    """The second transaction of :func:`issue_minutes`: the minutes still unsigned (not
+    signed by another request meanwhile) and the session where it was; then record."""
+    hearing = await _signable(session, actor, plan.hearing_id)
+    if hearing.status != plan.status:
+        raise Conflict(
+            "The session changed while its minutes were being signed: nothing was signed. Sign them again."  # noqa: E501  # one-line msgid for scripts/po.py
+        )
+    digest = await do_record_file(session, settings.files_dir, stored)
     minutes = Minutes(
         hearing_id=hearing.id,
-        content=content.to_dict(),
+        content=plan.content.to_dict(),
         pdf_sha256=digest,
-        verification_code=code,
+        verification_code=plan.code,
         signed_at=utcnow(),
     )
-    session.add(minutes)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(minutes)
+            await session.flush()
+    except IntegrityError:
+        raise Conflict("The minutes of this session have already been signed.") from None
     await do_record(
         session,
         actor_id=actor.id,
@@ -223,6 +267,39 @@ async def do_issue_minutes(
         payload={"pdf_sha256": digest},
     )
     return minutes
+
+
+async def _no_progress(_step: str) -> None:
+    return None
+
+
+async def issue_minutes(
+    db: Database, settings: Settings, *, actor: User, hearing_id: int
+) -> Minutes:
+    """Compose, render, sign and store the minutes of a held session (once per hearing),
+    with no slow work inside a transaction: compose in one, render, sign and write the
+    file with none open, re-check and record in a second (a change meanwhile is 409)."""
+    async with db.transaction(write=False) as session:
+        plan = await compose_minutes_issue(session, settings, actor=actor, hearing_id=hearing_id)
+    signed = await render_and_sign(settings, plan.content, _no_progress)
+    stored = await store_file_bytes(settings.files_dir, signed)
+    try:
+        async with db.transaction() as session:
+            return await do_record_minutes(session, settings, actor=actor, plan=plan, stored=stored)
+    except BaseException:
+        await discard_unrecorded(db, settings.files_dir, stored)
+        raise
+
+
+async def do_issue_minutes(
+    session: AsyncSession, settings: Settings, *, actor: User, hearing_id: int
+) -> Minutes:
+    """Sign the minutes in the caller's one transaction: for the demo seed only (a CLI
+    command while nothing else runs); a served request uses :func:`issue_minutes`."""
+    plan = await compose_minutes_issue(session, settings, actor=actor, hearing_id=hearing_id)
+    signed = await render_and_sign(settings, plan.content, _no_progress)
+    stored = await store_file_bytes(settings.files_dir, signed)
+    return await do_record_minutes(session, settings, actor=actor, plan=plan, stored=stored)
 
 
 async def read_minutes_pdf(

@@ -26,10 +26,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hearing_server.accounts.models import User
 from hearing_server.audit.services import do_record
 from hearing_server.cases.access import access_case
-from hearing_server.cases.files import do_store_file, prepare_upload_async
+from hearing_server.cases.files import (
+    PreparedFile,
+    StoredBytes,
+    discard_unrecorded,
+    do_record_file,
+    prepare_upload_async,
+    store_file_bytes,
+)
 from hearing_server.cases.models import CaseParty
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, Invalid, NotFound
 from hearing_server.i18n import LazyText
 from hearing_server.issuance.models import (
@@ -215,10 +223,11 @@ async def do_record_notification(
     party_id: int,
     date_text: str,
     method: str,
-    evidence: bytes | None,
+    evidence: tuple[PreparedFile, StoredBytes] | None,
 ) -> tuple[Notification, ObjectionWindow]:
     """The secretary records that ``party_id`` was served the ruling on a (Jalali) date,
-    how, with the evidence file (PDF, JPEG or PNG); the party's window runs from that date.
+    how, with the evidence file (PDF, JPEG or PNG, checked and stored already by
+    :func:`record_notification`); the party's window runs from that date.
     """
     require_staff(actor)
     ruling = await lock_ruling(session, ruling_id)
@@ -254,10 +263,8 @@ async def do_record_notification(
     )
     if existing is not None:
         raise Conflict("{name} has already been notified of this ruling.", name=party.full_name)
-    prepared = await prepare_upload_async(evidence, settings)
-    digest = await do_store_file(
-        session, settings.files_dir, prepared.pdf, digest=prepared.sha256, pages=prepared.pages
-    )
+    prepared, stored = evidence
+    digest = await do_record_file(session, settings.files_dir, stored, pages=prepared.pages)
     at = datetime.combine(day, time(0), tzinfo=TEHRAN).astimezone(UTC)
     note = await do_notify_party(
         session, ruling, party, at=at, method=served, recorded_by=actor, evidence_sha256=digest
@@ -268,3 +275,48 @@ async def do_record_notification(
     if window is None:  # objection_days was checked above
         raise Conflict("The record is missing.")
     return note, window
+
+
+async def record_notification(
+    db: Database,
+    settings: Settings,
+    *,
+    actor: User,
+    ruling_id: int,
+    party_id: int,
+    date_text: str,
+    method: str,
+    evidence: bytes | None,
+) -> tuple[Notification, ObjectionWindow]:
+    """:func:`do_record_notification` from the boundary: the evidence is checked,
+    converted, written and fsynced first, with no transaction open; one short write
+    transaction records it; if that fails, a file written for it is removed again."""
+    if not evidence:
+        async with db.transaction() as session:
+            return await do_record_notification(
+                session,
+                settings,
+                actor=actor,
+                ruling_id=ruling_id,
+                party_id=party_id,
+                date_text=date_text,
+                method=method,
+                evidence=None,
+            )
+    prepared = await prepare_upload_async(evidence, settings)
+    stored = await store_file_bytes(settings.files_dir, prepared.pdf, digest=prepared.sha256)
+    try:
+        async with db.transaction() as session:
+            return await do_record_notification(
+                session,
+                settings,
+                actor=actor,
+                ruling_id=ruling_id,
+                party_id=party_id,
+                date_text=date_text,
+                method=method,
+                evidence=(prepared, stored),
+            )
+    except BaseException:
+        await discard_unrecorded(db, settings.files_dir, stored)
+        raise

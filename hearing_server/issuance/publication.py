@@ -31,7 +31,12 @@ from sqlalchemy.orm import selectinload
 
 from hearing_server.audit.services import do_record
 from hearing_server.boards.models import LabourOffice
-from hearing_server.cases.files import do_store_file
+from hearing_server.cases.files import (
+    StoredBytes,
+    discard_unrecorded,
+    do_record_file,
+    store_file_bytes,
+)
 from hearing_server.cases.models import Case, CaseParty
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
@@ -169,10 +174,10 @@ async def render_public(settings: Settings, content: PublicRulingContent) -> byt
 
 
 async def do_record_public(
-    session: AsyncSession, settings: Settings, composed: Composed, pdf: bytes
+    session: AsyncSession, settings: Settings, composed: Composed, stored: StoredBytes
 ) -> PublicRuling | None:
-    """Store the signed copy and its row; None when the ruling is no longer final or was
-    published meanwhile."""
+    """Record the signed copy (its file written already, :func:`store_file_bytes`) and its
+    row; None when the ruling is no longer final or was published meanwhile."""
     ruling = await session.get(Ruling, composed.ruling_id)
     if ruling is None or ruling.state != RulingState.FINAL:
         return None
@@ -185,7 +190,7 @@ async def do_record_public(
     r = public.ruling
     day = to_tehran(r.issued_at).date()
     jalali = jalali_key(day)
-    digest = await do_store_file(session, settings.files_dir, pdf)
+    digest = await do_record_file(session, settings.files_dir, stored)
     row = PublicRuling(
         ruling_id=composed.ruling_id,
         code=public.verification_code,
@@ -258,7 +263,14 @@ async def publish_pending(db: Database, settings: Settings, limit: int = BATCH) 
         except Conflict:
             log.exception("the public copy of ruling %s was not rendered", item.ruling_id)
             continue
-        async with db.transaction() as session:
-            if await do_record_public(session, settings, item, pdf) is not None:
-                made += 1
+        stored = await store_file_bytes(settings.files_dir, pdf)  # fsynced before the transaction
+        recorded = None
+        try:
+            async with db.transaction() as session:
+                recorded = await do_record_public(session, settings, item, stored)
+        finally:
+            if recorded is None:
+                await discard_unrecorded(db, settings.files_dir, stored)
+        if recorded is not None:
+            made += 1
     return made

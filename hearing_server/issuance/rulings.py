@@ -9,15 +9,17 @@ has recorded why that signature is missing, and when, on every claim, at least t
 statute's majority (``BoardRules.votes_needed``) of the members who made the decision
 have signed.
 
-Re-drafting keeps the approvals only when the text is unchanged. The PDF is written
-to the file store before the transaction commits (a rolled-back issue leaves at most an
-unreferenced, content-addressed file behind).
+Re-drafting keeps the approvals only when the text is unchanged. Issuing runs no slow
+work inside a transaction (:func:`issue_ruling`): compose in one, render, sign and write
+the file with none open, re-check and record in a second.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -28,11 +30,17 @@ from hearing_server.accounts.models import Role, User
 from hearing_server.accounts.services import verify_otp
 from hearing_server.audit.services import do_record
 from hearing_server.cases import access
-from hearing_server.cases.files import do_store_file
+from hearing_server.cases.files import (
+    StoredBytes,
+    discard_unrecorded,
+    do_record_file,
+    store_file_bytes,
+)
 from hearing_server.cases.models import Case, CaseStatus
 from hearing_server.cases.workflow import do_transition
 from hearing_server.clock import utcnow
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, Forbidden, Invalid, NotFound
 from hearing_server.i18n import LazyText, gettext
 from hearing_server.issuance.codes import new_verification_code
@@ -67,6 +75,7 @@ from hearing_server.issuance.queries import (
 from hearing_server.issuance.signing import render_and_sign, render_preview
 from hearing_server.notifications.services import do_notify_user
 from hearing_server.text import normalize_persian
+from rulings import compose as rc
 
 # --------------------------------------------------------------------------- draft
 
@@ -358,8 +367,141 @@ async def check_signatures(
 # --------------------------------------------------------------------------- issue
 
 
-async def do_issue_ruling(
+@dataclass(frozen=True)
+class IssuePlan:
+    """What the first, short transaction of an issue read: the text to render and sign,
+    and what the second transaction checks is still so before it records the issue."""
+
+    ruling_id: int
+    number: str
+    content: rc.RulingContent
+    data: dict[str, Any]  # the snapshot the issued ruling keeps (its text and signatures)
+    at: datetime
+
+
+async def compose_issue(
+    session: AsyncSession, settings: Settings, *, actor: User, ruling_id: int
+) -> IssuePlan:
+    """Check that the approved draft may issue and compose its final text with the
+    signatures: the first transaction of :func:`issue_ruling` (it writes nothing)."""
+    require_staff(actor)
+    ruling, case = await _issuable(session, actor, ruling_id)
+    at = utcnow()
+    content, data = await _compose_final(session, settings, ruling, case, at)
+    if text_digest(data) != text_digest(ruling.content):
+        raise Conflict(
+            "The votes changed after ruling {number} was drafted: draft it again.",
+            number=ruling.number,
+        )
+    return IssuePlan(ruling.id, ruling.number, content, data, at)
+
+
+async def _issuable(session: AsyncSession, actor: User, ruling_id: int) -> tuple[Ruling, Case]:
+    """The draft ruling and its case, locked, if the case is where a ruling issues."""
+    ruling = await lock_ruling(session, ruling_id)
+    await access.access_case(session, actor, ruling.case_id)
+    if ruling.state != RulingState.DRAFT:
+        raise Conflict(
+            "Cannot issue ruling {number}, because it is {state}.",
+            number=ruling.number,
+            state=LazyText(ruling.state.value),
+        )
+    case = await session.scalar(
+        select(Case)
+        .options(selectinload(Case.parties), selectinload(Case.claims))
+        .where(Case.id == ruling.case_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise NotFound("The record is missing.")
+    if case.status not in (CaseStatus.DECIDED, CaseStatus.RULING_ISSUED):
+        raise Conflict(
+            "Cannot issue a ruling for case {number}, because it is {status}.",
+            number=case.number,
+            status=LazyText(case.status.value),
+        )
+    return ruling, case
+
+
+async def _compose_final(
+    session: AsyncSession, settings: Settings, ruling: Ruling, case: Case, at: datetime
+) -> tuple[rc.RulingContent, dict[str, Any]]:
+    yes, missing = await check_signatures(session, ruling, case)
+    content, ids, _hearing_id = await compose_from_db(
+        session,
+        settings,
+        case,
+        number=ruling.number,
+        code=ruling.verification_code,
+        issued_at=at,
+        approved=yes,
+        missing=missing,
+    )
+    return content, snapshot(content, ids)
+
+
+async def do_record_issue(
     session: AsyncSession,
+    settings: Settings,
+    *,
+    actor: User,
+    plan: IssuePlan,
+    stored: StoredBytes,
+) -> Ruling:
+    """The second transaction of :func:`issue_ruling`: check that nothing changed while
+    the PDF was rendered and signed with no transaction open — the ruling still a draft
+    (not issued by another request meanwhile), the case where it was, the same votes,
+    signatures and text — then record the issue. Anything changed is a Conflict (409)
+    and nothing is written."""
+    ruling, case = await _issuable(session, actor, plan.ruling_id)
+    _content, data = await _compose_final(session, settings, ruling, case, plan.at)
+    if data != plan.data:
+        raise Conflict(
+            "Ruling {number} changed while it was being signed (a vote, a signature or its text): nothing was issued. Issue it again.",  # noqa: E501  # one-line msgid for scripts/po.py
+            number=ruling.number,
+        )
+    digest = await do_record_file(session, settings.files_dir, stored)
+    now = plan.at
+    final = plan.content.is_final_on_issue
+    ruling.content = data
+    ruling.pdf_sha256 = digest
+    ruling.signed_at = now
+    ruling.issued_at = now
+    ruling.issued_by_id = actor.id
+    ruling.state = RulingState.FINAL if final else RulingState.ISSUED
+    ruling.final_at = now if final else None
+    for older in await session.scalars(
+        select(Ruling).where(
+            Ruling.case_id == case.id,
+            Ruling.id != ruling.id,
+            Ruling.state.in_([RulingState.ISSUED, RulingState.FINAL]),
+        )
+    ):
+        older.state = RulingState.SUPERSEDED
+    await session.flush()
+    target = CaseStatus.FINAL if final else CaseStatus.RULING_ISSUED
+    if case.status != target:  # a corrected, re-issued ruling leaves the case where it is
+        await do_transition(session, case, target, actor=actor, reason=ruling.number)
+    await do_record(
+        session,
+        actor_id=actor.id,
+        action="ruling.issued",
+        subject_type="ruling",
+        subject_id=ruling.id,
+        payload={
+            "number": ruling.number,
+            "pdf_sha256": digest,
+            "text_sha256": text_digest(data),
+            "final": final,
+        },
+    )
+    await _notify_parties_issued(session, case, ruling)
+    return ruling
+
+
+async def issue_ruling(
+    db: Database,
     settings: Settings,
     *,
     actor: User,
@@ -367,6 +509,14 @@ async def do_issue_ruling(
     progress: IssueProgress | None = None,
 ) -> Ruling:
     """Render the approved draft with its approvals, sign it (PAdES), store and issue it.
+
+    Owns its transactions (the boundary passes the database, not a session), so that no
+    slow work runs inside one: a short transaction composes the text
+    (:func:`compose_issue`); the PDF is rendered and signed in the pool with no
+    transaction open, and its file written and fsynced; a second short transaction
+    re-checks and records (:func:`do_record_issue`) — a change meanwhile (another request
+    issued it, a vote or a signature changed) is refused with 409, nothing recorded and
+    the file removed again.
 
     A diagnosis ruling waits for notification and objection; a settlement ruling (no
     objection window) is final on issue. A previously issued version becomes superseded.
@@ -388,89 +538,42 @@ async def do_issue_ruling(
 
     await step("composing")
     try:
-        ruling = await lock_ruling(session, ruling_id)
-        await access.access_case(session, actor, ruling.case_id)
-        if ruling.state != RulingState.DRAFT:
-            raise Conflict(
-                "Cannot issue ruling {number}, because it is {state}.",
-                number=ruling.number,
-                state=LazyText(ruling.state.value),
-            )
-        case = await session.scalar(
-            select(Case)
-            .options(selectinload(Case.parties), selectinload(Case.claims))
-            .where(Case.id == ruling.case_id)
-            .with_for_update()
-        )
-        if case is None:
-            raise NotFound("The record is missing.")
-        if case.status not in (CaseStatus.DECIDED, CaseStatus.RULING_ISSUED):
-            raise Conflict(
-                "Cannot issue a ruling for case {number}, because it is {status}.",
-                number=case.number,
-                status=LazyText(case.status.value),
-            )
-        yes, missing = await check_signatures(session, ruling, case)
-        now = utcnow()
-        content, ids, _hearing_id = await compose_from_db(
-            session,
-            settings,
-            case,
-            number=ruling.number,
-            code=ruling.verification_code,
-            issued_at=now,
-            approved=yes,
-            missing=missing,
-        )
-        data = snapshot(content, ids)
-        if text_digest(data) != text_digest(ruling.content):
-            raise Conflict(
-                "The votes changed after ruling {number} was drafted: draft it again.",
-                number=ruling.number,
-            )
-        signed = await render_and_sign(settings, content, step)
+        async with db.transaction(write=False) as session:
+            plan = await compose_issue(session, settings, actor=actor, ruling_id=ruling_id)
+        signed = await render_and_sign(settings, plan.content, step)
         await step("storing")
-        digest = await do_store_file(session, settings.files_dir, signed)
-        final = content.is_final_on_issue
-        ruling.content = data
-        ruling.pdf_sha256 = digest
-        ruling.signed_at = now
-        ruling.issued_at = now
-        ruling.issued_by_id = actor.id
-        ruling.state = RulingState.FINAL if final else RulingState.ISSUED
-        ruling.final_at = now if final else None
-        for older in await session.scalars(
-            select(Ruling).where(
-                Ruling.case_id == case.id,
-                Ruling.id != ruling.id,
-                Ruling.state.in_([RulingState.ISSUED, RulingState.FINAL]),
-            )
-        ):
-            older.state = RulingState.SUPERSEDED
-        await session.flush()
-        target = CaseStatus.FINAL if final else CaseStatus.RULING_ISSUED
-        if case.status != target:  # a corrected, re-issued ruling leaves the case where it is
-            await do_transition(session, case, target, actor=actor, reason=ruling.number)
-        await do_record(
-            session,
-            actor_id=actor.id,
-            action="ruling.issued",
-            subject_type="ruling",
-            subject_id=ruling.id,
-            payload={
-                "number": ruling.number,
-                "pdf_sha256": digest,
-                "text_sha256": text_digest(data),
-                "final": final,
-            },
-        )
-        await _notify_parties_issued(session, case, ruling)
+        stored = await store_file_bytes(settings.files_dir, signed)
+        try:
+            async with db.transaction() as session:
+                ruling = await do_record_issue(
+                    session, settings, actor=actor, plan=plan, stored=stored
+                )
+        except BaseException:
+            await discard_unrecorded(db, settings.files_dir, stored)
+            raise
     except Exception as exc:
         message = getattr(exc, "message", None) or "The ruling could not be issued."
         await report("failed", message)
         raise
     await step("issued")
     return ruling
+
+
+async def do_issue_ruling(
+    session: AsyncSession, settings: Settings, *, actor: User, ruling_id: int
+) -> Ruling:
+    """Issue in the caller's one transaction: for the demo seed (``heyat demo``, a CLI
+    command that builds a whole installation in one transaction while nothing else runs).
+    A served request issues with :func:`issue_ruling`, which keeps the slow work out of
+    every transaction."""
+    plan = await compose_issue(session, settings, actor=actor, ruling_id=ruling_id)
+
+    async def no_progress(_step: str) -> None:
+        return None
+
+    signed = await render_and_sign(settings, plan.content, no_progress)
+    stored = await store_file_bytes(settings.files_dir, signed)
+    return await do_record_issue(session, settings, actor=actor, plan=plan, stored=stored)
 
 
 async def _notify_parties_issued(session: AsyncSession, case: Case, ruling: Ruling) -> None:

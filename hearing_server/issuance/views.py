@@ -17,6 +17,8 @@ from hearing_server.clock import utcnow
 from hearing_server.errors import DomainError, Invalid
 from hearing_server.i18n import get_locale, lazy
 from hearing_server.i18n import gettext as _
+from hearing_server.issuance import minutes as minutes_service
+from hearing_server.issuance import notices
 from hearing_server.issuance.api import (
     OUTCOME_LABELS,
     limit_public_rulings,
@@ -26,9 +28,9 @@ from hearing_server.issuance.api import (
 )
 from hearing_server.issuance.compose import member_ids, ruling_content
 from hearing_server.issuance.files import load_blob
-from hearing_server.issuance.minutes import do_issue_minutes, read_minutes_pdf
+from hearing_server.issuance.minutes import read_minutes_pdf
 from hearing_server.issuance.models import Minutes, Objection
-from hearing_server.issuance.notices import do_record_notification, party_clocks, window_of
+from hearing_server.issuance.notices import party_clocks, window_of
 from hearing_server.issuance.objections import do_object, objections_of_case
 from hearing_server.issuance.progress import IssueProgress
 from hearing_server.issuance.public import (
@@ -50,8 +52,8 @@ from hearing_server.issuance.queries import (
 from hearing_server.issuance.rulings import (
     do_answer_approval,
     do_draft_ruling,
-    do_issue_ruling,
     do_record_missing_signature,
+    issue_ruling,
     read_ruling_pdf,
     render_draft_pdf,
     signatures_needed,
@@ -252,8 +254,8 @@ async def issue(ruling_id: int) -> Any:
     user = require_user()
     try:
         rt = runtime()
-        await do_issue_ruling(
-            await db_session(),
+        await issue_ruling(  # its own short transactions; none open while it renders and signs
+            rt.db,
             rt.settings,
             actor=user,
             ruling_id=ruling_id,
@@ -318,8 +320,8 @@ async def record_notification(ruling_id: int) -> Any:
             party_id = int(form.get("party_id", ""))
         except ValueError:
             raise Invalid("Choose the party who was notified.", field="party_id") from None
-        await do_record_notification(
-            await db_session(),
+        await notices.record_notification(
+            runtime().db,
             runtime().settings,
             actor=user,
             ruling_id=ruling_id,
@@ -350,9 +352,8 @@ async def case_objections(case_id: int) -> Any:
 @login_required(Role.SECRETARY, Role.ADMIN)
 async def issue_minutes(hearing_id: int) -> Any:
     user = require_user()
-    await do_issue_minutes(
-        await db_session(), runtime().settings, actor=user, hearing_id=hearing_id
-    )
+    rt = runtime()  # its own short transactions; none open while it renders and signs
+    await minutes_service.issue_minutes(rt.db, rt.settings, actor=user, hearing_id=hearing_id)
     return redirect(url_for("issuance.index"))
 
 

@@ -28,7 +28,6 @@ its SHA-256 in the audit chain (``room.recording_stored``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -40,7 +39,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.audit.services import do_record
-from hearing_server.cases.files import do_store_file
+from hearing_server.cases.files import (
+    StoredBytes,
+    discard_unrecorded,
+    do_record_file,
+    store_file_bytes,
+)
 from hearing_server.cases.models import Document, DocumentVisibility
 from hearing_server.config import Settings
 from hearing_server.db import Database, after_commit
@@ -277,25 +281,31 @@ class Recorder:
                 await _append(session, hearing, "failed", {"reason": str(error)[:200]}, None)
             return
         data = await asyncio.to_thread(made.path.read_bytes)
-        async with self.db.transaction() as session:
-            await do_store_recording(
-                session,
-                self.settings,
-                hearing_id,
-                data,
-                mime_type=made.mime_type,
-                extension=made.path.suffix,
-                duration=made.duration,
-                streams=made.streams,
-                owner=owner,
-            )
+        # Written and fsynced before the transaction that records it (never inside one).
+        stored = await store_file_bytes(self.settings.files_dir, data)
+        try:
+            async with self.db.transaction() as session:
+                await do_store_recording(
+                    session,
+                    self.settings,
+                    hearing_id,
+                    stored,
+                    mime_type=made.mime_type,
+                    extension=made.path.suffix,
+                    duration=made.duration,
+                    streams=made.streams,
+                    owner=owner,
+                )
+        except BaseException:
+            await discard_unrecorded(self.db, self.settings.files_dir, stored)
+            raise
 
 
 async def do_store_recording(
     session: AsyncSession,
     settings: Settings,
     hearing_id: int,
-    data: bytes,
+    stored: StoredBytes,
     *,
     mime_type: str,
     extension: str,
@@ -303,12 +313,12 @@ async def do_store_recording(
     streams: int,
     owner: int,
 ) -> list[int]:
-    """Store a hearing's recording once and add it to each case of the hearing (visible to
-    the board and the case's parties); its SHA-256 goes into the audit chain and the room
-    hears of it. Returns the documents' ids."""
-    digest = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+    """Record a hearing's recording, written by :func:`store_file_bytes`, once and add it
+    to each case of the hearing (visible to the board and the case's parties); its SHA-256
+    goes into the audit chain and the room hears of it. Returns the documents' ids."""
+    digest = stored.sha256
     hearing = await require_hearing(session, hearing_id, lock=True)
-    await do_store_file(session, settings.files_dir, data, digest=digest, mime_type=mime_type)
+    await do_record_file(session, settings.files_dir, stored, mime_type=mime_type)
     title = gettext("Recording of the hearing's public part", settings.default_locale)
     documents = [
         Document(
@@ -333,7 +343,7 @@ async def do_store_recording(
         subject_id=hearing_id,
         payload={
             "sha256": digest,
-            "size": len(data),
+            "size": stored.size,
             "duration": round(duration, 3),
             "streams": streams,
             "documents": ids,

@@ -185,3 +185,26 @@ async def test_board_only_and_withdrawn_documents_and_audited_downloads(
         "document.withdrawn",
         "document.downloaded",
     ]
+
+
+async def test_an_upload_refused_when_recorded_removes_its_file_but_never_anothers(
+    client: Any, people: dict[str, Person], otp: OtpSource, db: Any, settings: Settings
+) -> None:
+    """The bytes are written and fsynced before the transaction that records them (no
+    fsync under the write lock); a refusal in that transaction (here: no title) removes
+    the file it wrote — but not a file the same bytes already had, which a row names."""
+    case_id, csrf = await _case(client, people, otp)
+    before = await _counts(db)
+    refused = await _upload(client, case_id, csrf, "a.pdf", pdf_bytes(4), title="  ")
+    assert refused.status_code == 422, await refused.get_json()
+    assert (await refused.get_json())["error"]["field"] == "title"
+    assert await _counts(db) == before
+    assert _stored(settings.files_dir) == []
+
+    kept = pdf_bytes(5)
+    made = await _upload(client, case_id, csrf, "b.pdf", kept)
+    assert made.status_code == 201
+    again = await _upload(client, case_id, csrf, "c.pdf", kept, kind="no-such-kind")
+    assert again.status_code == 422
+    sha = hashlib.sha256(kept).hexdigest()
+    assert [p.read_bytes() for p in _stored(settings.files_dir) if p.name == sha] == [kept]

@@ -20,7 +20,7 @@ from hearing_server.config import Settings
 from hearing_server.issuance.compose import member_ids
 from hearing_server.issuance.models import Approval
 from hearing_server.issuance.progress import IssueProgress
-from hearing_server.issuance.rulings import do_draft_ruling, do_issue_ruling
+from hearing_server.issuance.rulings import do_draft_ruling, issue_ruling
 from hearing_server.shared import shared_state
 from rulings.pki import PkiPaths
 from tests.conftest import PROJECT, REDIS_URL, require_or_skip
@@ -118,10 +118,7 @@ async def test_a_second_process_reads_the_progress_of_an_issue_running_in_the_fi
             for member_id in member_ids(ruling):
                 session.add(Approval(ruling_id=ruling.id, member_id=member_id, at=utcnow()))
             await session.flush()
-            # The issue's transaction stays open (on SQLite: the write lock) through its steps.
-            await do_issue_ruling(
-                session, settings, actor=secretary, ruling_id=ruling.id, progress=progress
-            )
+        await issue_ruling(db, settings, actor=secretary, ruling_id=ruling.id, progress=progress)
         assert progress.seen == {"rendering": ["rendering", None], "signing": ["signing", None]}
         # And once done, any process reads the last step.
         assert await read_in_another_process(store, ruling.id) == ["issued", None]

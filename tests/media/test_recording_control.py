@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from hearing_server.audit.models import AuditEvent
 from hearing_server.audit.services import verify_chain
+from hearing_server.cases.files import store_file_bytes
 from hearing_server.config import Settings
 from hearing_server.errors import NotFound
 from hearing_server.media.janus import JanusClient
@@ -170,6 +171,7 @@ async def test_stored_recording_is_readable_by_the_board_and_the_cases_parties_o
     tmp_path: Path,
 ) -> None:
     data = await asyncio.to_thread(_test_video, tmp_path, 2)
+    stored = await store_file_bytes(settings.files_dir, data)
     async with db.transaction() as session:
         case = await make_case(session, respondent=None)  # the worker's case alone
         hearing = await make_hearing(session, cases=[case])
@@ -178,7 +180,7 @@ async def test_stored_recording_is_readable_by_the_board_and_the_cases_parties_o
             session,
             settings,
             hearing.id,
-            data,
+            stored,
             mime_type="video/webm",
             extension=".webm",
             duration=2.0,
