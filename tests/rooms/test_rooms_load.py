@@ -9,8 +9,12 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import func, select
+
 from hearing_server.config import Settings
-from tests.conftest import EVENTUALLY_SECONDS
+from hearing_server.rooms.models import Attendance
+from hearing_server.runtime import ROOM_WRITERS_POSTGRES, ROOM_WRITERS_SQLITE
+from tests.conftest import EVENTUALLY_SECONDS, eventually
 from tests.rooms.conftest import NS, RoomClient, Signed, make_room
 
 ROOMS = 8
@@ -66,3 +70,51 @@ async def test_concurrent_page_turns_across_rooms_all_reach_every_follower(
             await follower.wait_for(lambda _e, f=follower, s=room_seqs: s <= pages_seen(f))
             assert pages_seen(follower) == room_seqs  # and no other room's pages
     assert all(client.connected for client in joined)
+
+
+async def test_a_burst_of_leaves_is_all_recorded_and_leaves_connections_for_others(
+    db: Any, settings: Settings, signed: Signed, clients: Callable[[str], RoomClient]
+) -> None:
+    """40 sockets close at once: every leave is recorded (nobody stays "present"), and the
+    room's writers never hold more than their share of the connection pool, so the
+    heartbeat, HTTP and the next joins still get one (the old code let every waiting leave
+    take one; 360 at once exhausted the pool and the leaves failed)."""
+    rooms = [await make_room(db, settings) for _ in range(4)]
+    cookies = {name: await signed.cookie(name) for name in ("secretary", *FOLLOWERS)}
+    joined = []
+    for room in rooms:
+        for name in ("secretary", *FOLLOWERS, *FOLLOWERS[:4]):
+            client = clients(f"{name}@{room.hearing_id}")
+            await client.connect(
+                signed.live.url,
+                room.hearing_id,
+                cookie=cookies[name],
+                wait_timeout=EVENTUALLY_SECONDS,
+            )
+            joined.append(client)
+    hearing_ids = [room.hearing_id for room in rooms]
+
+    async def still_present() -> int:
+        async with db.transaction(write=False) as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Attendance)
+                .where(Attendance.hearing_id.in_(hearing_ids), Attendance.left_at.is_(None))
+            )
+        return int(count or 0)
+
+    assert await still_present() == len(joined)
+    pool = signed.live.app.runtime.db.engine.pool
+    most = 0
+    closing = asyncio.gather(*(client.close() for client in joined))
+
+    async def nobody_left() -> bool:
+        nonlocal most
+        most = max(most, pool.checkedout())
+        return closing.done() and await still_present() == 0
+
+    await eventually(nobody_left)
+    limit = ROOM_WRITERS_SQLITE if signed.live.app.runtime.db.is_sqlite else ROOM_WRITERS_POSTGRES
+    # The room's writers, and besides: the heartbeat, the WAL checkpoint, the re-check of
+    # the sockets' login sessions.
+    assert most <= limit + 3
