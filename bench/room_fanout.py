@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,191 +34,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-CLIENTS_PER_ROOM = 12
+from _common import (  # the bench folder is not a package
+    CLIENTS_PER_ROOM,
+    NS,
+    free_port,
+    percentile,
+    prepare,
+    start_baseline,
+    start_heyat,
+    wait_up,
+)
+
 BLOCKS = 6  # alternating measurement blocks per server
 ACKS: dict[str, list[float]] = {}
-NS = "/hearing"
-
-
-def percentile(samples: list[float], pct: float) -> float:
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-# ---------------------------------------------------------------- the bare baseline server
-
-
-def serve_baseline(port: int) -> None:
-    """A bare python-socketio server: join the room named in auth, re-emit view.set to it.
-
-    Served the way ``heyat serve`` serves the app (``uvicorn.run`` with the same defaults:
-    the same websocket implementation, event loop and log level), with the same Socket.IO
-    server options, and emitting an event of the same shape and size as ours (sequence
-    number, type, op, the page with its case, actor, time)."""
-    from datetime import UTC, datetime
-
-    import socketio
-    import uvicorn
-
-    sio = socketio.AsyncServer(
-        async_mode="asgi",
-        cors_allowed_origins=[f"http://127.0.0.1:{port}"],
-        max_http_buffer_size=64 * 1024,
-        transports=["websocket", "polling"],
-    )
-
-    @sio.on("connect", namespace=NS)
-    async def connect(sid: str, environ: dict[str, Any], auth: dict[str, Any]) -> None:
-        await sio.enter_room(sid, f"h{auth['hearing_id']}:all", namespace=NS)
-        await sio.save_session(sid, {"hearing_id": auth["hearing_id"]}, namespace=NS)
-
-    seqs: dict[int, int] = {}
-
-    @sio.on("view.set", namespace=NS)
-    async def view_set(sid: str, data: dict[str, Any]) -> dict[str, Any]:
-        session = await sio.get_session(sid, namespace=NS)
-        hearing_id = session["hearing_id"]
-        seqs[hearing_id] = seqs.get(hearing_id, 0) + 1
-        event = {
-            "seq": seqs[hearing_id],
-            "type": "view",
-            "op": "set",
-            "payload": {
-                "document_id": data["document_id"],
-                "case_id": data["document_id"],
-                "page": data["page"],
-                "zoom": data.get("zoom", 100),
-            },
-            "actor_id": hearing_id,
-            "at": datetime.now(UTC).isoformat(),
-        }
-        await sio.emit("room", event, room=f"h{hearing_id}:all", namespace=NS)
-        return {"ok": True, "seq": seqs[hearing_id]}
-
-    app = socketio.ASGIApp(sio)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
-
-
-# ---------------------------------------------------------------- set-up of our server's data
-
-
-async def prepare(tmp: Path, rooms: int) -> tuple[dict[str, str], list[dict[str, Any]]]:
-    import secrets
-
-    from cryptography.fernet import Fernet
-    from sqlalchemy import select
-    from weasyprint import HTML
-
-    from hearing_server.accounts.models import LoginSession, SessionStage, User
-    from hearing_server.accounts.security import token_hash
-    from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
-    from hearing_server.clock import utcnow
-    from hearing_server.config import Settings
-    from hearing_server.db import Database
-    from hearing_server.demo import do_seed_demo
-    from hearing_server.migrate import upgrade_async
-    from hearing_server.scheduling.models import PanelSeat
-    from tests.factories import make_case, make_hearing
-
-    url = f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    env = {
-        "HEYAT_DATABASE_URL": url,
-        "HEYAT_SECRET_KEY": "bench-" + secrets.token_urlsafe(24),
-        "HEYAT_TOTP_KEYS": Fernet.generate_key().decode(),
-        "HEYAT_VAR_DIR": str(tmp),
-        "HEYAT_FILES_DIR": str(tmp / "files"),
-        "HEYAT_PKI_DIR": str(tmp / "pki"),
-    }
-    settings = Settings(
-        var_dir=tmp,
-        database_url=url,
-        secret_key=env["HEYAT_SECRET_KEY"],
-        totp_keys=(env["HEYAT_TOTP_KEYS"],),
-        files_dir=tmp / "files",
-        pki_dir=tmp / "pki",
-    )
-    await upgrade_async(url)
-    pdf = HTML(
-        string='<html dir="rtl"><body>'
-        + "".join(f'<p style="page-break-after:always">صفحهٔ {n}</p>' for n in range(1, 5))
-        + "</body></html>"
-    ).write_pdf()
-    sha = hashlib.sha256(pdf).hexdigest()
-    (tmp / "files" / sha[:2]).mkdir(parents=True, exist_ok=True)
-    (tmp / "files" / sha[:2] / sha).write_bytes(pdf)
-    db = Database(url)
-    plan: list[dict[str, Any]] = []
-    async with db.transaction() as session:
-        await do_seed_demo(session, settings)
-        session.add(StoredFile(sha256=sha, size=len(pdf), mime_type="application/pdf", pages=4))
-        secretary = await session.scalar(select(User).where(User.username == "secretary"))
-        assert secretary is not None
-        for _ in range(rooms):
-            case = await make_case(session)
-            hearing = await make_hearing(session, cases=[case])
-            document = Document(
-                case_id=case.id,
-                sha256=sha,
-                title="قرارداد کار",
-                kind="contract",
-                visibility=DocumentVisibility.PARTIES,
-                uploaded_by_id=secretary.id,
-            )
-            session.add(document)
-            await session.flush()
-            panel = list(
-                await session.scalars(select(PanelSeat).where(PanelSeat.hearing_id == hearing.id))
-            )
-            chair = next(seat.member_id for seat in panel if seat.is_chair)
-            others = [seat.member_id for seat in panel if not seat.is_chair] + [secretary.id]
-            users = [chair] + [others[i % len(others)] for i in range(CLIENTS_PER_ROOM - 1)]
-            cookies = []
-            now = utcnow()
-            from datetime import timedelta
-
-            for user_id in users:
-                token = secrets.token_urlsafe(32)
-                session.add(
-                    LoginSession(
-                        token_hash=token_hash(token),
-                        user_id=user_id,
-                        stage=SessionStage.FULL,
-                        csrf_token=secrets.token_urlsafe(16),
-                        created_at=now,
-                        last_seen_at=now,
-                        expires_at=now + timedelta(hours=12),
-                    )
-                )
-                cookies.append(f"heyat_session={token}")
-            plan.append({"hearing_id": hearing.id, "document_id": document.id, "cookies": cookies})
-    await db.dispose()
-    return env, plan
 
 
 # ---------------------------------------------------------------- the measurement
-
-
-async def wait_up(port: int, proc: subprocess.Popen[bytes]) -> None:
-    for _ in range(300):
-        if proc.poll() is not None:
-            raise SystemExit("a server exited during start-up")
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise SystemExit("a server did not start")
 
 
 async def measure(
@@ -292,20 +122,7 @@ def start_servers(
 ) -> tuple[subprocess.Popen[bytes], subprocess.Popen[bytes], Any]:
     """Both servers as child processes (Popen returns at once; main waits for the ports)."""
     log = (tmp / "server.log").open("wb")
-    ours = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "heyat"), "serve", "--port", str(ours_port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(ROOT),
-    )
-    bare = subprocess.Popen(
-        [sys.executable, __file__, "--serve-baseline", str(base_port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=str(ROOT),
-    )
-    return ours, bare, log
+    return start_heyat(env, ours_port, log), start_baseline(base_port, log), log
 
 
 async def main() -> None:
@@ -318,10 +135,7 @@ async def main() -> None:
         tmp = Path(tmp_name)
         env_extra, plan = await prepare(tmp, args.rooms)
         ours_port, base_port = free_port(), free_port()
-        env = dict(os.environ)
-        env.update(env_extra, HEYAT_BASE_URL=f"http://127.0.0.1:{ours_port}")
-        env.pop("HEYAT_REDIS_URL", None)
-        ours, bare, log = start_servers(env, tmp, ours_port, base_port)
+        ours, bare, log = start_servers(env_extra, tmp, ours_port, base_port)
         try:
             await wait_up(ours_port, ours)
             await wait_up(base_port, bare)
@@ -365,7 +179,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--serve-baseline":
-        serve_baseline(int(sys.argv[2]))
-    else:
-        asyncio.run(main())
+    asyncio.run(main())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,16 @@ from hearing_server.web.ratelimit import PublicLimits
 
 if TYPE_CHECKING:
     import socketio
+
+# How many of the room's write transactions (joins, leaves, events) may hold a database
+# connection at once. On SQLite they run one at a time anyway (one writer); the others
+# wait inside SQLite's busy handler, each holding a pooled connection (the pool has 15):
+# a burst of joins or leaves (360 sockets closing at once) took them all, and leaves,
+# joins and the instance heartbeat failed after 30 s with "QueuePool limit reached", so
+# attendance stayed open. Past this number a writer waits here, holding nothing.
+# PostgreSQL locks rows (rooms write in parallel); its pool has 30.
+ROOM_WRITERS_SQLITE = 4
+ROOM_WRITERS_POSTGRES = 16
 
 
 @dataclass
@@ -38,3 +49,10 @@ class Runtime:
     # The origin of the media server browsers use ("http://host:port"), when audio/video
     # is configured: the room's pages may connect to it (CSP connect-src).
     media_origin: str = ""
+    # The room's write transactions under way at once (ROOM_WRITERS_*).
+    room_writers: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.room_writers = asyncio.Semaphore(
+            ROOM_WRITERS_SQLITE if self.db.is_sqlite else ROOM_WRITERS_POSTGRES
+        )

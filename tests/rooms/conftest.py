@@ -161,6 +161,7 @@ class RoomClient:
         cookie: str | None = None,
         origin: str | None = None,
         token: str | None = None,
+        wait_timeout: float = EVENTUALLY_SECONDS,
     ) -> None:
         headers = {"Origin": origin or url}
         if cookie:
@@ -175,7 +176,7 @@ class RoomClient:
             transports=["websocket"],
             headers=headers,
             auth=auth,
-            wait_timeout=EVENTUALLY_SECONDS,
+            wait_timeout=wait_timeout,
         )
 
     async def call(self, event: str, data: Any = None) -> Any:
