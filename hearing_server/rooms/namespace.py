@@ -55,6 +55,12 @@ RECHECK_SECONDS = 15.0  # how often the background loop checks every socket's lo
 EVENT_RECHECK = timedelta(seconds=2)
 BUCKET_CAPACITY = 20.0  # events a socket may send in a burst
 BUCKET_RATE = 10.0  # events per second, sustained
+# Joins and leaves (a write transaction each) this process runs at once. After a restart
+# every socket of every room connects again within a second; unbounded, each join took a
+# pooled connection and waited there for the database's write lock, the pool (SQLite: 5
+# + 10, 30 s) ran dry and connects failed with the pool's TimeoutError — the socket was
+# never answered. Bounded, the storm waits here (no timeout) and reads keep connections.
+JOIN_CONCURRENCY = 4
 
 
 class TokenBucket:
@@ -121,6 +127,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         self.sockets: dict[str, SocketState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recheck_started = False
+        self._joins = asyncio.Semaphore(JOIN_CONCURRENCY)
         self.realtime = ev.Realtime(
             emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
         )
@@ -137,6 +144,15 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             body = error_body(exc, locale)["error"]
             # The client's connect_error gets {"message": …, "data": {"code", "message"}}.
             raise socketio.exceptions.ConnectionRefusedError(body["message"], body) from None
+        except Exception:
+            # Left to python-socketio, the socket would never hear back; refused with
+            # ``internal`` it knows to try again (room.js does, after a pause).
+            log.exception("a room connect failed")
+            message = i18n.gettext(
+                "Something went wrong on our side. The problem has been recorded.", locale
+            )
+            body = {"code": "internal", "message": message}
+            raise socketio.exceptions.ConnectionRefusedError(message, body) from None
         self.sockets[sid] = state
         self._start_recheck()
 
@@ -175,23 +191,24 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         )
         # Rooms first, so that this socket also gets its own join event.
         await self._enter_rooms(sid, ctx, admitted=participant.is_board)
-        session = self.rt.db.session()
-        try:
-            hearing = await access.require_hearing(session, hearing_id, lock=True)
-            attendance = await do_join(
-                session,
-                hearing,
-                participant,
-                sid,
-                live_sids=frozenset(self.sockets),
-                instance_id=self.rt.instance_id,
-            )
-            await commit(session)
-        except BaseException:
-            await rollback(session)
-            raise
-        finally:
-            await session.close()
+        async with self._joins:
+            session = self.rt.db.session()
+            try:
+                hearing = await access.require_hearing(session, hearing_id, lock=True)
+                attendance = await do_join(
+                    session,
+                    hearing,
+                    participant,
+                    sid,
+                    live_sids=frozenset(self.sockets),
+                    instance_id=self.rt.instance_id,
+                )
+                await commit(session)
+            except BaseException:
+                await rollback(session)
+                raise
+            finally:
+                await session.close()
         if attendance.admitted and not participant.is_board:
             await self.enter_room(sid, ev.socket_room(hearing_id, ev.AUDIENCE_ALL))
         return SocketState(ctx=ctx, login_session_id=login.id, checked_at=utcnow())
@@ -208,7 +225,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         if state is None:
             return
         try:
-            async with self.rt.db.transaction() as session:
+            async with self._joins, self.rt.db.transaction() as session:
                 await do_leave(session, state.ctx.hearing_id, sid)
         except Exception:  # a failed leave must not break the server's disconnect handling
             log.exception("recording the leave of %s failed", sid)
