@@ -40,9 +40,11 @@ async def test_a_connect_storm_waits_for_the_write_lock_without_starving_readers
     cookie = await signed.cookie("member.wrk1")
     pool = live_server.app.runtime.db.engine.pool
     path = str(make_url(settings.database_url).database)
-    blocker = sqlite3.connect(path, timeout=EVENTUALLY_SECONDS)
+    # Its own thread: waiting for the lock on this loop would stop the server's writers
+    # (served on this loop) from ever committing.
+    blocker = sqlite3.connect(path, timeout=EVENTUALLY_SECONDS, check_same_thread=False)
     blocker.isolation_level = None
-    blocker.execute("BEGIN IMMEDIATE")
+    await asyncio.to_thread(blocker.execute, "BEGIN IMMEDIATE")
     storm = [clients(f"storm-{n}") for n in range(STORM)]
     try:
         connecting = [
@@ -61,7 +63,7 @@ async def test_a_connect_storm_waits_for_the_write_lock_without_starving_readers
         )
         assert answer == {"seq": start, "events": []}  # answered; nobody has joined yet
     finally:
-        blocker.execute("ROLLBACK")
+        await asyncio.to_thread(blocker.execute, "ROLLBACK")
         blocker.close()
     await asyncio.gather(*connecting)
     assert all(c.connected for c in storm)
