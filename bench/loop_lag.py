@@ -125,10 +125,11 @@ def load(base_url: str, work: dict[str, Any], results: Any) -> None:
             run("issue", "POST", f"/api/v1/rulings/{ruling_id}/issue", headers=headers)
 
     pdf_headers = {"Content-Type": "application/pdf"}
+    pdf = Path(work["pdf"]).read_bytes()
     jobs = [issue_all]
     jobs += [partial(run, "sign-in", "POST", "/api/v1/auth/login", json=x) for x in work["logins"]]
     jobs += [
-        partial(run, "verify", "POST", "/api/v1/verify", content=work["pdf"], headers=pdf_headers)
+        partial(run, "verify", "POST", "/api/v1/verify", content=pdf, headers=pdf_headers)
         for _ in range(VERIFIES)
     ]
     with ThreadPoolExecutor(len(jobs)) as pool:
