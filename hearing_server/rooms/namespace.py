@@ -137,6 +137,15 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             body = error_body(exc, locale)["error"]
             # The client's connect_error gets {"message": …, "data": {"code", "message"}}.
             raise socketio.exceptions.ConnectionRefusedError(body["message"], body) from None
+        except Exception:
+            # Left to python-socketio, the socket would never hear back; refused with
+            # ``internal`` it knows to try again (room.js does, after a pause).
+            log.exception("a room connect failed")
+            message = i18n.gettext(
+                "Something went wrong on our side. The problem has been recorded.", locale
+            )
+            body = {"code": "internal", "message": message}
+            raise socketio.exceptions.ConnectionRefusedError(message, body) from None
         self.sockets[sid] = state
         self._start_recheck()
 

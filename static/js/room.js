@@ -96,6 +96,13 @@ socket.on("connect_error", (err) => {
     return;
   }
   setConnection("offline");
+  if (code === "internal") {
+    // The server could not take this connection just now (say, every room reconnecting
+    // after a restart): socket.io does not retry a refused connect by itself, so knock
+    // again after a pause of its own.
+    clearTimeout(waiting);
+    waiting = setTimeout(() => socket.connect(), 1000 + Math.random() * 2000);
+  }
   if (err && err.message) {
     $("problem").textContent = err.message;
     $("problem").hidden = false;
