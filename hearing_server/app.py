@@ -55,7 +55,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         security_schemes=openapi.SECURITY_SCHEMES,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: keep Persian readable
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, synchronous=settings.sqlite_synchronous)
     manager: Any = None
     if settings.redis_url:
         manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
