@@ -155,10 +155,10 @@ class VotingRun:
 
     async def code_for(self, person: Voter) -> tuple[int, str]:
         """A code for a step after the last one ``person`` sent, inside the server's
-        window (the current step ±1); waits for the clock if every such step is used."""
+        window (the current step or the next); waits for the clock if every such step is used."""
         while True:
             current = self.server_step()
-            step = max(person.last_step + 1, current - 1)
+            step = max(person.last_step + 1, current)  # current - 1 may expire on the way
             if step <= current + 1:
                 person.last_step = step
                 return step, pyotp.TOTP(person.secret).generate_otp(step)
