@@ -177,6 +177,8 @@ class SyncingClient:
 
     async def sync(self) -> None:
         async with self._lock:
+            if not self.sio.connected:  # closed meanwhile
+                return
             answer = await self.sio.call(
                 "sync", {"last_seq": self.last}, namespace=NS, timeout=EVENTUALLY_SECONDS
             )
