@@ -57,7 +57,6 @@ class ResilientRedisManager(AsyncPubSubManager):  # type: ignore[misc]  # untype
         self.down = False  # the last publish failed
         self.next_try = 0.0  # while down: no new attempt before this time.monotonic()
         self.outage_ended = 0.0  # time.monotonic() of the last successful re-send
-        self.subscribed = False
 
     async def _publish(self, data: dict[str, Any]) -> None:
         if data.get("method") == "callback":
@@ -80,6 +79,8 @@ class ResilientRedisManager(AsyncPubSubManager):  # type: ignore[misc]  # untype
         except Exception as exc:
             if not self.down:
                 log.warning("Redis is unreachable (%s); keeping Socket.IO messages", exc)
+                if time.monotonic() - self.outage_ended > RESEND_SECONDS:
+                    self.kept.clear()  # a former outage's messages are not sent again
             self.down = True
             self.next_try = time.monotonic() + RETRY_SECONDS
             return False
@@ -118,7 +119,6 @@ class ResilientRedisManager(AsyncPubSubManager):  # type: ignore[misc]  # untype
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
-                self.subscribed = True
                 if failed:
                     log.warning("Socket.IO channel subscribed again after a Redis outage")
                 failed = False
@@ -137,7 +137,6 @@ class ResilientRedisManager(AsyncPubSubManager):  # type: ignore[misc]  # untype
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                self.subscribed = False
                 if not failed:
                     log.warning("Socket.IO channel lost (%s); subscribing again", exc)
                 failed = True
