@@ -226,7 +226,7 @@ class VotingRun:
         started = time.perf_counter()
         server.spawn()
         try:
-            await server.healthy()
+            await _healthy(server)
             self.ledger.timed("start", started)
             await self._vote(server, kill=kill, motions=motions, label=label)
         finally:
@@ -332,6 +332,18 @@ class VotingRun:
             ballots_in_db=len(rows),
             unanswered=self.ledger.unanswered,
         )
+
+
+async def _healthy(server: ServeProcess) -> None:
+    """Wait for /healthz as long as the server lives (ServeProcess.healthy gives up after
+    30 s, which a start on a machine loaded far past its two cores has exceeded)."""
+    async with asyncio.timeout(EVENTUALLY_SECONDS):
+        while True:
+            try:
+                await server.healthy()
+                return
+            except AssertionError:
+                server.check_alive()  # a server that exited fails here; a slow one is waited for
 
 
 async def _close(client: socketio.AsyncClient) -> None:
