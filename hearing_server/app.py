@@ -16,6 +16,7 @@ from hearing_server.accounts.registry import build_identity_registry
 from hearing_server.config import PROJECT_ROOT, Settings
 from hearing_server.db import Database, run_checkpoints
 from hearing_server.notifications.sms import build_sms_provider
+from hearing_server.pubsub import ResilientRedisManager
 from hearing_server.rooms import presence
 from hearing_server.runtime import Runtime
 from hearing_server.shared import shared_state
@@ -55,10 +56,10 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         security_schemes=openapi.SECURITY_SCHEMES,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # DefaultJSONProvider: keep Persian readable
-    db = Database(settings.database_url)
-    manager: Any = None
-    if settings.redis_url:
-        manager = socketio.AsyncRedisManager(settings.redis_url, channel=settings.redis_channel)
+    db = Database(settings.database_url, synchronous=settings.sqlite_synchronous)
+    manager: ResilientRedisManager | None = None
+    if settings.redis_url:  # the message queue of several processes (hearing_server.pubsub)
+        manager = ResilientRedisManager(settings.redis_url, settings.redis_channel)
     # Origin check: the default (None) accepts only the server's own origin; we add the
     # configured public URL for deployments behind a proxy. Never [] or "*".
     sio = socketio.AsyncServer(
@@ -121,6 +122,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         except Exception:  # the sweep of another process closes them later
             log.exception("could not close this instance's attendance")
         await rt.shared.close()
+        if manager is not None:
+            await manager.close()
         if media is not None:
             await media.close()
         await db.dispose()

@@ -40,6 +40,10 @@ class Settings:
     var_dir: Path = PROJECT_ROOT / "var"
     # from_env defaults it to a SQLite file under var_dir.
     database_url: str = ""
+    # SQLite's PRAGMA synchronous: FULL (the default) fsyncs the WAL at every commit, so an
+    # acknowledged ballot survives a power loss; NORMAL survives a killed process only
+    # (bench/r1_durability.py measures the difference). EXTRA is also accepted.
+    sqlite_synchronous: str = "FULL"
     redis_url: str | None = None
     # The Socket.IO message-queue channel: processes of one installation share it.
     redis_channel: str = "heyat-socketio"
@@ -139,6 +143,11 @@ class Settings:
     testing: bool = False
 
     def __post_init__(self) -> None:
+        if self.sqlite_synchronous.strip().upper() not in ("FULL", "EXTRA", "NORMAL"):
+            raise ValueError(
+                f"{env_var('sqlite_synchronous')}={self.sqlite_synchronous!r}: expected "
+                "FULL, EXTRA or NORMAL"
+            )
         for entry in self.trusted_proxies:
             try:
                 ipaddress.ip_network(entry, strict=False)

@@ -16,6 +16,13 @@ was slower: page turns of four rooms at once took a third longer at p95 than
 letting SQLite's lock order them, since write transactions here are short.) A
 served app checkpoints the WAL in the background (:func:`run_checkpoints`), so
 that no commit pays for copying pages into the database file.
+
+Acknowledged means durable: ``synchronous=FULL`` (the default, ``Settings.sqlite_synchronous``)
+makes every COMMIT fsync the WAL before it returns, so a ballot or approval the server has
+acknowledged survives a power loss, not only a killed process. ``NORMAL`` in WAL mode
+syncs only at checkpoints: a kill -9 still loses nothing (the WAL is in the operating
+system's cache), but a power cut may take the last commits with it. bench/r1_durability.py
+measures what FULL costs a ballot's acknowledgement beside NORMAL.
 """
 
 from __future__ import annotations
@@ -48,6 +55,8 @@ log = logging.getLogger(__name__)
 # every CHECKPOINT_SECONDS, off the commit path.
 WAL_AUTOCHECKPOINT_PAGES = 16384
 CHECKPOINT_SECONDS = 1.0
+# PRAGMA synchronous values an installation may choose (Settings.sqlite_synchronous).
+SYNCHRONOUS_LEVELS = ("FULL", "EXTRA", "NORMAL")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -109,8 +118,9 @@ def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, synchronous: str = "FULL") -> None:
         self.url = url
+        self.synchronous = check_synchronous(synchronous)
         self.is_sqlite = url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
@@ -121,7 +131,7 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
-            _tune_sqlite(self.engine)
+            _tune_sqlite(self.engine, self.synchronous)
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(
             self.engine.execution_options(heyat_write=True), expire_on_commit=False
@@ -155,6 +165,14 @@ class Database:
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
             await driver.execute_fetchall("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def check_synchronous(level: str) -> str:
+    """``level`` as SQLite's PRAGMA takes it (upper case), if it is one we allow."""
+    value = level.strip().upper()
+    if value not in SYNCHRONOUS_LEVELS:
+        raise ValueError(f"synchronous={level!r}: expected one of {', '.join(SYNCHRONOUS_LEVELS)}")
+    return value
 
 
 def _is_file_database(url: str) -> bool:
@@ -203,7 +221,7 @@ async def rollback(session: AsyncSession) -> None:
     await session.rollback()
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -214,7 +232,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a COMMIT returns only once the WAL is on disk (acknowledged = durable).
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 

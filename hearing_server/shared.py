@@ -13,15 +13,21 @@ process on the machine opens alike.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from redis.exceptions import RedisError
 from sqlalchemy import JSON, String, delete, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from hearing_server.db import Base, Database, UTCDateTime, dialect_insert, table_of
+
+log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT = 2.0  # seconds a Redis call may take before the database stands in
 
 
 class SharedValue(Base):
@@ -98,23 +104,44 @@ class DatabaseState:
 
 class RedisState:
     """Keys under ``<namespace>:shared:`` (the installation's Socket.IO channel, which all
-    its processes share)."""
+    its processes share).
 
-    def __init__(self, url: str, namespace: str) -> None:
+    While Redis does not answer (down, or slower than ``REDIS_TIMEOUT``), values go to and
+    come from ``fallback`` (the database), so nothing that keeps state here fails with
+    Redis; a key Redis does not have is looked for there too, so what was written during
+    an outage is still read after it."""
+
+    def __init__(self, url: str, namespace: str, fallback: SharedState) -> None:
         from redis import asyncio as aioredis
 
-        self.redis: Any = aioredis.from_url(url)
+        self.redis: Any = aioredis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
         self.prefix = f"{namespace}:shared:"
+        self.fallback = fallback
 
     async def put(self, key: str, value: dict[str, Any], *, ttl: timedelta) -> None:
-        await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl)
+        try:
+            await self.redis.set(self.prefix + key, json.dumps(value), ex=ttl)
+        except (RedisError, OSError) as exc:  # OSError: refused, timed out
+            log.warning("Redis unreachable (%s): shared state %r kept in the database", exc, key)
+            await self.fallback.put(key, value, ttl=ttl)
 
     async def get(self, key: str) -> dict[str, Any] | None:
-        raw = await self.redis.get(self.prefix + key)
-        return None if raw is None else dict(json.loads(raw))
+        try:
+            raw = await self.redis.get(self.prefix + key)
+        except (RedisError, OSError) as exc:  # OSError: refused, timed out
+            log.warning("Redis unreachable (%s): shared state %r read from the database", exc, key)
+            raw = None
+        if raw is None:
+            return await self.fallback.get(key)
+        return dict(json.loads(raw))
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        try:
+            await self.redis.aclose()
+        finally:
+            await self.fallback.close()
 
 
 def side_file_url(database_url: str) -> str:
@@ -129,10 +156,13 @@ def side_file_url(database_url: str) -> str:
 def shared_state(
     db: Database, redis_url: str | None, namespace: str = "heyat-socketio"
 ) -> SharedState:
-    """The installation's shared state: Redis if configured (keys under ``namespace``),
-    else the database."""
+    """The installation's shared state: Redis if configured (keys under ``namespace``; the
+    database while Redis is away), else the database."""
+    fallback = (
+        DatabaseState(Database(side_file_url(db.url)), owned=True)
+        if db.is_sqlite
+        else DatabaseState(db)
+    )
     if redis_url:
-        return RedisState(redis_url, namespace)
-    if db.is_sqlite:
-        return DatabaseState(Database(side_file_url(db.url)), owned=True)
-    return DatabaseState(db)
+        return RedisState(redis_url, namespace, fallback)
+    return fallback

@@ -22,6 +22,8 @@ from hearing_server.config import HIDDEN, Settings, env_var, is_secret, read_or_
 
 def _sample(name: str, hint: Any) -> tuple[str, Any]:
     """A text for the variable of field ``name`` of type ``hint`` and the value it must give."""
+    if name == "sqlite_synchronous":  # checked: FULL, EXTRA or NORMAL
+        return "normal", "normal"
     if hint in (str, str | None):
         return f"value-of-{name}", f"value-of-{name}"
     if hint is int:

@@ -203,3 +203,31 @@ async def test_an_in_memory_database_works_too() -> None:
             assert (await session.execute(text("SELECT v FROM t"))).scalar() == 7
     finally:
         await memory.dispose()
+
+
+async def test_every_connection_syncs_the_wal_at_commit_unless_configured_otherwise(
+    db: Database, tmp_path: Path
+) -> None:
+    """Acknowledged means durable: synchronous=FULL (2) on every pooled connection by
+    default, so a COMMIT returns only once the WAL is on disk; NORMAL (1) only when an
+    installation asks for it, and nothing else is accepted."""
+    from hearing_server.config import Settings
+
+    readers = [db.session(write=False) for _ in range(3)]  # three connections at once
+    try:
+        levels = [(await s.execute(text("PRAGMA synchronous"))).scalar() for s in readers]
+    finally:
+        for session in readers:
+            await session.close()
+    assert levels == [2, 2, 2]
+    normal = Database(f"sqlite+aiosqlite:///{tmp_path / 'heyat.db'}", synchronous="normal")
+    try:
+        async with normal.transaction(write=False) as session:
+            assert (await session.execute(text("PRAGMA synchronous"))).scalar() == 1
+    finally:
+        await normal.dispose()
+    with pytest.raises(ValueError, match="synchronous"):
+        Database(f"sqlite+aiosqlite:///{tmp_path / 'heyat.db'}", synchronous="OFF")
+    with pytest.raises(ValueError, match="HEYAT_SQLITE_SYNCHRONOUS"):
+        Settings.from_env({"HEYAT_SQLITE_SYNCHRONOUS": "off"})
+    assert Settings.from_env({}).sqlite_synchronous == "FULL"
