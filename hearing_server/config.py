@@ -134,6 +134,9 @@ class Settings:
     # How long a Janus room token and a TURN credential are good for.
     media_token_seconds: int = 120
     media_turn_seconds: int = 3600
+    # Every media server (the table of `heyat media list`) is asked GET /info this often;
+    # two failures in a row mark it down and its open rooms move to a healthy one.
+    media_health_seconds: float = 5.0
     # Tests only: coturn relays to loopback peers.
     media_allow_loopback: bool = False
     testing: bool = False
