@@ -26,6 +26,7 @@ let grant = null;
 let restartTimer = null;
 const feeds = new Map(); // feed id -> { handle, tile, display }
 let privateId = null;
+let lastMove = null; // the server named by the last media/moved event
 
 function status(text, kind) {
   const node = $("media-status");
@@ -71,6 +72,7 @@ function onRoomMediaEvent(event) {
     wanted = true;
     start();
   }
+  if (event.op === "moved") lastMove = p.server;
   if (event.op === "moved" && wanted && (!grant || grant.server !== p.server)) {
     // The media server holding this hearing died and the room was made again on
     // another: join it there (fresh credentials), staying in the hearing.
@@ -388,4 +390,5 @@ window.heyatMedia = {
   // The media server this page's media goes through (its name in `heyat media list`).
   server: () => (grant && janus ? grant.server : null),
   speaking: () => [...talking],
+  moved: () => lastMove,
 };
