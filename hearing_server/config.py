@@ -120,6 +120,9 @@ class Settings:
     # The address Janus gathers ICE candidates on (its --interface); empty: every one.
     media_janus_interface: str = ""
     media_rtp_ports: str = "20000-20999"
+    # The public address of a Janus (and coturn) behind 1:1 NAT (a cloud VM's elastic IP):
+    # Janus's nat_1_1_mapping and coturn's external-ip (docs/media.md).
+    media_public_ip: str = ""
     # Generated into var/ on first run when empty (with_generated_secrets).
     media_api_secret: str = ""
     media_admin_key: str = ""
