@@ -14,6 +14,13 @@ window is ``HMAC(token secret, hearing, user, window end)``, so the server can a
 (and remove from ``allowed``) every token of a person that is still good — this window's
 and the next. A publisher id ``u<user>-<mac>`` says whose it is and proves that Heyat
 issued it; cutting the parties kicks every publisher whose id is not a board member's.
+
+With the app's database (``MediaService(config, db)``) the rooms are spread over the table
+of media servers (:mod:`.fleet`): each hearing's room pinned to one, every server
+health-checked (:meth:`MediaService.run_health_checks`), and the rooms of a server that
+died made again on another (:meth:`MediaService.move`), the room told ``media/moved``.
+Whatever talks to a hearing's room asks :meth:`MediaService.janus_for` for its server's
+client; ``MediaService.janus`` is the configured (``local``) server's only.
 """
 
 from __future__ import annotations
