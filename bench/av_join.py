@@ -390,7 +390,7 @@ async def load(
         await asyncio.sleep(window)
         a1, i1 = ProcSample(janus.pid), ProcSample(idle.pid)
         frames1 = sum([await page.evaluate("window.frames()") for page in pages])
-        return {
+        result = {
             "cpu_pct": a1.cpu_pct_since(a0),
             "rss_mb": a1.rss_mb,
             "idle_cpu_pct": i1.cpu_pct_since(i0),
@@ -399,6 +399,10 @@ async def load(
             "pages_receiving": await receiving(),
             "errors": len([1 for page in pages if await page.evaluate("window.bench.error")]),
         }
+        found = {str(await page.evaluate("window.bench.error")) for page in pages} - {"None"}
+        if found:
+            print(f"av_janus: page errors: {sorted(found)}", flush=True)
+        return result
     finally:
         for page in pages:
             await leave(page)

@@ -130,12 +130,18 @@ def media_add(name: str, url: str, public_url: str, secret_ref: str) -> None:
 @media_group.command("list")
 def media_list() -> None:
     """The media servers: name, URL, healthy or down, open rooms, last health check."""
+    from hearing_server.db import Database
     from hearing_server.media.fleet import list_servers
 
-    async def work(session: Any, _settings: Settings) -> Any:
-        return await list_servers(session)
+    async def work(settings: Settings) -> Any:
+        db = Database(settings.database_url)
+        try:  # a reader: never waits for (nor holds up) the writer
+            async with db.transaction(write=False) as session:
+                return await list_servers(session)
+        finally:
+            await db.dispose()
 
-    for load in _run(lambda s: _in_transaction(s, work)):
+    for load in _run(work):
         server = load.server
         checked = load.last_checked.isoformat(timespec="seconds") if load.last_checked else "-"
         state = "healthy" if server.healthy else "down"
