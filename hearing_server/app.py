@@ -86,7 +86,7 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
     _register_template_helpers(app)
     _register_nav(rt)
     _register_blueprints(app, rt)
-    media = _register_media(rt)
+    media = _register_media(app, rt)
     _register_realtime(rt)
 
     @app.before_serving
@@ -245,7 +245,7 @@ def _register_blueprints(app: Quart, rt: Runtime) -> None:
     stats_services.install(app)
 
 
-def _register_media(rt: Runtime) -> Any:
+def _register_media(app: Quart, rt: Runtime) -> Any:
     """Audio/video (hearing_server.media) when a media server is configured: its room
     events, and the hook the rooms call on phase changes. Without one the events answer
     that audio/video is unavailable and the room works as before."""
@@ -259,12 +259,29 @@ def _register_media(rt: Runtime) -> Any:
     config = MediaConfig.from_settings(rt.settings)
     if config is None:
         return None
-    service = MediaService(config)
+    service = MediaService(config, rt.db)
     service.recorder = Recorder(rt.db, rt.settings, service)
     rt.rooms.media = service
-    parts = urlsplit(config.public_janus_url)
-    if parts.scheme and parts.netloc:
-        rt.media_origin = f"{parts.scheme}://{parts.netloc}"
+
+    def origins(servers: list[Any]) -> None:
+        found = dict.fromkeys(
+            f"{parts.scheme}://{parts.netloc}"
+            for parts in (urlsplit(s.public_url) for s in servers)
+            if parts.scheme and parts.netloc
+        )
+        rt.media_origin = " ".join(found)
+
+    service.on_servers = origins
+    origins([service.local])
+
+    @app.before_serving
+    async def start_media_fleet() -> None:
+        """The configured server joins the table; every server is health-checked and a
+        dead one's rooms move (hearing_server.media.fleet)."""
+        await service.register_local()
+        await service.check_servers()
+        rt.background.append(asyncio.create_task(service.run_health_checks()))
+
     return service
 
 

@@ -100,6 +100,71 @@ def media_render_config() -> None:
     click.echo(str(paths.root))
 
 
+@media_group.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--public-url", default="", help="The URL browsers use (default: URL).")
+@click.option(
+    "--secret-ref",
+    default="",
+    help="The environment variable holding its API secret (default: HEYAT_MEDIA_API_SECRET's).",
+)
+def media_add(name: str, url: str, public_url: str, secret_ref: str) -> None:
+    """Add a media server (a Janus rendered with this installation's token secret and
+    admin key) that hearings' rooms can be pinned to."""
+    from hearing_server.errors import DomainError
+    from hearing_server.media.fleet import do_add_server
+
+    async def work(session: Any, _settings: Settings) -> Any:
+        return await do_add_server(
+            session, name=name, url=url, public_url=public_url, secret_ref=secret_ref
+        )
+
+    try:
+        server = _run(lambda s: _in_transaction(s, work))
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"added {server.name} {server.url}")
+
+
+@media_group.command("list")
+def media_list() -> None:
+    """The media servers: name, URL, healthy or down, open rooms, last health check."""
+    from hearing_server.db import Database
+    from hearing_server.media.fleet import list_servers
+
+    async def work(settings: Settings) -> Any:
+        db = Database(settings.database_url)
+        try:  # a reader: never waits for (nor holds up) the writer
+            async with db.transaction(write=False) as session:
+                return await list_servers(session)
+        finally:
+            await db.dispose()
+
+    for load in _run(work):
+        server = load.server
+        checked = load.last_checked.isoformat(timespec="seconds") if load.last_checked else "-"
+        state = "healthy" if server.healthy else "down"
+        click.echo(f"{server.name}\t{server.url}\t{state}\trooms={load.rooms}\tchecked={checked}")
+
+
+@media_group.command("remove")
+@click.argument("name")
+def media_remove(name: str) -> None:
+    """Remove a media server that holds no open room."""
+    from hearing_server.errors import DomainError
+    from hearing_server.media.fleet import do_remove_server
+
+    async def work(session: Any, _settings: Settings) -> None:
+        await do_remove_server(session, name)
+
+    try:
+        _run(lambda s: _in_transaction(s, work))
+    except DomainError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"removed {name}")
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

@@ -124,6 +124,9 @@ class Settings:
     # The address Janus gathers ICE candidates on (its --interface); empty: every one.
     media_janus_interface: str = ""
     media_rtp_ports: str = "20000-20999"
+    # The public address of a Janus (and coturn) behind 1:1 NAT (a cloud VM's elastic IP):
+    # Janus's nat_1_1_mapping and coturn's external-ip (docs/media.md).
+    media_public_ip: str = ""
     # Generated into var/ on first run when empty (with_generated_secrets).
     media_api_secret: str = ""
     media_admin_key: str = ""
@@ -138,6 +141,9 @@ class Settings:
     # How long a Janus room token and a TURN credential are good for.
     media_token_seconds: int = 120
     media_turn_seconds: int = 3600
+    # Every media server (the table of `heyat media list`) is asked GET /info this often;
+    # two failures in a row mark it down and its open rooms move to a healthy one.
+    media_health_seconds: float = 5.0
     # Tests only: coturn relays to loopback peers.
     media_allow_loopback: bool = False
     testing: bool = False

@@ -14,6 +14,7 @@ from hearing_server.cases import models as cases_models
 from hearing_server.db import Base
 from hearing_server.issuance import models as issuance_models
 from hearing_server.issuance import search_index as issuance_search_index
+from hearing_server.media import models as media_models
 from hearing_server.notifications import models as notifications_models
 from hearing_server.rooms import models as rooms_models
 from hearing_server.scheduling import models as scheduling_models
@@ -29,6 +30,7 @@ __all__ = [
     "instances_models",
     "issuance_models",
     "issuance_search_index",
+    "media_models",
     "notifications_models",
     "rooms_models",
     "scheduling_models",

@@ -136,7 +136,9 @@ async def _janus_record(service: MediaService, hearing_id: int, on: bool) -> Non
     if on:
         await asyncio.to_thread(_room_dir(service, hearing_id).mkdir, parents=True, exist_ok=True)
         await service.ensure_room(hearing_id)
-    await service.janus.enable_recording(room_id(hearing_id), on)
+    # The server holding the hearing's room (several media servers: hearing_server.media.fleet).
+    janus = await service.janus_for(hearing_id)
+    await janus.enable_recording(room_id(hearing_id), on)
 
 
 async def _append(

@@ -85,6 +85,9 @@ def janus_jcfg(settings: Settings, paths: MediaPaths) -> str:
     nat = ""
     if settings.media_janus_interface:
         nat = f"\tice_enforce_list = {_q(settings.media_janus_interface)}\n"
+    if settings.media_public_ip:
+        # Behind 1:1 NAT: announce the public address in the ICE candidates.
+        nat += f"\tnat_1_1_mapping = {_q(settings.media_public_ip)}\n"
     return (
         "general: {\n"
         f"\tconfigs_folder = {_q(str(paths.janus_dir))}\n"
@@ -179,6 +182,8 @@ def turnserver_conf(settings: Settings, paths: MediaPaths) -> str:
     if settings.media_turn_relay_ip:
         lines.append(f"relay-ip={settings.media_turn_relay_ip}")
         lines.append(f"listening-ip={settings.media_turn_relay_ip}")
+    if settings.media_public_ip:
+        lines.append(f"external-ip={settings.media_public_ip}")
     if settings.media_allow_loopback:
         lines.append("allow-loopback-peers")
         lines.append("cli-password=unused")

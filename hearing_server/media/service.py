@@ -14,15 +14,24 @@ window is ``HMAC(token secret, hearing, user, window end)``, so the server can a
 (and remove from ``allowed``) every token of a person that is still good — this window's
 and the next. A publisher id ``u<user>-<mac>`` says whose it is and proves that Heyat
 issued it; cutting the parties kicks every publisher whose id is not a board member's.
+
+With the app's database (``MediaService(config, db)``) the rooms are spread over the table
+of media servers (:mod:`.fleet`): each hearing's room pinned to one, every server
+health-checked (:meth:`MediaService.run_health_checks`), and the rooms of a server that
+died made again on another (:meth:`MediaService.move`), the room told ``media/moved``.
+Whatever talks to a hearing's room asks :meth:`MediaService.janus_for` for its server's
+client; ``MediaService.janus`` is the configured (``local``) server's only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
+import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +39,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hearing_server.config import Settings
+from hearing_server.db import Database
 from hearing_server.errors import Conflict, Forbidden, NotFound
-from hearing_server.media import tokens
+from hearing_server.media import fleet, tokens
+from hearing_server.media.fleet import Server
 from hearing_server.media.janus import JanusClient, JanusError, JanusUnavailable
 from hearing_server.media.render import media_paths
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import check_participant, is_admitted
-from hearing_server.rooms.log import PUBLIC_PHASES
+from hearing_server.rooms.log import PUBLIC_PHASES, do_append_event
 from hearing_server.rooms.models import RoomEvent
 from hearing_server.scheduling.models import Hearing, RoomPhase
 
@@ -69,6 +80,7 @@ class MediaConfig:
     token_seconds: int
     turn_seconds: int
     rec_dir: str
+    health_seconds: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MediaConfig | None:
@@ -86,30 +98,60 @@ class MediaConfig:
             token_seconds=max(10, settings.media_token_seconds),
             turn_seconds=max(10, settings.media_turn_seconds),
             rec_dir=str(media_paths(settings).recordings.absolute()),
+            health_seconds=max(0.2, settings.media_health_seconds),
         )
 
 
 class MediaService:
     """The media part of one app (``rt.rooms.media``)."""
 
-    def __init__(self, config: MediaConfig) -> None:
+    def __init__(self, config: MediaConfig, db: Database | None = None) -> None:
+        """``db``: the installation's table of media servers (:mod:`.fleet`) is used, and
+        each hearing's room pinned to one of them; without it, the one server of
+        ``config`` holds every room."""
         self.config = config
+        self.db = db
         # The rooms' own secret (kick, moderate, destroy): derived, so every process of
         # one installation computes the same.
-        room_secret = self._mac("room-secret")
-        self.janus = JanusClient(
-            config.janus_url,
-            api_secret=config.api_secret,
-            admin_key=config.admin_key,
-            room_secret=room_secret,
-        )
+        self._room_secret = self._mac("room-secret")
+        self._clients: dict[tuple[str, str], JanusClient] = {}
+        # The configured server (``local`` in the table): the only one without ``db``.
+        self.janus = self._client_for(config.janus_url, config.api_secret)
+        self.local = Server(0, fleet.LOCAL, config.janus_url, config.public_janus_url, "", True)
+        # Told the servers after every round of health checks (the app keeps the room
+        # page's CSP connect-src open to their public origins).
+        self.on_servers: Callable[[list[Server]], None] = lambda servers: None
         # Consented recording (hearing_server.media.recording), set in create_app.
         self.recorder: Recorder | None = None
 
     async def close(self) -> None:
         if self.recorder is not None:
             await self.recorder.close()
-        await self.janus.close()
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
+
+    def _client_for(self, url: str, api_secret: str) -> JanusClient:
+        key = (url, api_secret)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = JanusClient(
+                url,
+                api_secret=api_secret,
+                admin_key=self.config.admin_key,
+                room_secret=self._room_secret,
+            )
+        return client
+
+    def client(self, server: Server) -> JanusClient:
+        """The Janus client of ``server``, with its API secret: the installation's, or
+        the environment variable its ``secret_ref`` names."""
+        if not server.secret_ref:
+            return self._client_for(server.url, self.config.api_secret)
+        secret = os.environ.get(server.secret_ref)
+        if not secret:
+            raise JanusUnavailable(f"{server.secret_ref} is not set (media server {server.name})")
+        return self._client_for(server.url, secret)
 
     # --- derived credentials -----------------------------------------------------------
 
@@ -143,9 +185,13 @@ class MediaService:
     def live_room_tokens(self, hearing_id: int, user_id: int, now: float) -> list[str]:
         return [self.room_token(hearing_id, user_id, end) for end in self._window_ends(now)]
 
-    def credentials(self, hearing_id: int, user_id: int, now: float) -> dict[str, Any]:
+    def credentials(
+        self, hearing_id: int, user_id: int, now: float, server: Server | None = None
+    ) -> dict[str, Any]:
         """What ``media.join`` answers (the room token is the next window's: good for at
-        least ``token_seconds``)."""
+        least ``token_seconds``), for the room on ``server`` (the configured one by
+        default)."""
+        server = server or self.local
         expires = self._window_ends(now)[1]
         turn = tokens.turn_credential(
             self.config.turn_secret,
@@ -155,7 +201,8 @@ class MediaService:
         )
         return {
             "available": True,
-            "janus_url": self.config.public_janus_url,
+            "janus_url": server.public_url,
+            "server": server.name,
             "room": room_id(hearing_id),
             "core_token": tokens.core_token(self.config.token_secret, expires),
             "room_token": self.room_token(hearing_id, user_id, expires),
@@ -187,17 +234,25 @@ class MediaService:
                 "The chair removed you from the audio and video of this hearing.",
                 code="media_removed",
             )
-        now = time.time()
-        answer = self.credentials(ctx.hearing_id, ctx.user.id, now)
-        try:
-            await self.ensure_room(ctx.hearing_id)
-            await self.janus.allowed(room_id(ctx.hearing_id), "add", [answer["room_token"]])
-        except (JanusUnavailable, JanusError) as error:
-            log.warning("media.join for hearing %s: %s", ctx.hearing_id, error)
-            raise Conflict(
-                "Audio and video are unavailable right now.", code="media_unavailable"
-            ) from None
-        return answer
+        for attempt in (1, 2):
+            server: Server | None = None
+            try:
+                server = await self.server_for(ctx.hearing_id, open_room=True)
+                answer = self.credentials(ctx.hearing_id, ctx.user.id, time.time(), server)
+                janus = self.client(server)
+                await self._ensure_room_on(janus, ctx.hearing_id)
+                await janus.allowed(room_id(ctx.hearing_id), "add", [answer["room_token"]])
+                return answer
+            except JanusUnavailable as error:
+                log.warning("media.join for hearing %s: %s", ctx.hearing_id, error)
+                # The server did not answer: down now, and the room moves (once).
+                if attempt == 1 and server is not None and self.db is not None:
+                    await self.mark_down(server)
+                    continue
+            except JanusError as error:
+                log.warning("media.join for hearing %s: %s", ctx.hearing_id, error)
+            break
+        raise Conflict("Audio and video are unavailable right now.", code="media_unavailable")
 
     @staticmethod
     async def is_removed(session: AsyncSession, hearing_id: int, user_id: int) -> bool:
@@ -219,11 +274,24 @@ class MediaService:
     # --- the room's life -------------------------------------------------------------
 
     async def ensure_room(self, hearing_id: int) -> bool:
-        return await self.janus.ensure_room(
+        """Make the hearing's room on its server (pinned now if it was not)."""
+        server = await self.server_for(hearing_id, open_room=True)
+        return await self._ensure_room_on(self.client(server), hearing_id)
+
+    async def _ensure_room_on(
+        self, janus: JanusClient, hearing_id: int, allowed: Iterable[str] = ()
+    ) -> bool:
+        return await janus.ensure_room(
             room_id(hearing_id),
             description=f"Heyat hearing {hearing_id}",
+            allowed=allowed,
             rec_dir=f"{self.config.rec_dir}/{room_id(hearing_id)}",
         )
+
+    async def janus_for(self, hearing_id: int) -> JanusClient:
+        """The client of the server holding the hearing's room (no room is made or moved:
+        a room that does not exist answers Janus's 426)."""
+        return self.client(await self.server_for(hearing_id, open_room=False))
 
     async def phase_changed(self, hearing_id: int, phase: str, party_ids: Iterable[int]) -> None:
         """After the commit of a phase change (rooms.phases): the hearing opening creates the
@@ -238,7 +306,9 @@ class MediaService:
                 log.exception("stopping the recording of hearing %s", hearing_id)
         try:
             if target == RoomPhase.CLOSED:
-                await self.janus.destroy_room(room_id(hearing_id))
+                janus = await self.janus_for(hearing_id)
+                await janus.destroy_room(room_id(hearing_id))
+                await self._unpin(hearing_id)
             elif target in PUBLIC_PHASES:
                 await self.ensure_room(hearing_id)
             else:
@@ -254,10 +324,11 @@ class MediaService:
         stale = [
             tok for uid in sorted(revoke) for tok in self.live_room_tokens(hearing_id, uid, now)
         ]
+        janus = await self.janus_for(hearing_id)
         try:
             if stale:
-                await self.janus.allowed(room, "remove", stale)
-            participants = await self.janus.participants(room)
+                await janus.allowed(room, "remove", stale)
+            participants = await janus.participants(room)
         except JanusError as error:
             if error.code == 426:  # no such room: nobody to cut
                 return []
@@ -269,7 +340,7 @@ class MediaService:
             if owner is not None and owner not in revoke:
                 continue
             try:
-                await self.janus.kick(room, feed)
+                await janus.kick(room, feed)
                 kicked.append(feed)
             except JanusError as error:
                 log.info("kick %s in %s: %s", feed, room, error)
@@ -278,14 +349,13 @@ class MediaService:
     async def remove_user(self, hearing_id: int, user_id: int) -> list[str]:
         """Cut one person's media (their tokens out of ``allowed``, their publisher kicked)."""
         room = room_id(hearing_id)
-        await self.janus.allowed(
-            room, "remove", self.live_room_tokens(hearing_id, user_id, time.time())
-        )
+        janus = await self.janus_for(hearing_id)
+        await janus.allowed(room, "remove", self.live_room_tokens(hearing_id, user_id, time.time()))
         kicked = []
-        for entry in await self.janus.participants(room):
+        for entry in await janus.participants(room):
             feed = str(entry.get("id"))
             if self.feed_user(hearing_id, feed) == user_id:
-                await self.janus.kick(room, feed)
+                await janus.kick(room, feed)
                 kicked.append(feed)
         return kicked
 
@@ -297,17 +367,144 @@ class MediaService:
         # Heyat looks at the room as a participant does to learn the audio mids.
         expires = self._window_ends(time.time())[0]
         token = tokens.room_token(self.config.token_secret, expires, room, self._mac("peek")[:16])
-        await self.janus.allowed(room, "add", [token])
+        janus = await self.janus_for(hearing_id)
+        await janus.allowed(room, "add", [token])
         try:
-            publishers = await self.janus.publishers(room, token)
+            publishers = await janus.publishers(room, token)
         finally:
-            await self.janus.allowed(room, "remove", [token])
+            await janus.allowed(room, "remove", [token])
         done = 0
         for entry in publishers:
             if str(entry.get("id")) != feed:
                 continue
             for stream in entry.get("streams", []):
                 if stream.get("type") == "audio" and not stream.get("disabled"):
-                    await self.janus.moderate(room, feed, str(stream["mid"]), mute)
+                    await janus.moderate(room, feed, str(stream["mid"]), mute)
                     done += 1
         return done
+
+    # --- several media servers (the table of :mod:`.fleet`) -------------------------
+
+    async def register_local(self) -> None:
+        """The configured server, as ``local`` in the table (the app's start)."""
+        if self.db is None:
+            return
+        async with self.db.transaction() as session:
+            local = await fleet.do_register_local(
+                session, self.config.janus_url, self.config.public_janus_url
+            )
+        self.local = local
+
+    async def server_for(self, hearing_id: int, *, open_room: bool) -> Server:
+        """The server holding the hearing's room. ``open_room``: pin one now if none is
+        (the least loaded healthy server), and move the room if its server is down."""
+        if self.db is None:
+            return self.local
+        async with self.db.transaction() as session:
+            pinned = await fleet.get_pin(session, hearing_id)
+            if pinned is not None and (pinned.healthy or not open_room):
+                return pinned
+            if pinned is None:
+                if not open_room:
+                    return self.local
+                target = await fleet.choose_server(session)
+                if target is None:
+                    raise JanusUnavailable("no media server is healthy")
+                return await fleet.do_pin(session, hearing_id, target.id)
+        await self.move(hearing_id, pinned)
+        async with self.db.transaction(write=False) as session:
+            now = await fleet.get_pin(session, hearing_id)
+        if now is None or not now.healthy:
+            raise JanusUnavailable("no media server is healthy")
+        return now
+
+    async def _unpin(self, hearing_id: int) -> None:
+        if self.db is not None:
+            async with self.db.transaction() as session:
+                await fleet.do_unpin(session, hearing_id)
+
+    async def mark_down(self, server: Server) -> None:
+        if self.db is None:
+            return
+        async with self.db.transaction() as session:
+            await fleet.do_mark_down(session, server.id)
+
+    async def move(self, hearing_id: int, dead: Server) -> Server | None:
+        """Make the hearing's room again on the least loaded healthy server other than
+        ``dead``, with the ``allowed`` list of who is admitted to its media now, pin it
+        there and tell the room (``media/moved``: clients join the new server without
+        leaving the hearing). None when no server can take it, or when another process
+        moved it first (the pin is compared and set)."""
+        if self.db is None:
+            return None
+        async with self.db.transaction() as session:
+            target = await fleet.choose_server(session, exclude=dead.id)
+            if target is None:
+                log.warning("hearing %s: no healthy media server to move to", hearing_id)
+                return None
+            if not await fleet.do_repin(session, hearing_id, dead.id, target.id):
+                return None
+            hearing = await session.get(Hearing, hearing_id)
+            if hearing is None or hearing.phase == RoomPhase.CLOSED:
+                await fleet.do_unpin(session, hearing_id)
+                return None
+            now = time.time()
+            allowed = [
+                token
+                for user_id in await fleet.media_admitted_users(session, hearing_id, hearing.phase)
+                if not await self.is_removed(session, hearing_id, user_id)
+                for token in self.live_room_tokens(hearing_id, user_id, now)
+            ]
+            # Raises (and the pin stays where it was) when the target fails too.
+            await self._ensure_room_on(self.client(target), hearing_id, allowed)
+            await do_append_event(
+                session, hearing, "media", "moved", {"server": target.name}, ev.AUDIENCE_ALL
+            )
+        log.warning(
+            "hearing %s: media room moved from %s to %s", hearing_id, dead.name, target.name
+        )
+        return target
+
+    async def check_servers(self) -> None:
+        """One round of health checks (``GET /info`` on every server), then every room on
+        a server that is down moves to a healthy one."""
+        if self.db is None:
+            return
+        async with self.db.transaction(write=False) as session:
+            servers = [load.server for load in await fleet.list_servers(session)]
+        self.on_servers(servers)
+        answers = await asyncio.gather(*(self._answers(server) for server in servers))
+        async with self.db.transaction() as session:
+            for server, ok in zip(servers, answers, strict=True):
+                if await fleet.do_record_check(session, server.id, ok):
+                    log.warning("media server %s (%s) is down", server.name, server.url)
+        async with self.db.transaction(write=False) as session:
+            down = await fleet.servers_down_with_rooms(session)
+            moving = [(server, await fleet.pinned_hearings(session, server.id)) for server in down]
+        for server, hearings in moving:
+            for hearing_id in hearings:
+                try:
+                    await self.move(hearing_id, server)
+                except (JanusUnavailable, JanusError) as error:
+                    log.warning("hearing %s: media room could not move: %s", hearing_id, error)
+
+    async def _answers(self, server: Server) -> bool:
+        try:
+            info = await self.client(server).info()
+        except JanusUnavailable:
+            return False
+        except Exception:  # an answer that is not Janus's
+            return False
+        return info.get("janus") == "server_info"
+
+    async def run_health_checks(self) -> None:
+        """Forever (a served app's background task): :meth:`check_servers` every
+        ``health_seconds``."""
+        while True:
+            await asyncio.sleep(self.config.health_seconds)
+            try:
+                await self.check_servers()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a busy database: the next round tries again
+                log.exception("media health check failed")

@@ -26,6 +26,7 @@ let grant = null;
 let restartTimer = null;
 const feeds = new Map(); // feed id -> { handle, tile, display }
 let privateId = null;
+let lastMove = null; // the server named by the last media/moved event
 
 function status(text, kind) {
   const node = $("media-status");
@@ -71,14 +72,30 @@ function onRoomMediaEvent(event) {
     wanted = true;
     start();
   }
+  if (event.op === "moved") lastMove = p.server;
+  if (event.op === "moved" && wanted && (!grant || grant.server !== p.server)) {
+    // The media server holding this hearing died and the room was made again on
+    // another: join it there (fresh credentials), staying in the hearing.
+    status(T.media_reconnecting, "warn");
+    teardown();
+    start();
+  }
 }
+
+let starting = false;
 
 async function start() {
   clearTimeout(restartTimer);
-  if (!call || janus) return;
+  if (!call || janus || starting) return;
+  starting = true;
   status(T.media_connecting, "warn");
-  const answer = await call("media.join", {});
-  if (!wanted) return;
+  let answer;
+  try {
+    answer = await call("media.join", {});
+  } finally {
+    starting = false;
+  }
+  if (!wanted || janus) return;
   if (answer.error) {
     status(answer.error.message, "danger");
     if (answer.error.code === "media_unavailable") scheduleRestart(10000);
@@ -262,12 +279,56 @@ function tile(pub) {
   return box;
 }
 
+// Who is speaking: Janus tells every participant when a publisher's audio level (from
+// the RTP audio-level extension) crosses the room's threshold ("talking") and falls back
+// ("stopped-talking"). The tile, the person's entry in the people list (a visible mark
+// whose text screen readers read with the name, put back when room.js redraws the list)
+// and a polite live region (#media-speaking) say who it is.
+const talking = new Set(); // user ids
+
+function feedUser(feed) {
+  const m = /^u(\d+)-/.exec(String(feed));
+  return m ? Number(m[1]) : null;
+}
+
 function speaking(feed, on) {
   const entry = feeds.get(feed);
   if (entry) entry.tile.classList.toggle("speaking", on);
   if (grant && feed === grant.feed_id) $("media-self-box").classList.toggle("speaking", on);
+  const user = feedUser(feed);
+  if (user !== null) {
+    if (on) talking.add(user);
+    else talking.delete(user);
+  }
+  markPeople();
   const names = [...feeds.values()].filter((f) => f.tile.classList.contains("speaking")).map((f) => f.display);
   $("media-speaking").textContent = names.length ? T.media_speaking.replace("{names}", names.join("، ")) : "";
+}
+
+function markPeople() {
+  for (const item of $("people").children) {
+    const on = talking.has(Number(item.dataset.user));
+    if (item.classList.contains("speaking") === on && (item.querySelector(".speaking-mark") !== null) === on) continue;
+    item.classList.toggle("speaking", on);
+    const mark = item.querySelector(".speaking-mark");
+    if (on && !mark) {
+      const badge = document.createElement("span");
+      badge.className = "speaking-mark badge ok";
+      badge.textContent = "🔊 " + T.media_speaking_now;
+      item.querySelector(".who").after(badge);
+    } else if (!on && mark) {
+      mark.remove();
+    }
+  }
+}
+
+// room.js redraws the people list from its state: put the marks back.
+new MutationObserver(markPeople).observe($("people"), { childList: true });
+
+function clearSpeaking() {
+  talking.clear();
+  markPeople();
+  $("media-speaking").textContent = "";
 }
 
 function dropFeed(feed) {
@@ -279,6 +340,7 @@ function dropFeed(feed) {
 }
 
 function teardown() {
+  clearSpeaking();
   for (const feed of [...feeds.keys()]) dropFeed(feed);
   publisher = null;
   const j = janus;
@@ -339,4 +401,8 @@ window.heyatMedia = {
     return out;
   },
   state: () => $("media").dataset.state,
+  // The media server this page's media goes through (its name in `heyat media list`).
+  server: () => (grant && janus ? grant.server : null),
+  speaking: () => [...talking],
+  moved: () => lastMove,
 };

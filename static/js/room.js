@@ -364,6 +364,7 @@ function renderPeople() {
   list.replaceChildren();
   for (const p of state.people) {
     const item = el("li", null, p.present ? "present" : "absent");
+    item.dataset.user = p.user_id; // media.js marks who is speaking
     item.append(el("span", p.name, "who"));
     const bits = [T[p.role] || p.role, p.present ? T.present : T.absent];
     if (!p.admitted) bits.push(T.waiting);
