@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, Response, render_template, request, url_for
 from sqlalchemy import select
 
-from hearing_server.accounts import sessions, tenancy, users
+from hearing_server.accounts import security, sessions, tenancy, users
 from hearing_server.accounts.models import Role, User
 from hearing_server.boards import offices
 from hearing_server.boards.models import (
@@ -96,6 +96,9 @@ async def create_user() -> Any:
     form = await request.form
     values = {k: form.get(k, "") for k in ("username", "full_name", "role", "office_id")}
     values["counter_office_id"] = form.get("counter_office_id", "")
+    # argon2 before the request's write transaction opens (its first statement below);
+    # do_create_user still checks the password's rules.
+    password_hash = await security.hash_password(form.get("password", ""))
     session = await db_session()
     try:
         try:
@@ -110,6 +113,7 @@ async def create_user() -> Any:
             username=values["username"],
             full_name=values["full_name"],
             password=form.get("password", ""),
+            password_hash=password_hash,
             role=role,
             actor_id=actor.id,
             office_id=office_id,
