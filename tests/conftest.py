@@ -46,6 +46,13 @@ LONG_FIRST = (
     "tests/test_fuzz_schemathesis.py",
     "tests/rooms/test_rooms_instances.py",
     "tests/issuance/test_issuance_progress_processes.py",
+    "tests/voting/test_durability.py",
+    "tests/voting/test_voting_processes.py",
+    "tests/rooms/test_redis_outage.py",
+    "tests/rooms/test_rooms_storm.py",
+    "tests/rooms/test_rooms_load.py",
+    "tests/scheduling/test_scheduling_restart.py",
+    "tests/test_cli.py",
 )
 
 

@@ -132,12 +132,15 @@ def _room_dir(service: MediaService, hearing_id: int) -> Path:
     return Path(service.config.rec_dir) / room_id(hearing_id)
 
 
-async def _janus_record(service: MediaService, hearing_id: int, on: bool) -> None:
+async def _janus_record(
+    session: AsyncSession, service: MediaService, hearing_id: int, on: bool
+) -> None:
+    """Janus starts or stops writing the room, on the server the room is pinned to
+    (hearing_server.media.fleet), looked up in the caller's transaction."""
     if on:
         await asyncio.to_thread(_room_dir(service, hearing_id).mkdir, parents=True, exist_ok=True)
-        await service.ensure_room(hearing_id)
-    # The server holding the hearing's room (several media servers: hearing_server.media.fleet).
-    janus = await service.janus_for(hearing_id)
+        await service.ensure_room_in(session, hearing_id)
+    janus = await service.janus_in(session, hearing_id)
     await janus.enable_recording(room_id(hearing_id), on)
 
 
@@ -173,7 +176,7 @@ async def _advance(
         return now
     op = "resumed" if now.state == RecState.PAUSED else "start"
     try:
-        await _janus_record(service, hearing.id, True)
+        await _janus_record(session, service, hearing.id, True)
     except (JanusError, JanusUnavailable) as error:
         log.warning("recording in hearing %s: %s", hearing.id, error)
         raise Conflict(
@@ -201,7 +204,7 @@ async def _stop(
         await _append(session, hearing, "declined", {"reason": reason}, actor)
         return
     try:
-        await _janus_record(recorder.service, hearing.id, False)
+        await _janus_record(session, recorder.service, hearing.id, False)
     except (JanusError, JanusUnavailable) as error:
         # A room that is gone (or a Janus that died) records nothing more either.
         log.warning("stop recording in hearing %s: %s", hearing.id, error)
@@ -264,7 +267,7 @@ class Recorder:
             if now.state != RecState.RECORDING or user_id in now.agreed:
                 return
             try:
-                await _janus_record(self.service, hearing_id, False)
+                await _janus_record(session, self.service, hearing_id, False)
             except (JanusError, JanusUnavailable) as error:
                 log.warning("pause recording in hearing %s: %s", hearing_id, error)
                 raise Conflict(

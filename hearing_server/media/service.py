@@ -288,6 +288,20 @@ class MediaService:
             rec_dir=f"{self.config.rec_dir}/{room_id(hearing_id)}",
         )
 
+    async def janus_in(self, session: AsyncSession, hearing_id: int) -> JanusClient:
+        """The client of the server the hearing's room is pinned to, read in the caller's
+        transaction: a room action holds one, and on SQLite a second transaction opened
+        from inside it would wait for it (and fail as "database is locked")."""
+        if self.db is None:
+            return self.janus
+        pinned = await fleet.get_pin(session, hearing_id)
+        return self.client(pinned if pinned is not None else self.local)
+
+    async def ensure_room_in(self, session: AsyncSession, hearing_id: int) -> bool:
+        """:meth:`ensure_room` for a caller inside a transaction (see :meth:`janus_in`):
+        the room is made on the server it is pinned to, never moved."""
+        return await self._ensure_room_on(await self.janus_in(session, hearing_id), hearing_id)
+
     async def janus_for(self, hearing_id: int) -> JanusClient:
         """The client of the server holding the hearing's room (no room is made or moved:
         a room that does not exist answers Janus's 426)."""

@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from hearing_server.config import Settings
-from hearing_server.rooms.namespace import JOIN_CONCURRENCY
+from hearing_server.runtime import ROOM_WRITERS_SQLITE
 from tests.conftest import EVENTUALLY_SECONDS, LiveServer, eventually
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
 STORM = 24  # more sockets than the SQLite pool's connections (5 + 10)
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL has no such lock
 async def test_a_connect_storm_waits_for_the_write_lock_without_starving_readers(
     settings: Settings,
     live_server: LiveServer,
@@ -33,8 +34,6 @@ async def test_a_connect_storm_waits_for_the_write_lock_without_starving_readers
     once the lock is free every socket is in and the room heard every join. (Before, the
     joins held the whole pool and the member's sync waited for the lock too; past the
     pool's 30 s the connects failed and their sockets were never answered.)"""
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL has no database-wide write lock")
     chair = await join("member.gov1")
     start = chair.snapshot["seq"]
     cookie = await signed.cookie("member.wrk1")
@@ -53,7 +52,7 @@ async def test_a_connect_storm_waits_for_the_write_lock_without_starving_readers
         ]
 
         async def joins_wait_for_the_lock() -> bool:
-            return bool(pool.checkedout() >= JOIN_CONCURRENCY)
+            return bool(pool.checkedout() >= ROOM_WRITERS_SQLITE)
 
         await eventually(joins_wait_for_the_lock)
         # Waits as long as it must on a busy machine; before, it waited for the pool and
