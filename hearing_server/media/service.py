@@ -470,7 +470,12 @@ class MediaService:
                 for token in self.live_room_tokens(hearing_id, user_id, now)
             ]
             # Raises (and the pin stays where it was) when the target fails too.
-            await self._ensure_room_on(self.client(target), hearing_id, allowed)
+            janus = self.client(target)
+            if not await self._ensure_room_on(janus, hearing_id, allowed) and allowed:
+                # The target still had a room of this hearing (it held it before and was
+                # taken for dead, or a restart of ours left it): its allowed list is old,
+                # and the people admitted now would be refused (433).
+                await janus.allowed(room_id(hearing_id), "add", allowed)
             await do_append_event(
                 session, hearing, "media", "moved", {"server": target.name}, ev.AUDIENCE_ALL
             )

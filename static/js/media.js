@@ -27,6 +27,9 @@ let restartTimer = null;
 const feeds = new Map(); // feed id -> { handle, tile, display }
 let privateId = null;
 let lastMove = null; // the server named by the last media/moved event
+// Each start counts; a Janus.init callback or a media.join answer of an older start (one
+// torn down by a move or an error since) is dropped, so two sessions never publish as one.
+let attempt = 0;
 
 function status(text, kind) {
   const node = $("media-status");
@@ -75,7 +78,8 @@ function onRoomMediaEvent(event) {
   if (event.op === "moved") lastMove = p.server;
   if (event.op === "moved" && wanted && (!grant || grant.server !== p.server)) {
     // The media server holding this hearing died and the room was made again on
-    // another: join it there (fresh credentials), staying in the hearing.
+    // another: join it there (fresh credentials), staying in the hearing. A start
+    // already asking is dropped when its answer comes (attempt) and this one goes ahead.
     status(T.media_reconnecting, "warn");
     teardown();
     start();
@@ -88,14 +92,15 @@ async function start() {
   clearTimeout(restartTimer);
   if (!call || janus || starting) return;
   starting = true;
+  const mine = ++attempt;
   status(T.media_connecting, "warn");
   let answer;
   try {
     answer = await call("media.join", {});
   } finally {
-    starting = false;
+    if (mine === attempt) starting = false;
   }
-  if (!wanted || janus) return;
+  if (mine !== attempt || !wanted || janus) return;
   if (answer.error) {
     status(answer.error.message, "danger");
     if (answer.error.code === "media_unavailable") scheduleRestart(10000);
@@ -114,7 +119,9 @@ async function start() {
   Janus.init({
     debug: false,
     dependencies: Janus.useDefaultDependencies({ adapter: window.adapter }),
-    callback: connect,
+    callback: () => {
+      if (mine === attempt && wanted && !janus) connect();
+    },
   });
 }
 
@@ -340,6 +347,8 @@ function dropFeed(feed) {
 }
 
 function teardown() {
+  attempt++; // a start under way is dropped when it answers, and no longer blocks a new one
+  starting = false;
   clearSpeaking();
   for (const feed of [...feeds.keys()]) dropFeed(feed);
   publisher = null;

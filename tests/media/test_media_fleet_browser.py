@@ -15,6 +15,7 @@ import pytest
 from hearing_server.config import Settings
 from hearing_server.db import Database
 from hearing_server.media import fleet, render
+from hearing_server.media.service import MediaConfig, MediaService
 from tests.conftest import (
     LiveServer,
     OtpSource,
@@ -136,9 +137,22 @@ def settings(db_url: str, tmp_path: Path, tmp_root: Path, janus_a: NsJanus) -> S
 
 
 @pytest.fixture(autouse=True)
-async def no_room_left() -> None:
-    """Each test has its own server A, and B's room of the test's hearing goes with the
-    hearing's close (nothing to clean here)."""
+async def no_room_left(turn_and_b: NsJanus, settings: Settings) -> AsyncIterator[None]:
+    """Each test has its own server A; B is shared, so the rooms a test leaves on it are
+    destroyed after it. The next test's database numbers its hearing and people the same,
+    and B would still hold the room with the last test's publishers under the same feed
+    ids (their sessions time out only after a minute): the new ones would be refused."""
+    yield
+    config = MediaConfig.from_settings(settings)
+    assert config is not None
+    service = MediaService(config)
+    try:
+        janus = service.client(fleet.Server(0, "b", turn_and_b.url, turn_and_b.url, "", True))
+        listed = await janus.request({"request": "list", "admin_key": janus.admin_key})
+        for entry in listed["list"]:
+            await janus.destroy_room(entry["room"])
+    finally:
+        await service.close()
 
 
 async def server_of(page: Any) -> Any:
