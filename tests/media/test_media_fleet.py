@@ -111,7 +111,8 @@ def settings(db_url: str, tmp_path: Path, tmp_root: Path, janus_a: Janus) -> Set
 @pytest.fixture
 async def on_b(janus_b: Janus, media_service: MediaService) -> JanusClient:
     """A client of server B with the API secret, to look at its rooms."""
-    return media_service._client_for(janus_b.url, MEDIA_SECRETS["media_api_secret"])
+    # Through the service's public door: a server row naming B with the installation's secret.
+    return media_service.client(fleet.Server(0, "b", janus_b.url, janus_b.url, "", True))
 
 
 @pytest.fixture(autouse=True)

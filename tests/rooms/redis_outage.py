@@ -112,7 +112,8 @@ async def fresh_code(person: Person, offset: float = 0.0) -> str:
         if step <= current + 1:
             person.last_step = step
             return str(pyotp.TOTP(person.secret).generate_otp(step))
-        await asyncio.sleep(1)  # the next time-step is a matter of time
+        # Every usable step is taken: wait for the server's next step to begin.
+        await asyncio.sleep(STEP - (time.time() + offset) % STEP)
 
 
 async def sign_in(base_url: str, person: Person) -> None:

@@ -162,7 +162,8 @@ class VotingRun:
             if step <= current + 1:
                 person.last_step = step
                 return step, pyotp.TOTP(person.secret).generate_otp(step)
-            await asyncio.sleep(1)  # the next time-step is a matter of time
+            # Every usable step is taken: wait for the server's next step to begin.
+            await asyncio.sleep(STEP - (time.time() + self.offset) % STEP)
 
     # -- people
 
