@@ -532,15 +532,20 @@ async function showView(view) {
     // zoomed in), like the text layer: a mark lies on the words it was drawn over.
     $("marks").style.width = canvas.style.width;
     $("marks").style.height = canvas.style.height;
+    // One render at a time on the canvas (pdf.js refuses a second): the one before is
+    // cancelled, and a render that ends forgets itself only if no later one took its place
+    // (clearing a newer task's handle left it running when the next page came, and that
+    // one was refused: the page never showed).
     if (renderTask) renderTask.cancel();
-    renderTask = page.render({
+    const task = page.render({
       canvasContext: canvas.getContext("2d"),
       viewport,
       transform: ratio !== 1 ? [ratio, 0, 0, ratio, 0, 0] : null,
     });
+    renderTask = task;
     const text = renderText(view, page, viewport);
-    await renderTask.promise;
-    renderTask = null;
+    await task.promise;
+    if (renderTask === task) renderTask = null;
     if (!(await text)) return; // another page took its place meanwhile
     frame.dataset.rendered = `${view.document_id}:${view.page}`;
     renderMarks();

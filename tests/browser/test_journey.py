@@ -48,6 +48,9 @@ async def _signed_in(browser: Any, live: LiveServer, who: Person, otp: OtpSource
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(f"{msg.type}: {msg.text}"))
+    page.console_lines = console
     await browser_login(page, live.url, who, otp)
     return page
 
@@ -62,6 +65,30 @@ async def _free_working_day(db: Any) -> str:
     while day_off(day) is not None or day in holidays or day in booked:
         day += timedelta(days=1)
     return JalaliDate(day).strftime("%Y/%m/%d")
+
+
+async def _shows(page: Any, selector: str) -> None:
+    """Wait for ``selector`` on a room page; if it never shows, say what the page shows."""
+    try:
+        await page.wait_for_selector(selector)
+    except Exception as exc:
+        room = {
+            name: await page.get_attribute(target, name)
+            for target, name in (
+                ("#room", "data-state"),
+                ("#page-frame", "data-page"),
+                ("#page-frame", "data-rendered"),
+            )
+        }
+        problem = await page.locator("#problem").inner_text()
+        raise AssertionError(
+            f"{selector} never showed: {room} problem={problem!r} "
+            f"errors={page.js_errors} console={page.console_lines[-20:]}"
+        ) from exc
+
+
+async def _connected(page: Any) -> None:
+    await _shows(page, "#room[data-state=connected]")
 
 
 def _pdf(pages: int) -> bytes:
@@ -163,18 +190,18 @@ async def test_from_counter_to_appeal_in_chromium(
     # 3. Everyone joins the room from home; the parties wait in the lobby until admitted.
     room_url = f"{live.url}/hearings/{hearing_id}/room"
     await secretary.goto(room_url)
-    await secretary.wait_for_selector("#room[data-state=connected]")
+    await _connected(secretary)
     member_pages = []
     for member in members:
         page = await _signed_in(browser, live, member, otp)
         await page.goto(room_url)
-        await page.wait_for_selector("#room[data-state=connected]")
+        await _connected(page)
         member_pages.append(page)
     party_pages = []
     for party in (worker, employer):
         page = await _signed_in(browser, live, party, otp)
         await page.goto(room_url)
-        await page.wait_for_selector("#room[data-state=connected]")
+        await _connected(page)
         await page.wait_for_selector("#lobby-wait", state="visible")
         party_pages.append(page)
 
@@ -200,7 +227,7 @@ async def test_from_counter_to_appeal_in_chromium(
     )
     await secretary.click("#page-next")
     for page in [*member_pages, *party_pages]:
-        await page.wait_for_selector('#page-frame[data-page="2"][data-rendered$=":2"]')
+        await _shows(page, '#page-frame[data-page="2"][data-rendered$=":2"]')
     await member_pages[1].screenshot(
         path=str(ARTIFACTS / "journey-2-room-member.png"), full_page=True
     )
