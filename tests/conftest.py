@@ -25,7 +25,13 @@ import pytest
 from cryptography.fernet import Fernet
 
 from hearing_server import clock
+from hearing_server.accounts import security
 from hearing_server.config import Settings
+
+# argon2 with the parameters its authors give for test suites (the hashes seeded here and
+# made by these tests; a hash is verified with its own parameters). The server's own
+# parameters are checked in tests/accounts/test_password_hashing.py.
+security.use_cheapest_hashing_for_tests()
 
 CI = os.environ.get("CI") == "true"
 PG_ADMIN_URL = os.environ.get(
