@@ -305,9 +305,17 @@ async def client_loop(conn: Connection, rooms: list[dict[str, Any]]) -> None:
 
             await asyncio.gather(*(join(members) for members in clients))
             everyone = [c for members in clients for c in members]
-            while any(c.resynced_at is None for c in everyone):  # noqa: ASYNC110  (many clients)
+            deadline = time.monotonic() + STORM_TIMEOUT
+            while time.monotonic() < deadline and any(c.resynced_at is None for c in everyone):  # noqa: ASYNC110  (many clients)
                 await asyncio.sleep(0.05)
-            conn.send({"ok": True})
+            behind = [c for c in everyone if c.resynced_at is None]
+            conn.send(
+                {
+                    "ok": not behind,
+                    "behind": len(behind),
+                    "failures": [f for c in behind for f in c.failures][:10],
+                }
+            )
         elif name == "away":
             await asyncio.gather(
                 *(c.sio.disconnect() for members in clients for c in members[-AWAY:])
@@ -458,7 +466,11 @@ class Server:
 async def storm(fleet: Fleet, server: Server, url: str, *, ours: bool) -> dict[str, Any]:
     server.spawn()
     await server.ready()
-    await fleet.ask({"cmd": "connect", "url": url, "ours": ours})
+    joined = await fleet.ask({"cmd": "connect", "url": url, "ours": ours})
+    if not all(a["ok"] for a in joined):
+        behind = sum(a["behind"] for a in joined)
+        failures = [f for a in joined for f in a["failures"]][:10]
+        raise SystemExit(f"{behind} sockets never took their first snapshot: {failures}")
     await fleet.ask({"cmd": "away"})
     await fleet.ask({"cmd": "turn", "turns": TURNS})
     killed_at = server.kill9()  # the moment the last page turn is acknowledged

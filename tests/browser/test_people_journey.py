@@ -111,6 +111,8 @@ def _pdf() -> bytes:
     return out.getvalue()
 
 
+# One backend: each step's rules run on both backends in tests/accounts.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_counter_registered_worker_activates_signs_in_by_sms_uploads_and_downloads(
     browser: Any, sms: Sms, people: dict[str, Person], otp: OtpSource
 ) -> None:

@@ -11,6 +11,7 @@ import io
 import unicodedata
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
@@ -118,6 +119,8 @@ MATCHES = """() => [...document.querySelectorAll("#text-layer .highlight.selecte
   .map((n) => n.textContent).join("")"""
 
 
+# One backend: the viewer's own work, in the browser.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_a_persian_sentence_is_selected_read_and_found_in_the_room_viewer(
     browser: Any,
     live_server: LiveServer,
@@ -231,6 +234,8 @@ async def tab_to(page: Any, wanted: Any, *, limit: int = 80) -> None:
     raise AssertionError(f"Tab never reached the control on {page.url}")
 
 
+# One backend: the page's own work, in the browser.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_the_room_works_by_keyboard_alone(
     browser: Any,
     live_server: LiveServer,

@@ -175,6 +175,8 @@ async def party_admitted(
     return secretary
 
 
+# One backend: the media path; the room's rules run on both backends in tests/rooms.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_member_and_party_see_and_hear_each_other_mute_and_deliberation_cut(
     media_browser: Any,
     live_server: LiveServer,
@@ -213,6 +215,7 @@ async def test_member_and_party_see_and_hear_each_other_mute_and_deliberation_cu
     await stalls(member, "videoIn")
 
 
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # the media path, not the database
 async def test_relay_only_flows_through_coturn(
     media_browser: Any,
     live_server: LiveServer,
@@ -234,6 +237,7 @@ async def test_relay_only_flows_through_coturn(
         assert now["relay"] is True  # the selected candidate pair is a TURN relay
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the media path, not the database
 async def test_self_check_page_finds_camera_microphone_and_a_turn_relay(
     media_browser: Any,
     live_server: LiveServer,

@@ -159,6 +159,9 @@ async def server_of(page: Any) -> Any:
     return await page.evaluate("window.heyatMedia.server()")
 
 
+# One backend: the page's move; the fleet's table runs on both backends in
+# tests/media/test_media_fleet.py.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_when_the_media_server_dies_the_page_moves_to_another_and_media_flows(
     media_browser: Any,  # noqa: F811
     live_server: LiveServer,  # noqa: F811

@@ -11,6 +11,7 @@ import signal
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hearing_server.config import Settings
 from hearing_server.media import render, supervisor
@@ -65,6 +66,8 @@ def test_without_janus_installed_serve_starts_no_media(tmp_path: Path, monkeypat
     assert not (tmp_path / "media").exists()
 
 
+# One backend: the processes beside the server, not the database.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_serve_starts_janus_and_coturn_and_stops_them_with_itself(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -55,6 +55,9 @@ def _probe(path: str) -> dict[str, Any]:
     return probed
 
 
+# One backend: the recording path; consent and storage run on both backends in
+# tests/media/test_recording_control.py.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_consented_recording_becomes_one_file_whose_hash_is_audited(
     media_browser: Any,  # noqa: F811
     live_server: LiveServer,  # noqa: F811

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from playwright.async_api import expect
 
 from tests.conftest import (
@@ -33,6 +34,8 @@ async def open_room(browser: Any, live: LiveServer, who: Person, otp: OtpSource,
     return page
 
 
+# One backend: the page's work; the room's events run on both backends in tests/rooms.
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_follower_sees_the_presenters_page_in_persian_and_english(
     browser: Any,
     live_server: LiveServer,
@@ -142,6 +145,8 @@ async def fits(page: Any) -> None:
         raise AssertionError(f"{page.url} scrolls sideways: {await page.evaluate(STICKING_OUT)}")
 
 
+# One backend: the page's work; admission runs on both backends in tests/rooms.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_party_on_a_phone_sees_no_moderation_and_the_presenters_page_once_admitted(
     browser: Any,
     live_server: LiveServer,

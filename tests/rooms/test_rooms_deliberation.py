@@ -349,6 +349,8 @@ async def test_minutes_attendance_is_one_row_per_person_with_role_arrival_depart
     assert text.count(people["secretary"].full_name) == 1
 
 
+# One backend: the page's work; the call-back runs on both backends above.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 async def test_a_party_page_waits_out_deliberation_and_rejoins_when_called_back(
     browser: Any,
     live_server: LiveServer,
