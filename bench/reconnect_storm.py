@@ -226,9 +226,13 @@ class StormClient:
                     )
                 except Exception as exc:  # disconnected meanwhile, or no answer in time
                     self.failures.append(f"sync: {type(exc).__name__} {exc}")
+                    if self.again and self.sio.connected:
+                        continue  # a reconnect asked again meanwhile (room.js does the same)
                     return  # the next connect asks again
                 if "error" in answer:
                     self.failures.append(f"sync: {answer['error']}")
+                    if self.again and self.sio.connected:
+                        continue
                     return
                 if "snapshot" in answer:
                     self.last = answer["seq"]

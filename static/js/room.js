@@ -155,7 +155,13 @@ async function resync(whole) {
       fresh = false;
       const answer = await call("sync", { last_seq: from });
       if (removed) return;
-      if (problem(answer)) return; // the events wait for the next connect's sync
+      if (problem(answer)) {
+        // A reconnect asked again while this one was on its way (its answer went with the
+        // old connection): ask on the new one, or the page would stay as it was. Otherwise
+        // the events wait for the next connect's sync.
+        if ((again || fresh) && socket.connected) continue;
+        return;
+      }
       if (answer.snapshot) {
         state = answer.snapshot;
         lastSeq = answer.seq;
