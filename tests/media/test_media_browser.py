@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import stat
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -205,10 +206,13 @@ async def test_member_and_party_see_and_hear_each_other_mute_and_deliberation_cu
     ]
     await grows(member, "audioIn")
 
-    # Deliberation: the party's inbound media stops, and they cannot come back.
+    # Deliberation: the party's inbound media stops, and they cannot come back. How soon
+    # is printed (an upper bound: the stall is seen at the next quiet sample), not asserted.
+    started = time.perf_counter()
     assert (await secretary.call("phase.set", {"phase": "deliberation"}))["ok"]
     await stalls(worker, "audioIn")
     await stalls(worker, "videoIn")
+    print(f"the party's inbound media stopped within {time.perf_counter() - started:.3f} s")
     await eventually(lambda: worker.evaluate("window.heyatMedia.state() !== 'ok'"))
     # The board goes on hearing and seeing itself? Only one member here: the member's
     # inbound from the party stops too (the party was kicked).
