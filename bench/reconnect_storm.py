@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port, percentile, prepare  # noqa: E402  (after the path is set)
+from bench._common import die_with_bench, free_port, percentile, prepare  # noqa: E402  (after the path is set)
 
 NS = "/hearing"
 AWAY = 3  # sockets per room that are away while the presenter turns pages
@@ -432,7 +432,12 @@ class Server:
     def spawn(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                self.argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=str(ROOT)
+                self.argv,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=str(ROOT),
+                preexec_fn=die_with_bench,
             )
 
     async def ready(self) -> float:
@@ -541,7 +546,13 @@ async def main() -> None:
         env = dict(os.environ)
         env.update(env_extra, HEYAT_BASE_URL=f"http://127.0.0.1:{ours_port}")
         env.pop("HEYAT_REDIS_URL", None)
-        heyat = [str(ROOT / ".venv" / "bin" / "heyat"), "serve", "--port", str(ours_port)]
+        heyat = [
+            str(ROOT / ".venv" / "bin" / "heyat"),
+            "serve",
+            "--no-media",
+            "--port",
+            str(ours_port),
+        ]
         bare = [sys.executable, __file__, "--serve-baseline", str(base_port)]
         ours_server = Server(heyat, env, tmp / "server.log", ours_port)
         bare_server = Server(bare, None, tmp / "baseline.log", base_port)
