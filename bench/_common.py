@@ -16,12 +16,9 @@ ours to the room.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import hashlib
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -32,6 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from hearing_server.media.supervisor import die_with_parent  # noqa: E402  (after the path is set)
 
 CLIENTS_PER_ROOM = 12
 NS = "/hearing"
@@ -126,21 +125,13 @@ def serve_baseline(port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
 
 
-def die_with_bench() -> None:
-    """In a server's child before exec: SIGTERM when the bench dies, even by SIGKILL (Linux's
-    PR_SET_PDEATHSIG). A bench stopped from outside left its server running (1.5 GB, 70 % of
-    a core) under the next test run."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
 def start_baseline(port: int, log: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, str(Path(__file__)), "--serve-baseline", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=str(ROOT),
-        preexec_fn=die_with_bench,
+        preexec_fn=die_with_parent,  # a bench killed from outside left its server running
     )
 
 
@@ -156,7 +147,7 @@ def start_heyat(env: dict[str, str], port: int, log: Any) -> subprocess.Popen[by
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=str(ROOT),
-        preexec_fn=die_with_bench,
+        preexec_fn=die_with_parent,  # a bench killed from outside left its server running
     )
 
 

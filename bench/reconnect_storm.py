@@ -54,7 +54,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._common import die_with_bench, free_port, percentile, prepare  # noqa: E402  (after the path is set)
+from bench._common import free_port, percentile, prepare  # noqa: E402  (after the path is set)
+from hearing_server.media.supervisor import die_with_parent  # noqa: E402
 
 NS = "/hearing"
 AWAY = 3  # sockets per room that are away while the presenter turns pages
@@ -225,15 +226,12 @@ class StormClient:
                         "sync", {"last_seq": self.last}, namespace=NS, timeout=60
                     )
                 except Exception as exc:  # disconnected meanwhile, or no answer in time
-                    self.failures.append(f"sync: {type(exc).__name__} {exc}")
-                    if self.again and self.sio.connected:
-                        continue  # a reconnect asked again meanwhile (room.js does the same)
-                    return  # the next connect asks again
+                    answer = {"error": f"{type(exc).__name__} {exc}"}
                 if "error" in answer:
                     self.failures.append(f"sync: {answer['error']}")
                     if self.again and self.sio.connected:
-                        continue
-                    return
+                        continue  # a reconnect asked again meanwhile (room.js does the same)
+                    return  # the next connect asks again
                 if "snapshot" in answer:
                     self.last = answer["seq"]
                     self.first = self.first if self.first is not None else answer["seq"]
@@ -437,7 +435,7 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=str(ROOT),
-                preexec_fn=die_with_bench,
+                preexec_fn=die_with_parent,
             )
 
     async def ready(self) -> float:

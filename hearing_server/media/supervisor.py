@@ -61,7 +61,7 @@ class Supervisor:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         child.pid_path.write_text(str(child.process.pid))
 
@@ -107,8 +107,9 @@ class Supervisor:
             self._thread.join(timeout=5)
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the server dies, even by SIGKILL (Linux)."""
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when its parent (the server, or a bench) dies, even
+    by SIGKILL (Linux's PR_SET_PDEATHSIG)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
