@@ -122,6 +122,8 @@ def build_quart(settings: Settings) -> tuple[Quart, Runtime]:
         except Exception:  # the sweep of another process closes them later
             log.exception("could not close this instance's attendance")
         await rt.shared.close()
+        if rt.group_commit is not None:
+            await rt.group_commit.close()
         if manager is not None:
             await manager.close()
         if media is not None:

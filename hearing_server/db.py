@@ -194,13 +194,21 @@ async def run_checkpoints(db: Database, interval: float = CHECKPOINT_SECONDS) ->
 
 async def commit(session: AsyncSession) -> None:
     """Commit, then run the callbacks registered with :func:`after_commit`."""
+    await run_after_commit(await commit_holding(session))
+
+
+async def commit_holding(session: AsyncSession) -> list[AfterCommit]:
+    """Commit; the callbacks registered with :func:`after_commit`, for the caller to run
+    (:func:`run_after_commit`) once it has let go of what it holds: a callback may need it
+    (the room's writers' turn: a party's socket disconnected after the phase moved to
+    deliberation records its leave, and waited for the turn its own cause held)."""
     try:
         await session.commit()
     except BaseException:
         session.info.pop("after_commit", None)
         await session.rollback()
         raise
-    await run_after_commit(session.info.pop("after_commit", []))
+    return list(session.info.pop("after_commit", []))
 
 
 async def run_after_commit(callbacks: list[AfterCommit]) -> None:
@@ -221,6 +229,26 @@ async def rollback(session: AsyncSession) -> None:
     await session.rollback()
 
 
+def tune_sqlite_connection(dbapi_connection: Any, synchronous: str) -> None:
+    """The PRAGMAs of every connection to the SQLite file (DB-API: the pool's driver
+    connections and ``group_commit``'s own)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # FULL: a COMMIT returns only once the WAL is on disk (acknowledged = durable).
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.close()
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of a SQLite database URL; None for another database or one in memory."""
+    if not url.startswith("sqlite") or not _is_file_database(url):
+        return None
+    return make_url(url).database
+
+
 def _tune_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     sync_engine = engine.sync_engine
 
@@ -228,14 +256,7 @@ def _tune_sqlite(engine: AsyncEngine, synchronous: str) -> None:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transactions out of the driver's hands so that BEGIN is ours.
         dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # FULL: a COMMIT returns only once the WAL is on disk (acknowledged = durable).
-        cursor.execute(f"PRAGMA synchronous={synchronous}")
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        cursor.close()
+        tune_sqlite_connection(dbapi_connection, synchronous)
 
     @event.listens_for(sync_engine, "begin")
     def on_begin(conn: Any) -> None:

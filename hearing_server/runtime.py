@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hearing_server.config import Settings
-from hearing_server.db import Database
+from hearing_server.db import Database, sqlite_file
+from hearing_server.group_commit import GroupCommit
 from hearing_server.rooms.registry import RoomWiring
 from hearing_server.shared import SharedState
 from hearing_server.web.ratelimit import PublicLimits
@@ -17,13 +18,14 @@ if TYPE_CHECKING:
     import socketio
 
 # How many of the room's write transactions (joins, leaves, events) may hold a database
-# connection at once. On SQLite they run one at a time anyway (one writer); the others
-# wait inside SQLite's busy handler, each holding a pooled connection (the pool has 15):
-# a burst of joins or leaves (360 sockets closing at once) took them all, and leaves,
-# joins and the instance heartbeat failed after 30 s with "QueuePool limit reached", so
-# attendance stayed open. Past this number a writer waits here, holding nothing.
+# connection at once. On SQLite they run one at a time anyway (one writer), so one at a
+# time here: the others wait in the event loop, holding nothing. With more (4), the others
+# waited inside SQLite's busy handler, which sleeps 25 to 100 ms between tries whatever the
+# lock's holder does: at 200 rooms a page turn's p95 was 46 to 950 ms from run to run
+# (bench/room_scale.py); with 15 (the pool), a burst of joins or leaves took every pooled
+# connection and the heartbeat failed with "QueuePool limit reached".
 # PostgreSQL locks rows (rooms write in parallel); its pool has 30.
-ROOM_WRITERS_SQLITE = 4
+ROOM_WRITERS_SQLITE = 1
 ROOM_WRITERS_POSTGRES = 16
 
 
@@ -51,8 +53,16 @@ class Runtime:
     media_origin: str = ""
     # The room's write transactions under way at once (ROOM_WRITERS_*).
     room_writers: asyncio.Semaphore = field(init=False)
+    # The page turn's group commit (hearing_server.group_commit), on a SQLite file only.
+    group_commit: GroupCommit | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.room_writers = asyncio.Semaphore(
             ROOM_WRITERS_SQLITE if self.db.is_sqlite else ROOM_WRITERS_POSTGRES
+        )
+        path = sqlite_file(self.db.url)
+        self.group_commit = (
+            GroupCommit(path, synchronous=self.db.synchronous, writers=self.room_writers)
+            if path is not None
+            else None
         )

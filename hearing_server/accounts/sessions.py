@@ -171,6 +171,19 @@ async def require_valid_session(
     return row
 
 
+def alive_check_statements() -> tuple[Any, Any]:
+    """:func:`check_session_alive`'s read (a row when the session is good: whether a touch
+    is due) and :func:`do_touch_session`'s UPDATE, as Core statements, for a caller that
+    runs them on a connection of its own (the room's group commit) with
+    :func:`alive_check_params`."""
+    return _ALIVE, _TOUCH
+
+
+def alive_check_params(login_session_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters of :func:`alive_check_statements` at this moment (app clock)."""
+    return {"id": login_session_id, **_params()}, {"session_id": login_session_id, "seen": utcnow()}
+
+
 async def check_session_alive(session: AsyncSession, login_session_id: int) -> bool:
     """:func:`require_valid_session` (``idle=False``) for a busy socket, as one light read
     with no ORM rows: the same rule, the same error. Returns whether a touch is due."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hearing_server.group_commit import GroupCommit, Guarded
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.chat import do_chat
 from hearing_server.rooms.events import RoomContext
@@ -17,13 +18,20 @@ from hearing_server.rooms.floor import do_give_floor, do_lower_hand, do_raise_ha
 from hearing_server.rooms.phases import do_set_phase
 from hearing_server.rooms.presence import do_admit
 from hearing_server.rooms.reading import do_log_reading
-from hearing_server.rooms.registry import MODERATORS, RoomAction, board_only, room_action
+from hearing_server.rooms.registry import (
+    MODERATORS,
+    Grouped,
+    RoomAction,
+    board_only,
+    room_action,
+)
 from hearing_server.rooms.review import (
     do_add_highlight,
     do_add_note,
     do_set_case,
     do_set_presenter,
     do_set_view,
+    do_set_view_grouped,
     note_dict,
 )
 from hearing_server.rooms.snapshot import get_missed
@@ -64,7 +72,15 @@ async def set_presenter(session: AsyncSession, ctx: RoomContext, p: ev.UserIn) -
     return {"ok": True, "seq": hearing.room_seq}
 
 
-@room_action(ev.VIEW_SET, schema=ev.ViewIn)
+async def set_view_grouped(
+    group_commit: GroupCommit | Guarded, ctx: RoomContext, p: ev.ViewIn
+) -> Grouped | None:
+    """:func:`set_view` in a group commit (SQLite): ``review.do_set_view_grouped``."""
+    event = await do_set_view_grouped(group_commit, ctx, p.document_id, p.page, p.zoom)
+    return None if event is None else Grouped({"ok": True, "seq": event.seq}, [event])
+
+
+@room_action(ev.VIEW_SET, schema=ev.ViewIn, grouped=set_view_grouped)
 async def set_view(session: AsyncSession, ctx: RoomContext, p: ev.ViewIn) -> dict[str, Any]:
     """Permission and guard in one (the presenter, the secretary or the chair; the room
     open; the page of a document on the agenda): ``review.do_set_view``. Records

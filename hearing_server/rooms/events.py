@@ -199,8 +199,21 @@ def detach(database_url: str, rooms: RoomWiring) -> None:
 
 def _targets(session: AsyncSession) -> list[Realtime]:
     # Engine.engine is the engine itself; Connection.engine its engine.
-    found = _wirings.get(_database_key(session.get_bind().engine.url), ())
+    return _targets_of(session.get_bind().engine.url)
+
+
+def _targets_of(database_url: Any) -> list[Realtime]:
+    found = _wirings.get(_database_key(database_url), ())
     return [rooms.realtime for rooms in found if rooms.realtime is not None]
+
+
+async def emit_committed(database_url: str, events: list[RoomEvent]) -> None:
+    """Broadcast events already committed (by a group commit) to their audiences."""
+    targets = _targets_of(database_url)
+    for event in events:
+        data = event_dict(event)
+        for target in targets:
+            await target.emit(event.hearing_id, event.audience, data)
 
 
 def emit_after_commit(session: AsyncSession, event: RoomEvent) -> None:

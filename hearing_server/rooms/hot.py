@@ -40,6 +40,11 @@ class HotStatement:
             values.append(processor(value) if processor is not None else value)
         return tuple(values)
 
+    def sqlite_rows(self, connection: Any, params: dict[str, Any]) -> list[Any]:
+        """The statement on a standard-library ``sqlite3`` connection (a group commit's
+        job, in its thread)."""
+        return list(connection.execute(self.sqlite_sql, self.sqlite_values(params)).fetchall())
+
     async def rows(self, session: AsyncSession, params: dict[str, Any]) -> list[Any]:
         connection = await session.connection()  # begins the transaction (BEGIN IMMEDIATE)
         if connection.dialect.name == "sqlite":

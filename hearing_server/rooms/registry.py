@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,9 +34,28 @@ from hearing_server.rooms.events import (
     no_open_votes,
 )
 
+if TYPE_CHECKING:
+    from hearing_server.group_commit import GroupCommit, Guarded
+    from hearing_server.rooms.models import RoomEvent
+
 P = TypeVar("P", bound=BaseModel)
 Handler = Callable[[AsyncSession, RoomContext, P], Awaitable[dict[str, Any]]]
 """``(session, ctx, payload) -> ack``: the payload is the validated schema instance."""
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """What a group-committed action did: its ack, and the room events it committed."""
+
+    ack: dict[str, Any]
+    events: list[RoomEvent]
+
+
+GroupedHandler = Callable[["GroupCommit | Guarded", RoomContext, P], Awaitable[Grouped | None]]
+"""``(group_commit, ctx, payload) -> Grouped | None``: the action in the next group
+transaction (``hearing_server.group_commit``), committed when it returns; None when it did
+nothing and the usual handler must run (it finds and says what is wrong, or takes the
+long way)."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,17 @@ class RoomAction(Generic[P]):
     handler: Handler[P]
     permission: Permission | None = None  # None: anyone in the room
     write: bool = True  # a write transaction (SQLite: BEGIN IMMEDIATE)
+    grouped: GroupedHandler[P] | None = None  # the hot path, where a group commit runs
+
+    async def perform_grouped(
+        self, group_commit: GroupCommit | Guarded, ctx: RoomContext, payload: P
+    ) -> Grouped | None:
+        """Check the permission, then try the group-committed handler (None: not done)."""
+        if self.grouped is None:
+            return None
+        if self.permission is not None:
+            self.permission.check(ctx)
+        return await self.grouped(group_commit, ctx, payload)
 
     def parse(self, data: Any) -> P:
         """The payload as the schema reads it; ``Invalid`` (with the fields) otherwise."""
@@ -98,13 +128,18 @@ class RoomAction(Generic[P]):
 
 
 def room_action(
-    name: str, *, schema: type[P], permission: Permission | None = None, write: bool = True
+    name: str,
+    *,
+    schema: type[P],
+    permission: Permission | None = None,
+    write: bool = True,
+    grouped: GroupedHandler[P] | None = None,
 ) -> Callable[[Handler[P]], RoomAction[P]]:
     """Declare a room action: the decorated handler becomes a :class:`RoomAction` (nothing is
     registered; the app adds it to ``rt.rooms.actions``)."""
 
     def declare(handler: Handler[P]) -> RoomAction[P]:
-        return RoomAction(name, schema, handler, permission, write)
+        return RoomAction(name, schema, handler, permission, write, grouped)
 
     return declare
 

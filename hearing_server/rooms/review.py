@@ -20,6 +20,7 @@ from hearing_server.cases.models import Document, DocumentVisibility, StoredFile
 from hearing_server.clock import utcnow
 from hearing_server.db import table_of
 from hearing_server.errors import Forbidden, Invalid, NotFound
+from hearing_server.group_commit import GroupCommit, Guarded
 from hearing_server.rooms import events as ev
 from hearing_server.rooms.access import (
     get_participant,
@@ -93,6 +94,44 @@ def may_present(ctx: RoomContext, hearing: Hearing) -> bool:
 # ---------------------------------------------------------------- the page turn
 
 
+def _turn_params(ctx: RoomContext, document_id: int, page: int, zoom: int) -> dict[str, Any]:
+    """The guarded UPDATE's parameters for a page turn by ``ctx``."""
+    return {
+        "hearing": ctx.hearing_id,
+        "moderator": ctx.is_moderator,
+        "actor": ctx.user.id,
+        "doc": document_id,
+        "pg": page,
+        "zm": zoom,
+    }
+
+
+def _turn_event(ctx: RoomContext, document_id: int, page: int, zoom: int) -> Any:
+    """The log row's values from the guarded UPDATE's row (a pure function of it)."""
+    at = utcnow()
+
+    def event_values(row: Any) -> dict[str, Any]:
+        seq, phase, case_id, party_visible = row
+        public = ev.AUDIENCE_ALL if RoomPhase(phase) in PUBLIC_PHASES else ev.AUDIENCE_BOARD
+        return {
+            "hearing_id": ctx.hearing_id,
+            "seq": seq,
+            "type": "view",
+            "op": "set",
+            "payload": {
+                "document_id": document_id,
+                "case_id": case_id,
+                "page": page,
+                "zoom": zoom,
+            },
+            "audience": public if party_visible else ev.AUDIENCE_BOARD,
+            "actor_id": ctx.user.id,
+            "at": at,
+        }
+
+    return event_values
+
+
 async def do_set_view(
     session: AsyncSession, ctx: RoomContext, document_id: int, page: int, zoom: int
 ) -> RoomEvent:
@@ -106,40 +145,12 @@ async def do_set_view(
     the error that says why. Either way the checks read the database in this transaction,
     after the write lock was taken (nothing is cached)."""
     if ctx.is_board:
-        at = utcnow()
-
-        def event_values(row: Any) -> dict[str, Any]:
-            seq, phase, case_id, party_visible = row
-            public = ev.AUDIENCE_ALL if RoomPhase(phase) in PUBLIC_PHASES else ev.AUDIENCE_BOARD
-            return {
-                "hearing_id": ctx.hearing_id,
-                "seq": seq,
-                "type": "view",
-                "op": "set",
-                "payload": {
-                    "document_id": document_id,
-                    "case_id": case_id,
-                    "page": page,
-                    "zoom": zoom,
-                },
-                "audience": public if party_visible else ev.AUDIENCE_BOARD,
-                "actor_id": ctx.user.id,
-                "at": at,
-            }
-
         # The guarded UPDATE and, when it numbered the event, the log's INSERT.
         found = await _VIEW_UPDATE.first_then(
             session,
-            {
-                "hearing": ctx.hearing_id,
-                "moderator": ctx.is_moderator,
-                "actor": ctx.user.id,
-                "doc": document_id,
-                "pg": page,
-                "zm": zoom,
-            },
+            _turn_params(ctx, document_id, page, zoom),
             EVENT_INSERT,
-            event_values,
+            _turn_event(ctx, document_id, page, zoom),
         )
         if found is not None:
             (seq, _phase, case_id, _visible), values = found
@@ -153,6 +164,29 @@ async def do_set_view(
                 set_committed_value(hearing, "current_case_id", case_id)
             return queued(session, values)
     return await _set_view_checked(session, ctx, document_id, page, zoom)
+
+
+async def do_set_view_grouped(
+    group_commit: GroupCommit | Guarded, ctx: RoomContext, document_id: int, page: int, zoom: int
+) -> RoomEvent | None:
+    """:func:`do_set_view`'s one guarded statement and INSERT in the next group commit
+    (SQLite): the event, committed, to broadcast; None when the guard let nothing through
+    (or the sender is not of the board), so that :func:`do_set_view` says why."""
+    if not ctx.is_board:
+        return None
+    params = _turn_params(ctx, document_id, page, zoom)
+    event_values = _turn_event(ctx, document_id, page, zoom)
+
+    def job(connection: Any) -> dict[str, Any] | None:
+        rows = _VIEW_UPDATE.sqlite_rows(connection, params)
+        if not rows:
+            return None
+        values: dict[str, Any] = event_values(rows[0])
+        EVENT_INSERT.sqlite_rows(connection, values)
+        return values
+
+    values = await group_commit.run(job)
+    return None if values is None else RoomEvent(**values)
 
 
 async def _set_view_checked(
