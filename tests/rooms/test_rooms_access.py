@@ -8,13 +8,15 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hearing_server import clock
+from hearing_server.accounts import sessions as accounts_sessions
 from hearing_server.accounts.models import LoginSession
 from hearing_server.clock import utcnow
 from hearing_server.rooms import namespace
 from hearing_server.rooms.models import Attendance
+from hearing_server.scheduling.models import Hearing
 from tests.conftest import EVENTUALLY_SECONDS, LiveServer
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
@@ -222,6 +224,50 @@ async def test_revoked_session_is_disconnected_on_its_next_event(
     assert answer["error"]["code"] == "session_ended"
     await __import__("asyncio").wait_for(member.disconnected.wait(), 10)
     assert not member.connected
+
+
+async def test_a_revoked_sessions_page_turn_is_refused_and_writes_nothing(
+    join: Callable[..., Any], db: Any, people: Any, room: Room
+) -> None:
+    """The page turn (group-committed on SQLite) checks the login session as every event
+    does: once the check is due, a revoked session's turn is refused, nothing is logged,
+    and the socket is closed."""
+    chair = await join("member.gov1")
+    first = await chair.call("view.set", {"document_id": room.public_doc, "page": 2})
+    assert first["ok"] is True
+    async with db.transaction() as session:
+        await session.execute(
+            update(LoginSession)
+            .where(LoginSession.user_id == people["member.gov1"].id)
+            .values(revoked_at=utcnow())
+        )
+    clock.advance(namespace.EVENT_RECHECK)
+    answer = await chair.call("view.set", {"document_id": room.public_doc, "page": 3})
+    assert answer["error"]["code"] == "session_ended"
+    await __import__("asyncio").wait_for(chair.disconnected.wait(), 10)
+    async with db.transaction(write=False) as session:
+        hearing = await session.get(Hearing, room.hearing_id)
+        assert hearing is not None
+        assert (hearing.room_seq, hearing.view_page) == (first["seq"], 2)
+
+
+async def test_a_socket_that_joins_during_the_periodic_check_is_not_taken_for_ended(
+    join: Callable[..., Any], live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    early = await join("member.emp1")
+    namespace_handler = live_server.app.runtime.sio.namespace_handlers[NS]
+    read = accounts_sessions.live_session_ids
+    late: list[Any] = []
+
+    async def slow_read(session: Any, ids: Any) -> set[int]:
+        good = await read(session, ids)
+        late.append(await join("member.gov1"))  # joins while the check reads
+        return good
+
+    monkeypatch.setattr(accounts_sessions, "live_session_ids", slow_read)
+    assert await namespace_handler.recheck_sessions() == []
+    assert "snapshot" in await late[0].call("sync", {})  # still served
+    assert late[0].connected and early.connected
 
 
 async def test_revoked_session_is_disconnected_by_the_periodic_check(

@@ -179,3 +179,53 @@ async def test_a_loaded_hearing_is_kept_in_step(db: Any, settings: Any, room: Ro
         event = await review.do_set_view(session, chair, room.public_doc, 4, 150)
         assert (hearing.room_seq, hearing.view_page, hearing.view_zoom) == (event.seq, 4, 150)
         assert hearing.current_case_id == room.case_id
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the group commit is SQLite's
+async def test_the_group_committed_turn_is_the_same_turn(
+    asgi: Any, db: Any, settings: Any, room: Room
+) -> None:
+    """``do_set_view_grouped`` (the socket's path on SQLite) logs the same event and leaves
+    the same room state as ``do_set_view``; what its guard does not let through it leaves
+    to ``do_set_view`` (None), having written nothing."""
+    group_commit = asgi.runtime.group_commit
+    assert group_commit is not None
+    chair = await context(db, settings, room, "chair")
+    member = await context(db, settings, room, "member")
+    secretary = await context(db, settings, room, "secretary")
+    grouped = await review.do_set_view_grouped(group_commit, chair, room.public_doc, 3, 125)
+    assert grouped is not None and grouped.seq == 1
+    assert await state(db, room.hearing_id) == (1, room.public_doc, 3, 125, room.case_id, 1)
+    row = await logged(db, room.hearing_id, 1)
+    assert (row.type, row.op, row.audience, row.actor_id) == ("view", "set", "all", chair.user.id)
+    assert (
+        row.payload
+        == grouped.payload
+        == {
+            "document_id": room.public_doc,
+            "case_id": room.case_id,
+            "page": 3,
+            "zoom": 125,
+        }
+    )
+    assert row.at == grouped.at
+    board_only = await review.do_set_view_grouped(group_commit, chair, room.board_doc, 2, 100)
+    assert board_only is not None and board_only.audience == "board"
+    before = await state(db, room.hearing_id)
+    for ctx, document, page in (
+        (member, room.public_doc, 2),  # not the presenter
+        (chair, room.public_doc, 5),  # past the last page
+        (chair, room.other_case_doc, 1),  # not on the agenda
+        (secretary, room.public_doc, 9),  # the moderator may turn, but not past the end
+    ):
+        assert await review.do_set_view_grouped(group_commit, ctx, document, page, 100) is None
+    assert await state(db, room.hearing_id) == before
+    # Concurrent turns on both paths share one gapless numbering.
+    events = await asyncio.gather(
+        *(
+            review.do_set_view_grouped(group_commit, chair, room.public_doc, 1, 100)
+            for _ in range(6)
+        ),
+        *(turn(db, chair, room.public_doc, 2) for _ in range(6)),
+    )
+    assert sorted(e.seq for e in events) == list(range(3, 15))
