@@ -60,7 +60,8 @@ from hearing_server.media.supervisor import die_with_parent  # noqa: E402
 NS = "/hearing"
 AWAY = 3  # sockets per room that are away while the presenter turns pages
 TURNS = 5  # page turns per room before the kill
-RETRY = 0.2  # seconds between a client's reconnection attempts (±50 %)
+RETRY = 0.2  # seconds between a client's reconnection attempts (±50 %) while the server is down
+REFUSED_PAUSE = (1.0, 3.0)  # after a refusal (busy, internal): room.js's pause, in seconds
 STORM_TIMEOUT = 180.0  # seconds the clients wait for the storm to settle
 
 
@@ -148,6 +149,7 @@ class StormClient:
         self.again = False
         self.resynced_at: float | None = None
         self.failures: list[str] = []
+        self.refused = False  # the last connect was refused by the server
         self.advanced = asyncio.Event()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.sio.on("connect", self._on_connect, namespace=NS)
@@ -175,7 +177,11 @@ class StormClient:
                 if not retry:
                     raise
                 self.failures.append(f"connect: {exc}")
-                await asyncio.sleep(RETRY * random.uniform(0.5, 1.5))
+                if self.refused:  # refused by the server (busy): room.js's pause, 1 to 3 s
+                    self.refused = False
+                    await asyncio.sleep(random.uniform(REFUSED_PAUSE[0], REFUSED_PAUSE[1]))
+                else:  # the server is not up yet
+                    await asyncio.sleep(RETRY * random.uniform(0.5, 1.5))
 
     async def _on_connect(self) -> None:
         task = asyncio.ensure_future(self.resync())
@@ -184,6 +190,7 @@ class StormClient:
 
     async def _on_refused(self, data: Any) -> None:
         self.failures.append(f"refused: {data}")
+        self.refused = True
 
     async def _on_room(self, event: dict[str, Any]) -> None:
         if self.syncing or self.last is None:
@@ -303,7 +310,7 @@ async def client_loop(conn: Connection, rooms: list[dict[str, Any]]) -> None:
 
             async def join(members: list[StormClient]) -> None:
                 for client in members:
-                    await client.connect()
+                    await client.connect(retry=True)  # a busy server refuses some at first
 
             await asyncio.gather(*(join(members) for members in clients))
             everyone = [c for members in clients for c in members]

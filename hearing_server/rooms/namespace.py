@@ -55,6 +55,18 @@ RECHECK_SECONDS = 15.0  # how often the background loop checks every socket's lo
 # An event re-checks its socket's login session when the last check is older than this
 # (app clock, so tests can move it); in between, a revoked session acts for at most this long.
 EVENT_RECHECK = timedelta(seconds=2)
+# Connects authenticated and joined at once; the others wait their turn in the event loop
+# (holding no database connection), up to CONNECTS_WAITING of them; past that a connect is
+# refused at once with ``busy`` (room.js knocks again after 1 to 3 s). Without a limit, 600
+# sockets reconnecting after a restart queued for the database pool, waited 30 s, failed,
+# knocked again, and the storm fed itself; refusing everyone past the limit instead made
+# the refusals' handshakes take the whole CPU (bench/reconnect_storm.py).
+# A connect that waited longer than CONNECT_PATIENCE for its turn is refused ``busy``
+# without the work: socket.io clients give up on a connect after 20 s and knock again, and
+# doing the work of the ones that gave up left thousands waiting (5,016 for 600 sockets).
+CONNECTS_AT_ONCE = 16
+CONNECTS_WAITING = 1000
+CONNECT_PATIENCE = 15.0  # seconds (monotonic)
 BUCKET_CAPACITY = 20.0  # events a socket may send in a burst
 BUCKET_RATE = 10.0  # events per second, sustained
 
@@ -104,6 +116,10 @@ def _session_guard(login_session_id: int) -> Callable[[Any], None]:
     return guard
 
 
+def _busy() -> TooManyRequests:
+    return TooManyRequests("The room is busy. Trying again in a moment…", code="busy")
+
+
 def error_body(exc: DomainError, locale: str) -> dict[str, Any]:
     # Parameters that are msgids themselves (phase names) are translated too.
     params = {
@@ -141,6 +157,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         self.sockets: dict[str, SocketState] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._recheck_started = False
+        self._connecting = 0  # connects under way or waiting for a slot
+        self._connect_slots = asyncio.Semaphore(CONNECTS_AT_ONCE)
         self.realtime = ev.Realtime(
             emit=self._emit, disconnect=self._disconnect_sids, enter=self._enter
         )
@@ -151,8 +169,15 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         locale = _cookie(environ, LANG_COOKIE) or self.rt.settings.default_locale
+        self._connecting += 1
         try:
-            state = await self._authenticate(sid, environ, auth)
+            if self._connecting > CONNECTS_AT_ONCE + CONNECTS_WAITING:
+                raise _busy()
+            queued_at = time.monotonic()
+            async with self._connect_slots:
+                if time.monotonic() - queued_at > CONNECT_PATIENCE:
+                    raise _busy()
+                state = await self._authenticate(sid, environ, auth)
         except DomainError as exc:
             body = error_body(exc, locale)["error"]
             # The client's connect_error gets {"message": …, "data": {"code", "message"}}.
@@ -166,6 +191,8 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             )
             body = {"code": "internal", "message": message}
             raise socketio.exceptions.ConnectionRefusedError(message, body) from None
+        finally:
+            self._connecting -= 1
         self.sockets[sid] = state
         self._start_recheck()
 

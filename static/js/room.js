@@ -96,7 +96,7 @@ socket.on("connect_error", (err) => {
     return;
   }
   setConnection("offline");
-  if (code === "internal") {
+  if (code === "internal" || code === "busy") {
     // The server could not take this connection just now (say, every room reconnecting
     // after a restart): socket.io does not retry a refused connect by itself, so knock
     // again after a pause of its own.

@@ -77,6 +77,41 @@ async def test_unsummoned_user_is_refused_with_a_reason(
         assert list(rows) == []  # nothing recorded for a refused socket
 
 
+async def test_past_the_connects_at_once_a_connect_is_refused_busy_and_records_nothing(
+    signed: Signed,
+    room: Room,
+    clients: Callable[[str], RoomClient],
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Load shedding: with every connect slot taken and the waiting line full, a connect is
+    refused at once with ``busy`` (room.js knocks again after a pause) and nothing is
+    recorded; with room in the line, the same person gets in."""
+    monkeypatch.setattr(namespace, "CONNECTS_AT_ONCE", 0)  # every slot taken,
+    monkeypatch.setattr(namespace, "CONNECTS_WAITING", 0)  # and no room to wait
+    member = clients("member.wrk1")
+    refused: list[Any] = []
+
+    @member.sio.on("connect_error", namespace=NS)
+    async def on_error(data: Any) -> None:
+        refused.append(data)
+
+    cookie = await signed.cookie("member.wrk1")
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await member.connect(signed.live.url, room.hearing_id, cookie=cookie)
+    assert refused and refused[0]["data"]["code"] == "busy"
+    assert refused[0]["message"] == "جلسه شلوغ است. چند لحظهٔ دیگر دوباره تلاش می‌شود…"
+    async with db.transaction(write=False) as session:
+        rows = await session.scalars(
+            select(Attendance).where(Attendance.hearing_id == room.hearing_id)
+        )
+        assert list(rows) == []
+    monkeypatch.setattr(namespace, "CONNECTS_WAITING", 1)
+    again = clients("member.wrk1")
+    await again.connect(signed.live.url, room.hearing_id, cookie=cookie)
+    assert again.connected
+
+
 async def test_summoned_people_get_in_and_presence_is_recorded(
     join: Callable[..., Any], room: Room, db: Any, people: Any
 ) -> None:
