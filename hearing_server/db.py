@@ -10,10 +10,9 @@ SQLite is tuned as STACK.md says: WAL, a busy timeout, foreign keys, and
 of failing with "database is locked" when a read turns into a write. The driver is
 SQLAlchemy's stock ``sqlite+aiosqlite`` dialect; the tuning goes through its documented
 ``connect`` and ``begin`` events (SQLAlchemy's recipe for taking BEGIN out of the
-driver's hands). (Queueing
-all of a process's writes for one connection in the event loop was measured and
-was slower: page turns of four rooms at once took a third longer at p95 than
-letting SQLite's lock order them, since write transactions here are short.) A
+driver's hands). The room's writes take turns one at a time in the event loop
+(``runtime.ROOM_WRITERS_SQLITE``), and its page turns are group-committed
+(``hearing_server.group_commit``), so that they do not sleep in SQLite's busy handler. A
 served app checkpoints the WAL in the background (:func:`run_checkpoints`), so
 that no commit pays for copying pages into the database file.
 

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
@@ -231,25 +231,16 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         )
         # Rooms first, so that this socket also gets its own join event.
         await self._enter_rooms(sid, ctx, admitted=participant.is_board)
-        async with self.rt.room_writers:
-            session = self.rt.db.session()
-            try:
-                hearing = await access.require_hearing(session, hearing_id, lock=True)
-                attendance = await do_join(
-                    session,
-                    hearing,
-                    participant,
-                    sid,
-                    live_sids=self._live_sids(hearing_id, user.id),
-                    instance_id=self.rt.instance_id,
-                )
-                later = await commit_holding(session)
-            except BaseException:
-                await rollback(session)
-                raise
-            finally:
-                await session.close()
-        await run_after_commit(later)
+        async with self._room_write() as session:
+            hearing = await access.require_hearing(session, hearing_id, lock=True)
+            attendance = await do_join(
+                session,
+                hearing,
+                participant,
+                sid,
+                live_sids=self._live_sids(hearing_id, user.id),
+                instance_id=self.rt.instance_id,
+            )
         if attendance.admitted and not participant.is_board:
             await self.enter_room(sid, ev.socket_room(hearing_id, ev.AUDIENCE_ALL))
         return SocketState(ctx=ctx, login_session_id=login.id, checked_at=utcnow())
@@ -278,20 +269,26 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         state = self.sockets.pop(sid, None)
         if state is None:
             return
-        later: list[AfterCommit] = []
         try:
-            async with self.rt.room_writers:
-                session = self.rt.db.session()
-                try:
-                    await do_leave(session, state.ctx.hearing_id, sid)
-                    later = await commit_holding(session)
-                except BaseException:
-                    await rollback(session)
-                    raise
-                finally:
-                    await session.close()
+            async with self._room_write() as session:
+                await do_leave(session, state.ctx.hearing_id, sid)
         except Exception:  # a failed leave must not break the server's disconnect handling
             log.exception("recording the leave of %s failed", sid)
+
+    @contextlib.asynccontextmanager
+    async def _room_write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction in the room writers' turn, committed at the end; what the
+        commit set off runs once the turn is let go (``db.commit_holding``)."""
+        async with self.rt.room_writers:
+            session = self.rt.db.session()
+            try:
+                yield session
+                later = await commit_holding(session)
+            except BaseException:
+                await rollback(session)
+                raise
+            finally:
+                await session.close()
         await run_after_commit(later)
 
     # ------------------------------------------------------------ events
