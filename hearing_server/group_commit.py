@@ -76,6 +76,11 @@ class GroupCommit:
             self._task = asyncio.create_task(self._writer())
         return await future
 
+    @property
+    def waiting(self) -> int:
+        """Jobs waiting for the next transaction."""
+        return len(self._waiting)
+
     def guarded(self, guard: Job) -> Guarded:
         return Guarded(self, guard)
 

@@ -12,6 +12,7 @@ import pytest
 
 from hearing_server.db import tune_sqlite_connection
 from hearing_server.group_commit import GroupCommit
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -31,6 +32,10 @@ def rows(committer: GroupCommit) -> list[tuple[int, str]]:
         return list(other.execute("SELECT k, v FROM t ORDER BY k"))
 
 
+async def waiting_are(committer: GroupCommit, count: int) -> bool:
+    return committer.waiting == count
+
+
 def insert(k: int, v: str | None) -> object:
     def job(connection: sqlite3.Connection) -> int:
         connection.execute("INSERT INTO t VALUES (?, ?)", (k, v))
@@ -43,7 +48,7 @@ async def test_jobs_waiting_together_commit_in_one_transaction(committer: GroupC
     # The writer's turn is taken, so all twenty wait and go in together once it is free.
     async with committer.writers:
         waiting = [asyncio.ensure_future(committer.run(insert(k, f"v{k}"))) for k in range(20)]
-        await asyncio.sleep(0)
+        await eventually(lambda: waiting_are(committer, 20))
         assert not any(task.done() for task in waiting)
         assert rows(committer) == []
     assert sorted(await asyncio.gather(*waiting)) == list(range(20))
@@ -62,7 +67,7 @@ async def test_a_failing_job_is_rolled_back_alone_and_its_caller_gets_the_error(
         before = asyncio.ensure_future(committer.run(insert(1, "a")))
         failing = asyncio.ensure_future(committer.run(half_then_fail))
         after = asyncio.ensure_future(committer.run(insert(2, "b")))
-        await asyncio.sleep(0)
+        await eventually(lambda: waiting_are(committer, 3))
     assert await before == 1 and await after == 2
     with pytest.raises(sqlite3.IntegrityError):
         await failing

@@ -209,7 +209,10 @@ def _targets_of(database_url: Any) -> list[Realtime]:
 
 async def emit_committed(database_url: str, events: list[RoomEvent]) -> None:
     """Broadcast events already committed (by a group commit) to their audiences."""
-    targets = _targets_of(database_url)
+    await _emit(_targets_of(database_url), events)
+
+
+async def _emit(targets: list[Realtime], events: list[RoomEvent]) -> None:
     for event in events:
         data = event_dict(event)
         for target in targets:
@@ -224,11 +227,7 @@ def emit_after_commit(session: AsyncSession, event: RoomEvent) -> None:
         targets = _targets(session)
 
         async def flush() -> None:
-            queued = session.info.pop("room_emit", [])
-            for item in queued:
-                data = event_dict(item)
-                for target in targets:
-                    await target.emit(item.hearing_id, item.audience, data)
+            await _emit(targets, session.info.pop("room_emit", []))
 
         after_commit(session, flush)
     pending.append(event)

@@ -333,10 +333,9 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
             answer = await self._run_grouped(group_commit, state, action, payload)
             if answer is not None:
                 return answer
-        # Concurrent writers (other rooms, HTTP, background loops) are ordered by the
-        # database's lock (SQLite: BEGIN IMMEDIATE); an in-process lock (one writer at a
-        # time) measured slower, so only how many wait with a connection is bounded.
-        # What the commit set off runs once the writers' turn is let go (commit_holding).
+        # The room's writers take turns (rt.room_writers: one at a time on SQLite, which
+        # has one writer anyway; others wait here holding nothing). What the commit set off
+        # runs once the turn is let go (commit_holding).
         later: list[AfterCommit] = []
         try:
             if not action.write:
