@@ -61,6 +61,7 @@ NS = "/hearing"
 AWAY = 3  # sockets per room that are away while the presenter turns pages
 TURNS = 5  # page turns per room before the kill
 RETRY = 0.2  # seconds between a client's reconnection attempts (±50 %) while the server is down
+CONNECT_WAIT = 20.0  # seconds a client waits for its connect's answer (socket.io's browser client)
 REFUSED_PAUSE = (1.0, 3.0)  # after a refusal (busy, internal): room.js's pause, in seconds
 STORM_TIMEOUT = 180.0  # seconds the clients wait for the storm to settle
 
@@ -131,13 +132,12 @@ class StormClient:
         self.url = url
         self.hearing_id = hearing_id
         self.headers = {"Origin": url} | ({"Cookie": cookie} if cookie else {})
-        self.sio = socketio.AsyncClient(
-            reconnection=True,
-            reconnection_attempts=0,
-            reconnection_delay=RETRY,
-            reconnection_delay_max=RETRY,
-            randomization_factor=0.5,
-        )
+        # Reconnects itself, as a browser does: python-socketio's own reconnection waits
+        # only 1 s for the namespace's answer, then drops the connection and knocks again
+        # (the server can't tell: it reads nothing else of a connection during its connect).
+        # socket.io's browser client bounds an attempt by its `timeout`, 20 s by default.
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.wanted = False  # this page is open: reconnect when the connection is lost
         self.first: int | None = None  # the seq of the first snapshot
         self.last: int | None = None  # the highest seq applied
         self.view: dict[str, Any] = {}
@@ -155,11 +155,31 @@ class StormClient:
         self.sio.on("connect", self._on_connect, namespace=NS)
         self.sio.on("room", self._on_room, namespace=NS)
         self.sio.on("connect_error", self._on_refused, namespace=NS)
+        self.sio.on("disconnect", self._on_lost, namespace=NS)
+
+    async def leave(self) -> None:
+        """The page is closed."""
+        self.wanted = False
+        await self.sio.disconnect()
+
+    async def _on_lost(self, *_reason: Any) -> None:
+        if self.wanted:
+            self._spawn(self.reconnect())
+
+    async def reconnect(self) -> None:
+        await asyncio.sleep(RETRY * random.uniform(0.5, 1.5))
+        await self.connect(retry=True)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def connect(self, *, retry: bool = False) -> None:
         import socketio
 
-        while True:
+        self.wanted = True
+        while self.wanted and not self.sio.connected:
             try:
                 await self.sio.connect(
                     self.url,
@@ -170,7 +190,7 @@ class StormClient:
                     # reconnect after the server's death starts with a new, empty jar.
                     headers=lambda: dict(self.headers),
                     auth={"hearing_id": self.hearing_id},
-                    wait_timeout=60,
+                    wait_timeout=CONNECT_WAIT,
                 )
                 return
             except socketio.exceptions.ConnectionError as exc:
@@ -184,9 +204,7 @@ class StormClient:
                     await asyncio.sleep(RETRY * random.uniform(0.5, 1.5))
 
     async def _on_connect(self) -> None:
-        task = asyncio.ensure_future(self.resync())
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        self._spawn(self.resync())
 
     async def _on_refused(self, data: Any) -> None:
         self.failures.append(f"refused: {data}")
@@ -204,9 +222,7 @@ class StormClient:
             return  # already applied (replay and live overlap)
         if event["seq"] > self.last + 1:
             self.pending.append(event)  # what lies between first
-            task = asyncio.ensure_future(self.resync())
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+            self._spawn(self.resync())
             return
         self.apply(event)
 
@@ -326,9 +342,7 @@ async def client_loop(conn: Connection, rooms: list[dict[str, Any]]) -> None:
                 }
             )
         elif name == "away":
-            await asyncio.gather(
-                *(c.sio.disconnect() for members in clients for c in members[-AWAY:])
-            )
+            await asyncio.gather(*(c.leave() for members in clients for c in members[-AWAY:]))
             conn.send({"ok": True})
         elif name == "turn":
 
@@ -387,7 +401,7 @@ async def client_loop(conn: Connection, rooms: list[dict[str, Any]]) -> None:
             conn.send(await asyncio.gather(*(c.final_check() for c in everyone)))
         elif name == "close":
             for client in (c for members in clients for c in members):
-                await client.sio.disconnect()
+                await client.leave()
             conn.send({"ok": True})
         elif name == "exit":
             return

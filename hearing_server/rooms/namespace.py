@@ -178,6 +178,13 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                 if time.monotonic() - queued_at > CONNECT_PATIENCE:
                     raise _busy()
                 state = await self._authenticate(sid, environ, auth)
+                if self._gone(sid):
+                    # Its connection closed meanwhile (python-socketio reads nothing else
+                    # of it during a connect, so only its ping's timeout tells). Accepted,
+                    # it would be held as connected for good: no disconnect comes for a
+                    # socket that was still connecting, and its attendance stays open.
+                    await self._leave(state)
+                    raise _busy()
         except DomainError as exc:
             body = error_body(exc, locale)["error"]
             # The client's connect_error gets {"message": …, "data": {"code", "message"}}.
@@ -264,16 +271,23 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         if ctx.is_board or admitted:
             await self.enter_room(sid, ev.socket_room(ctx.hearing_id, ev.AUDIENCE_ALL))
 
+    def _gone(self, sid: str) -> bool:
+        """The client's connection has closed (its Engine.IO session is gone) — possibly
+        while its connect was still being handled, when no disconnect event follows."""
+        return self.server.get_environ(sid, namespace=self.namespace) is None
+
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         log.info("room socket %s gone: %s", sid, reason)
         state = self.sockets.pop(sid, None)
-        if state is None:
-            return
+        if state is not None:
+            await self._leave(state)
+
+    async def _leave(self, state: SocketState) -> None:
         try:
             async with self._room_write() as session:
-                await do_leave(session, state.ctx.hearing_id, sid)
+                await do_leave(session, state.ctx.hearing_id, state.ctx.sid)
         except Exception:  # a failed leave must not break the server's disconnect handling
-            log.exception("recording the leave of %s failed", sid)
+            log.exception("recording the leave of %s failed", state.ctx.sid)
 
     @contextlib.asynccontextmanager
     async def _room_write(self) -> AsyncIterator[AsyncSession]:
@@ -478,9 +492,14 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
                 log.exception("re-checking room sessions failed")
 
     async def recheck_sessions(self) -> list[str]:
-        """Disconnect every socket whose login session has ended; return their ids."""
+        """Disconnect every socket whose login session has ended, or whose connection
+        closed unheard (at the very end of its connect); return their ids."""
         if not self.sockets:
             return []
+        gone = [sid for sid in list(self.sockets) if self._gone(sid)]
+        for sid in gone:
+            log.warning("room socket %s closed unheard: its leave is recorded now", sid)
+            await self.disconnect(sid)
         ids = {state.login_session_id for state in self.sockets.values()}
         async with self.rt.db.transaction(write=False) as session:
             good = await accounts_sessions.live_session_ids(session, ids)
@@ -493,7 +512,7 @@ class HearingNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # socket
         ]
         for sid in ended:
             await self.disconnect(sid)
-        return ended
+        return gone + ended
 
     def close(self) -> None:
         ev.detach(self.rt.settings.database_url, self.rt.rooms)

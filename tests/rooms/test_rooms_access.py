@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +19,7 @@ from hearing_server.clock import utcnow
 from hearing_server.rooms import namespace
 from hearing_server.rooms.models import Attendance
 from hearing_server.scheduling.models import Hearing
-from tests.conftest import EVENTUALLY_SECONDS, LiveServer
+from tests.conftest import EVENTUALLY_SECONDS, LiveServer, eventually
 from tests.rooms.conftest import NS, Room, RoomClient, Signed
 
 
@@ -110,6 +112,116 @@ async def test_past_the_connects_at_once_a_connect_is_refused_busy_and_records_n
     again = clients("member.wrk1")
     await again.connect(signed.live.url, room.hearing_id, cookie=cookie)
     assert again.connected
+
+
+async def _open_attendance(db: Any, hearing_id: int, user_id: int) -> list[Attendance]:
+    async with db.transaction(write=False) as session:
+        rows = await session.scalars(
+            select(Attendance).where(
+                Attendance.hearing_id == hearing_id,
+                Attendance.user_id == user_id,
+                Attendance.left_at.is_(None),
+            )
+        )
+        return list(rows)
+
+
+async def _go_while_joining(
+    live: LiveServer,
+    signed: Signed,
+    room: Room,
+    leaver: RoomClient,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    then: Callable[[], Any] | None = None,
+) -> None:
+    """``leaver`` connects; once the server has let it in, before it records the join, it
+    closes its connection (its laptop closed) and the server hears of it; then the join
+    goes on."""
+    entered, go_on = asyncio.Event(), asyncio.Event()
+    real_enter = namespace.HearingNamespace._enter_rooms
+
+    async def held_enter(self: Any, *args: Any, **kwargs: Any) -> Any:
+        entered.set()  # authenticated; the join's write comes next
+        await go_on.wait()
+        return await real_enter(self, *args, **kwargs)
+
+    monkeypatch.setattr(namespace.HearingNamespace, "_enter_rooms", held_enter)
+    sio = live.app.runtime.sio
+    before = len(sio.environ)  # python-socketio keeps each open connection's environ
+    # Nothing else of a connection is read while its connect is handled: the server hears
+    # of the close by the missing answer to its ping (25 + 20 s unless shortened).
+    monkeypatch.setattr(sio.eio, "ping_interval", 1)
+    monkeypatch.setattr(sio.eio, "ping_timeout", 3)
+    cookie = await signed.cookie(leaver.name)
+    connecting = asyncio.ensure_future(leaver.connect(live.url, room.hearing_id, cookie=cookie))
+    try:
+        await asyncio.wait_for(entered.wait(), EVENTUALLY_SECONDS)
+        connecting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await connecting
+        await leaver.sio.disconnect()  # its connection closes mid-connect
+
+        async def server_saw_it_close() -> bool:
+            return len(sio.environ) == before
+
+        await eventually(server_saw_it_close)
+        if then is not None:
+            then()
+    finally:
+        go_on.set()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the same on both backends
+async def test_a_socket_that_goes_while_its_connect_is_handled_is_not_kept(
+    signed: Signed,
+    room: Room,
+    join: Callable[..., Any],
+    clients: Callable[[str], RoomClient],
+    people: Any,
+    db: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A connection that closes while its connect is handled (heard by the ping's timeout,
+    after 45 s: a connect slowed by a storm) leaves no ghost. python-socketio sends no
+    disconnect for a socket that was still connecting: before, the server held it as
+    connected for good — its attendance open (counted present for quorum), its rooms kept.
+    Now its join is undone and the room hears it leave; and should the connection close in
+    the last moment (after the handler's look, before python-socketio marks it connected),
+    the periodic session sweep finds it by its closed connection and records its leave."""
+    chair = await join("member.gov1")
+    user_id = people["member.wrk1"].id
+    handler = signed.live.app.runtime.sio.namespace_handlers[NS]
+
+    def presence(op: str) -> Callable[[dict[str, Any]], bool]:
+        return lambda e: (
+            e["type"] == "presence" and e["op"] == op and e["payload"]["user_id"] == user_id
+        )
+
+    await _go_while_joining(signed.live, signed, room, clients("member.wrk1"), monkeypatch)
+    left = await chair.wait_for(presence("leave"))
+    theirs = [e["op"] for e in chair.events if presence("join")(e) or presence("leave")(e)]
+    assert theirs == ["join", "leave"]
+    assert left["payload"]["quorum"] == chair.snapshot["quorum"]  # back to the chair alone
+    assert await _open_attendance(db, room.hearing_id, user_id) == []
+    assert [s.ctx.user.id for s in handler.sockets.values()] == [people["member.gov1"].id]
+
+    # The last moment: the handler's look saw it still there.
+    with monkeypatch.context() as moment:
+        moment.setattr(namespace.HearingNamespace, "_gone", lambda self, sid: False)
+        await _go_while_joining(signed.live, signed, room, clients("member.wrk1"), moment)
+        await chair.wait_for(lambda e: presence("join")(e) and e["seq"] > left["seq"])
+        assert len(await _open_attendance(db, room.hearing_id, user_id)) == 1  # a ghost
+    swept = await handler.recheck_sessions()
+    assert len(swept) == 1
+    assert await _open_attendance(db, room.hearing_id, user_id) == []
+    await chair.wait_for(lambda e: presence("leave")(e) and e["seq"] > left["seq"])
+    assert [s.ctx.user.id for s in handler.sockets.values()] == [people["member.gov1"].id]
+
+    # The same person opens the room again: in, and counted once.
+    again = await join("member.wrk1")
+    assert again.connected
+    assert len(await _open_attendance(db, room.hearing_id, user_id)) == 1
 
 
 async def test_summoned_people_get_in_and_presence_is_recorded(
