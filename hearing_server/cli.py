@@ -54,9 +54,13 @@ def serve(host: str, port: int, media: bool) -> None:
     """Serve the app (HTTP and Socket.IO) with uvicorn, and its media servers."""
     import uvicorn
 
+    import hearing_server.app  # noqa: F401  (loaded before the collector freezes what is)
+    from hearing_server import collector
     from hearing_server.media.supervisor import start_media
 
-    supervisor = start_media(_settings()) if media else None
+    settings = _settings()
+    collector.take_in_hand(settings.gc_full_collection_seconds)
+    supervisor = start_media(settings) if media else None
     if supervisor is not None:
         # uvicorn re-raises SIGTERM/SIGINT once it has shut down (a finally block would
         # never run): the handlers in place before it stop the media servers, then exit.

@@ -95,6 +95,9 @@ class Settings:
     public_rulings_rate: str = "60/minute"
     # How often the audit chain's head is checkpointed (sealed) when it has moved.
     audit_checkpoint_seconds: float = 300.0
+    # `heyat serve` collects Python's oldest garbage generation this often instead of
+    # whenever it grows (hearing_server/collector.py); 0 leaves CPython's own policy.
+    gc_full_collection_seconds: float = 300.0
     pki_dir: Path = PROJECT_ROOT / "var" / "pki"
     # Working time of the boards, Tehran time (scheduling reads them).
     scheduling_work_days: str = "sat,sun,mon,tue,wed,thu"
