@@ -16,7 +16,12 @@ from hearing_server import collector
 every = float(sys.argv[1])
 thread = collector.take_in_hand(every)
 full = []
-gc.callbacks.append(lambda phase, info: full.append(1) if phase == "stop" and info["generation"] == 2 else None)
+
+def count_full(phase, info):
+    if phase == "stop" and info["generation"] == 2:
+        full.append(1)
+
+gc.callbacks.append(count_full)
 
 class Node:
     pass
