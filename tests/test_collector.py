@@ -10,7 +10,7 @@ import sys
 from tests.conftest import EVENTUALLY_SECONDS
 
 SCRIPT = """
-import gc, json, sys, time, weakref
+import gc, json, sys, threading, weakref
 from hearing_server import collector
 
 every = float(sys.argv[1])
@@ -33,8 +33,8 @@ def cycle():
 
 # Cyclic garbage that outlived the young generations (a closed socket's objects).
 old = cycle()
-reclaimed = []
-weakref.finalize(old, reclaimed.append, True)
+reclaimed = threading.Event()
+weakref.finalize(old, reclaimed.set)
 gc.collect(1)  # survivors of the young generations go to the oldest
 del old
 # A server's life: objects that stay (sockets joining) and garbage.
@@ -44,12 +44,10 @@ for n in range(400_000):
     if n % 2:
         kept.append(node)
 during_churn = len(full)
-deadline = time.monotonic() + float(sys.argv[2])
-while not reclaimed and time.monotonic() < deadline:
-    time.sleep(0.05)
+reclaimed.wait(float(sys.argv[2]))  # set by the collection that reclaims it
 print(json.dumps({
     "full_during_churn": during_churn,
-    "reclaimed": bool(reclaimed),
+    "reclaimed": reclaimed.is_set(),
     "threshold": gc.get_threshold(),
     "thread": thread is not None,
 }))

@@ -127,13 +127,7 @@ async def _open_attendance(db: Any, hearing_id: int, user_id: int) -> list[Atten
 
 
 async def _go_while_joining(
-    live: LiveServer,
-    signed: Signed,
-    room: Room,
-    leaver: RoomClient,
-    monkeypatch: pytest.MonkeyPatch,
-    *,
-    then: Callable[[], Any] | None = None,
+    signed: Signed, room: Room, leaver: RoomClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``leaver`` connects; once the server has let it in, before it records the join, it
     closes its connection (its laptop closed) and the server hears of it; then the join
@@ -147,6 +141,7 @@ async def _go_while_joining(
         return await real_enter(self, *args, **kwargs)
 
     monkeypatch.setattr(namespace.HearingNamespace, "_enter_rooms", held_enter)
+    live = signed.live
     sio = live.app.runtime.sio
     before = len(sio.environ)  # python-socketio keeps each open connection's environ
     # Nothing else of a connection is read while its connect is handled: the server hears
@@ -166,8 +161,6 @@ async def _go_while_joining(
             return len(sio.environ) == before
 
         await eventually(server_saw_it_close)
-        if then is not None:
-            then()
     finally:
         go_on.set()
 
@@ -198,7 +191,7 @@ async def test_a_socket_that_goes_while_its_connect_is_handled_is_not_kept(
             e["type"] == "presence" and e["op"] == op and e["payload"]["user_id"] == user_id
         )
 
-    await _go_while_joining(signed.live, signed, room, clients("member.wrk1"), monkeypatch)
+    await _go_while_joining(signed, room, clients("member.wrk1"), monkeypatch)
     left = await chair.wait_for(presence("leave"))
     theirs = [e["op"] for e in chair.events if presence("join")(e) or presence("leave")(e)]
     assert theirs == ["join", "leave"]
@@ -209,7 +202,7 @@ async def test_a_socket_that_goes_while_its_connect_is_handled_is_not_kept(
     # The last moment: the handler's look saw it still there.
     with monkeypatch.context() as moment:
         moment.setattr(namespace.HearingNamespace, "_gone", lambda self, sid: False)
-        await _go_while_joining(signed.live, signed, room, clients("member.wrk1"), moment)
+        await _go_while_joining(signed, room, clients("member.wrk1"), moment)
         await chair.wait_for(lambda e: presence("join")(e) and e["seq"] > left["seq"])
         assert len(await _open_attendance(db, room.hearing_id, user_id)) == 1  # a ghost
     swept = await handler.recheck_sessions()
